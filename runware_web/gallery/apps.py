@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GalleryConfig(AppConfig):
+    name = "runware_web.gallery"
+    verbose_name = "Gallery and history"

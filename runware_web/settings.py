@@ -1,0 +1,241 @@
+"""Settings for runware-web, read from the environment (see the README's configuration table).
+
+The defaults are the embedded set-up: a SQLite file, the in-memory channel layer, local media and
+the project's own Runware simulator. Production sets DATABASE_URL, REDIS_URL, RUNWARE_API_KEY,
+DJANGO_SECRET_KEY and (optionally) S3 media.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from runware_web.env import (
+    env_bool,
+    env_decimal,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("RUNWARE_WEB_DATA_DIR") or BASE_DIR / ".data")
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file and local media live here
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG is off. "
+            "For local use, `python3 manage.py up` turns DJANGO_DEBUG on for you."
+        )
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # first, so that `runserver` is Daphne's ASGI server
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "runware_web",  # project-level commands (up, runtests), template tags
+    "runware_web.accounts",
+    "runware_web.upstream",
+    "runware_web.simulator",
+    "runware_web.studio",
+    "runware_web.gallery",
+    "runware_web.catalog",
+    "runware_web.chat",
+    "runware_web.tools",
+    "runware_web.spend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "runware_web.urls"
+ASGI_APPLICATION = "runware_web.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "runware_web.context_processors.portal",
+            ],
+            "builtins": ["template_partials.templatetags.partials"],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take the write lock up front, so budget admission (a read then a
+    # write) cannot interleave; WAL lets readers proceed while a task's results are written.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- channels and cache -------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- auth -----------------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- i18n ---------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- static and media ---------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+MEDIA_ROOT = Path(env_str("RUNWARE_WEB_MEDIA_ROOT") or DATA_DIR / "media")
+MEDIA_URL = "/media/"  # never served directly: files go through access-checked views
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
+
+S3_BUCKET = env_str("RUNWARE_WEB_S3_BUCKET")
+if S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("RUNWARE_WEB_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("RUNWARE_WEB_S3_REGION") or None,
+            "access_key": env_secret("RUNWARE_WEB_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_secret("RUNWARE_WEB_S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,  # signed, expiring URLs
+            "querystring_expire": env_int("RUNWARE_WEB_S3_URL_SECONDS", 600, minimum=30),
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or WHITENOISE_USE_FINDERS
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- security -----------------------------------------------------------------------------------
+_production = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", _production)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", _production)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if _production else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", _production)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", _production)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", _production):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Runware ------------------------------------------------------------------------------------
+RUNWARE_API_KEY = env_secret("RUNWARE_API_KEY")
+# No key: the portal talks to the project's simulator (started by `manage.py up`).
+RUNWARE_SIMULATED = not RUNWARE_API_KEY
+RUNWARE_WS_URL = env_str("RUNWARE_WS_URL", "wss://ws-api.runware.ai/v1")
+RUNWARE_HTTP_URL = env_str("RUNWARE_HTTP_URL", "https://api.runware.ai/v1")
+RUNWARE_TIMEOUT = env_float("RUNWARE_TIMEOUT", 600.0, minimum=1)  # seconds, per task
+RUNWARE_MAX_RETRIES = env_int("RUNWARE_MAX_RETRIES", 3, minimum=0)  # REST / HTTP retries
+RUNWARE_RETRY_DELAY = env_float("RUNWARE_RETRY_DELAY", 1.0, minimum=0)  # seconds, backoff base
+RUNWARE_RECOVERY_TIMEOUT = env_float("RUNWARE_RECOVERY_TIMEOUT", 120.0, minimum=1)  # seconds
+RUNWARE_SHUTDOWN_GRACE = env_float("RUNWARE_SHUTDOWN_GRACE", 5.0, minimum=0)  # seconds
+
+# --- portal limits ------------------------------------------------------------------------------
+UPLOAD_MAX_BYTES = env_int("RUNWARE_WEB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+UPLOAD_MAX_PIXELS = env_int("RUNWARE_WEB_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+RATE_LIMIT_PER_MINUTE = env_int("RUNWARE_WEB_RATE_LIMIT_PER_MINUTE", 30, minimum=0)  # 0 = off
+DEFAULT_USER_BUDGET = env_decimal("RUNWARE_WEB_DEFAULT_USER_BUDGET", None)
+MODEL_SEARCH_CACHE_SECONDS = env_int("RUNWARE_WEB_MODEL_SEARCH_CACHE_SECONDS", 300, minimum=0)
+TRASH_RETENTION_DAYS = env_int("RUNWARE_WEB_TRASH_DAYS", 30, minimum=1)
+PRICE_FALLBACK_PER_IMAGE = Decimal("0.0040")
+
+# --- logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_api_key": {"()": "runware_web.upstream.logging.RedactApiKey"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_api_key"]}
+    },
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "runware": {"level": "WARNING"},
+        "websockets": {"level": "WARNING"},
+    },
+}

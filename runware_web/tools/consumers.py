@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from runware_web.upstream.consumers import PortalConsumer
+
+
+class ToolsConsumer(PortalConsumer):
+    features = ("tools",)

@@ -1,0 +1,642 @@
+"""The task runner: the one door through which every Runware task passes.
+
+A consumer (or view) calls `runner.submit(...)`; the runner admits the task against the member's
+budget, writes the Task row *before* anything is sent, and runs the upstream call as an
+independent asyncio task of the process (never a consumer's child, so closing the tab cancels
+nothing). Each result is handed to the feature's `Handler` for persistence, its cost goes to the
+ledger, and the HTML the handler returns is published to the member's group, so every open tab of
+that member (on any worker) sees it.
+
+One `runware-sdk` client per process and event loop, created lazily inside the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+import weakref
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
+from runware_web.upstream.groups import user_group
+from runware_web.upstream.models import Task, Worker
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+STALE_WORKER_SECONDS = 60.0
+STREAM_PUBLISH_INTERVAL = 0.05  # seconds between two published chunks of a streamed reply
+
+# Keys that identify one output of a task (the SDK's own de-duplication order, §7.7).
+_RESULT_ID_KEYS = (
+    "imageUUID", "videoUUID", "audioUUID", "modelUUID", "maskImageUUID", "guideImageUUID", "mediaUUID",
+)
+
+
+class Handler:
+    """What a feature does with its tasks' outcomes.
+
+    Every method runs in the runner's event loop (use `database_sync_to_async` for the ORM) and
+    returns HTML to push to the member's open tabs, or "" for nothing. A handler must not raise
+    for ordinary outcomes; if it does, the runner logs it and tells the member.
+    """
+
+    feature: str = ""
+
+    async def on_result(self, task: Task, item: dict[str, Any]) -> str:
+        """One finished output (an image, a caption…). Its cost is already in the ledger."""
+        return ""
+
+    async def on_progress(self, task: Task, item: dict[str, Any]) -> str:
+        return ""
+
+    async def on_chunk(self, task: Task, text: str, reasoning: str) -> str:
+        """A streamed reply grew; `text` and `reasoning` are everything received so far."""
+        return ""
+
+    async def on_stream_end(self, task: Task, result: Any) -> None:
+        """A streamed reply ended (a runware TextStreamResult); save it before on_finished."""
+
+    async def on_finished(self, task: Task) -> str:
+        """All results arrived (or the task was cancelled and has now ended)."""
+        return ""
+
+    async def on_failed(self, task: Task, error: UpstreamError) -> str:
+        return ""
+
+
+_handlers: dict[str, Handler] = {}
+
+
+def register(handler: Handler) -> Handler:
+    """Register a feature's handler (call at import time of the feature's `handlers` module)."""
+    _handlers[handler.feature] = handler
+    return handler
+
+
+def handler_for(feature: str) -> Handler:
+    return _handlers.get(feature) or Handler()
+
+
+@dataclass
+class _Run:
+    """Book-keeping of one running task inside this process."""
+
+    task_id: uuid.UUID
+    seen: set[str | int] = field(default_factory=set)
+    future: asyncio.Task[None] | None = None
+
+
+def result_key(item: dict[str, Any], fallback: str) -> str:
+    """Which output of a task an item is, the way the SDK de-duplicates them."""
+    index = item.get("resultIndex")
+    if isinstance(index, int):
+        return f"#{index}"
+    for key in _RESULT_ID_KEYS:
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return fallback
+
+
+def parse_cost(value: Any) -> Decimal | None:
+    """Runware reports cost as a JSON number; keep exactly the digits it sent."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        cost = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return cost if cost.is_finite() and cost >= 0 else None
+
+
+async def publish(user_id: int, feature: str, task_id: Any, html: str) -> None:
+    """Send an HTML fragment to every open tab of a member, on any worker."""
+    if not html:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await layer.group_send(
+        user_group(user_id),
+        {"type": "task.update", "feature": feature, "task_id": str(task_id), "html": html},
+    )
+
+
+@dataclass
+class _LoopState:
+    """The runner's state in one event loop: a client and its tasks belong to one loop."""
+
+    client_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    client: Any = None
+    runs: dict[str, _Run] = field(default_factory=dict)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    started: bool = False
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.worker_id = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # ------------------------------------------------------------------ life cycle
+
+    @property
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            state = self._states[loop] = _LoopState()
+        return state
+
+    @property
+    def _runs(self) -> dict[str, _Run]:
+        return self._state.runs
+
+    async def ensure_started(self) -> None:
+        """Register this worker, start its heartbeat and recover what dead workers left."""
+        state = self._state
+        if state.started:
+            return
+        state.started = True
+        await database_sync_to_async(self._register_worker)()
+        self._spawn(self._heartbeat())
+        self._spawn(self.recover_orphans())
+        _install_shutdown_hook(self)
+
+    async def client(self) -> Any:
+        state = self._state
+        async with state.client_lock:
+            if state.client is None:
+                from runware import Runware
+
+                state.client = Runware(
+                    api_key=settings.RUNWARE_API_KEY or "simulator",
+                    transport="websocket",
+                    ws_base_url=settings.RUNWARE_WS_URL,
+                    http_base_url=settings.RUNWARE_HTTP_URL,
+                    timeout=int(settings.RUNWARE_TIMEOUT * 1000),
+                    poll_timeout=int(settings.RUNWARE_TIMEOUT * 1000),
+                    max_retries=settings.RUNWARE_MAX_RETRIES,
+                    retry_delay=int(settings.RUNWARE_RETRY_DELAY * 1000),
+                    validate=False,
+                )
+            return state.client
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Wait briefly for running tasks, then stop; what is still running stays recoverable."""
+        state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is None:
+            return
+        grace = settings.RUNWARE_SHUTDOWN_GRACE if grace is None else grace
+        pending = [run.future for run in state.runs.values() if run.future and not run.future.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for future in still:
+                future.cancel()
+            if still:
+                log.warning(
+                    "Shutting down with %d task(s) still running; the next worker recovers them.", len(still)
+                )
+                await asyncio.gather(*still, return_exceptions=True)
+        for background in list(state.background):
+            background.cancel()
+        await asyncio.gather(*state.background, return_exceptions=True)
+        if state.client is not None:
+            with contextlib.suppress(Exception):
+                await state.client.close()
+        if state.started:
+            await database_sync_to_async(self._mark_stopped)()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        background = self._state.background
+        task = asyncio.get_running_loop().create_task(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
+        return task
+
+    @property
+    def running_count(self) -> int:
+        return sum(1 for run in self._runs.values() if run.future and not run.future.done())
+
+    # ------------------------------------------------------------------ submitting
+
+    async def submit(
+        self,
+        *,
+        user: Any,
+        feature: str,
+        task_type: str,
+        params: dict[str, Any],
+        number_results: int = 1,
+        estimated_cost: Decimal = Decimal(0),
+        delivery: str = "sync",
+    ) -> Task:
+        """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
+
+        `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
+        and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
+        (acknowledged, then polled; for long tasks such as video) or "stream" (textInference
+        over SSE).
+        """
+        await self.ensure_started()
+        task = await database_sync_to_async(_admit_and_create)(
+            user=user,
+            feature=feature,
+            task_type=task_type,
+            params=params,
+            number_results=number_results,
+            estimated_cost=estimated_cost,
+            delivery=delivery,
+        )
+        self.start(task)
+        return task
+
+    def start(self, task: Task) -> None:
+        """Run an already-recorded task in the background of this process."""
+        run = _Run(task_id=task.pk)
+        runs = self._runs
+        runner_coro = self._execute_stream(run) if task.delivery == "stream" else self._execute(run)
+        run.future = asyncio.get_running_loop().create_task(runner_coro, name=f"runware-task-{task.pk}")
+        runs[str(task.pk)] = run
+        run.future.add_done_callback(lambda _: runs.pop(str(task.pk), None))
+
+    async def wait(self, task_id: Any) -> None:
+        """Wait until a task started in this process has ended (for tests and benchmarks)."""
+        run = self._runs.get(str(task_id))
+        if run and run.future:
+            await asyncio.shield(run.future)
+
+    async def cancel(self, *, user: Any, task_id: Any) -> Task | None:
+        """Mark a member's active task cancelled. Runware still bills it, so whatever arrives later
+        is still saved and charged. Returns None when there is no such active task of theirs."""
+        return await database_sync_to_async(_mark_cancelled)(user=user, task_id=task_id)
+
+    # ------------------------------------------------------------------ running
+
+    async def _execute(self, run: _Run) -> None:
+        from runware import RunOptions
+
+        task = await database_sync_to_async(_mark_running)(run.task_id, self.worker_id)
+        if task is None:
+            return
+        handler = handler_for(task.feature)
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        payload = {
+            **task.params,
+            "taskType": task.task_type,
+            "taskUUID": str(task.pk),
+            "includeCost": True,
+            "deliveryMethod": task.delivery,
+        }
+        options = RunOptions(
+            on_result=lambda item: queue.put_nowait(("result", item)),
+            on_progress=lambda item: queue.put_nowait(("progress", item)),
+            timeout=int(settings.RUNWARE_TIMEOUT * 1000),
+        )
+        try:
+            client = await self.client()
+            call = asyncio.ensure_future(client.run(payload, options))
+            await self._pump(run, task, handler, queue, call)
+            call.result()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every SDK or network failure
+            error = from_sdk(exc)
+            if error.code == "connection" and task.delivery == "sync":
+                await self._recover(run, task, handler, lost=error)
+                return
+            await self._fail(task, handler, error)
+            return
+        await self._finish(task, handler)
+
+    async def _pump(
+        self,
+        run: _Run,
+        task: Task,
+        handler: Handler,
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]],
+        call: asyncio.Future[Any],
+    ) -> None:
+        """Handle results in arrival order while the upstream call is running, then the rest."""
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, call}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+                break
+            kind, item = getter.result()
+            await self._handle_item(run, task, handler, kind, item)
+        while not queue.empty():
+            kind, item = queue.get_nowait()
+            await self._handle_item(run, task, handler, kind, item)
+
+    async def _handle_item(self, run: _Run, task: Task, handler: Handler, kind: str, item: dict) -> None:
+        if kind == "progress":
+            await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_progress(task, item)))
+            return
+        if item.get("status") == "error":
+            return  # the SDK raises for it once the call ends; the failure is handled there
+        await self._deliver(run, task, handler, item)
+
+    async def _deliver(self, run: _Run, task: Task, handler: Handler, item: dict[str, Any]) -> None:
+        key = result_key(item, fallback=f"#{len(run.seen)}")
+        if key in run.seen:
+            return
+        run.seen.add(key)
+        # Runware has billed this output: the charge is recorded before anything else can fail.
+        await database_sync_to_async(_record_result)(task, key, parse_cost(item.get("cost")))
+        try:
+            html = await handler.on_result(task, item)
+        except Exception:
+            log.exception("Saving a result of task %s failed", task.pk)
+            html = ""
+        await publish(task.user_id, task.feature, task.pk, html)
+
+    async def _recover(self, run: _Run, task: Task, handler: Handler, *, lost: UpstreamError) -> None:
+        """The socket dropped with the task in flight: fetch what Runware still holds for it."""
+        deadline = asyncio.get_running_loop().time() + settings.RUNWARE_RECOVERY_TIMEOUT
+        delay = 0.5
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                client = await self.client()
+                items = await asyncio.wait_for(
+                    client.get_response({"taskUUID": str(task.pk)}),
+                    timeout=max(1.0, deadline - asyncio.get_running_loop().time()),
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = from_sdk(exc)
+                if error.code not in {"connection", "unavailable", "timeout", "serverError", "rateLimit"}:
+                    await self._fail(task, handler, lost if error.code == "notFound" else error)
+                    return
+                items = []
+            for item in items:
+                if item.get("status") == "error":
+                    nested = item.get("error") or {}
+                    await self._fail(task, handler, _item_error(nested))
+                    return
+                if item.get("status") == "processing":
+                    continue
+                await self._deliver(run, task, handler, item)
+            if len(run.seen) >= task.number_results:
+                await self._finish(task, handler)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+        await self._fail(task, handler, lost)
+
+    async def _execute_stream(self, run: _Run) -> None:
+        from runware import StreamOptions
+
+        task = await database_sync_to_async(_mark_running)(run.task_id, self.worker_id)
+        if task is None:
+            return
+        handler = handler_for(task.feature)
+        payload = {**task.params, "taskType": task.task_type, "taskUUID": str(task.pk), "includeCost": True}
+        text: list[str] = []
+        reasoning: list[str] = []
+        loop = asyncio.get_running_loop()
+        last_publish = 0.0
+
+        async def grew(final: bool = False) -> None:
+            nonlocal last_publish
+            now = loop.time()
+            if not final and now - last_publish < STREAM_PUBLISH_INTERVAL:
+                return
+            last_publish = now
+            html = await _safe(handler.on_chunk(task, "".join(text), "".join(reasoning)))
+            await publish(task.user_id, task.feature, task.pk, html)
+
+        async def read_reasoning(stream: Any) -> None:
+            async for piece in stream.reasoning_stream:
+                reasoning.append(piece)
+                await grew()
+
+        try:
+            client = await self.client()
+            stream = await client.stream(payload, StreamOptions(timeout=int(settings.RUNWARE_TIMEOUT * 1000)))
+            reasoning_reader = asyncio.ensure_future(read_reasoning(stream))
+            try:
+                async for piece in stream.text_stream:
+                    text.append(piece)
+                    await grew()
+            finally:
+                with contextlib.suppress(Exception):
+                    await reasoning_reader
+            result = await stream.result()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await grew(final=True)
+            await self._fail(task, handler, from_sdk(exc))
+            return
+        await grew(final=True)
+        await database_sync_to_async(_record_result)(task, "stream", parse_cost(result.cost))
+        try:
+            await handler.on_stream_end(task, result)
+        except Exception:
+            log.exception("Saving the streamed reply of task %s failed", task.pk)
+        await self._finish(task, handler)
+
+    async def _finish(self, task: Task, handler: Handler) -> None:
+        await database_sync_to_async(_mark_ended)(task, status=Task.Status.DONE)
+        await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_finished(task)))
+
+    async def _fail(self, task: Task, handler: Handler, error: UpstreamError) -> None:
+        log.info("Task %s (%s) failed: %s [%s]", task.pk, task.task_type, error.code, error.detail)
+        await database_sync_to_async(_mark_ended)(task, status=Task.Status.FAILED, error=error)
+        await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_failed(task, error)))
+
+    # ------------------------------------------------------------------ workers and recovery
+
+    def _register_worker(self) -> None:
+        Worker.objects.update_or_create(
+            id=self.worker_id,
+            defaults={"hostname": socket.gethostname(), "pid": os.getpid(), "last_seen": timezone.now()},
+        )
+
+    def _mark_stopped(self) -> None:
+        Worker.objects.filter(id=self.worker_id).update(stopped_at=timezone.now())
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await database_sync_to_async(
+                lambda: Worker.objects.filter(id=self.worker_id).update(last_seen=timezone.now())
+            )()
+
+    async def recover_orphans(self) -> int:
+        """Adopt tasks whose worker died (or stopped) mid-task and fetch their results from Runware.
+
+        Returns how many tasks were adopted.
+        """
+        adopted = await database_sync_to_async(_adopt_orphans)(self.worker_id)
+        for task in adopted:
+            if task.status == Task.Status.QUEUED:
+                # Never sent: nothing was billed, so the honest outcome is a failure saying so.
+                error = UpstreamError(
+                    code="aborted",
+                    message="The portal restarted before this task was sent to Runware. Nothing was "
+                    "billed; start it again.",
+                )
+                await self._fail(task, handler_for(task.feature), error)
+                continue
+            run = _Run(task_id=task.pk)
+            run.seen.update(await database_sync_to_async(_charged_keys)(task))
+            lost = UpstreamError(
+                code="connection",
+                message="The portal restarted while this task was running, and its results could "
+                "not be fetched from Runware. It may have been billed: check History before retrying.",
+            )
+            run.future = self._spawn(self._recover(run, task, handler_for(task.feature), lost=lost))
+            self._runs[str(task.pk)] = run
+        return len(adopted)
+
+
+async def _safe(coro: Any) -> str:
+    try:
+        return await coro or ""
+    except Exception:
+        log.exception("A task handler failed")
+        return ""
+
+
+def _item_error(nested: dict[str, Any]) -> UpstreamError:
+    from runware import create_runware_error
+
+    exc = create_runware_error(
+        str(nested.get("code") or "unknownError"),
+        str(nested.get("message") or "The task failed."),
+    )
+    error = from_sdk(exc)
+    error.parameter = error.parameter or str(nested.get("parameter") or "")
+    return error
+
+
+# ---------------------------------------------------------------------- database work (sync)
+
+
+def _admit_and_create(*, user: Any, estimated_cost: Decimal, **fields: Any) -> Task:
+    from runware_web.spend.admission import admit
+
+    with transaction.atomic():
+        admit(user=user, estimate=estimated_cost)
+        return Task.objects.create(
+            user=user,
+            team_id=user.team_id,
+            model=str(fields["params"].get("model", ""))[:200],
+            estimated_cost=estimated_cost,
+            **fields,
+        )
+
+
+def _mark_running(task_id: uuid.UUID, worker_id: str) -> Task | None:
+    """Claim a queued task for this worker; None when it must not be sent (cancelled meanwhile)."""
+    now = timezone.now()
+    if Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
+        status=Task.Status.RUNNING, started_at=now, worker=worker_id
+    ):
+        return Task.objects.select_related("user").get(pk=task_id)
+    # Cancelled before it was sent: nothing is sent, so nothing is billed.
+    Task.objects.filter(pk=task_id, status=Task.Status.CANCELLED, started_at__isnull=True).update(finished_at=now)
+    return None
+
+
+def _record_result(task: Task, key: str, cost: Decimal | None) -> None:
+    """One output arrived: count it and put its cost in the ledger (once per output)."""
+    from runware_web.spend.ledger import record_charge
+
+    with transaction.atomic():
+        created = True
+        if cost is not None:
+            created = record_charge(task=task, result_key=key, amount=cost)
+        if created:
+            Task.objects.filter(pk=task.pk).update(
+                results_received=F("results_received") + 1,
+                cost=task.charges.aggregate(total=Sum("amount"))["total"] or Decimal(0),
+            )
+
+
+def _mark_ended(task: Task, *, status: str, error: UpstreamError | None = None) -> None:
+    """Finish a task; a cancelled task stays cancelled whatever happens after."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"finished_at": now}
+    if error is not None:
+        fields.update(
+            error_code=error.code, error_message=error.full_message, error_parameter=error.parameter[:100]
+        )
+    Task.objects.filter(pk=task.pk).exclude(status=Task.Status.CANCELLED).update(status=status, **fields)
+    Task.objects.filter(pk=task.pk, status=Task.Status.CANCELLED).update(**fields)
+    task.refresh_from_db()
+
+
+def _mark_cancelled(*, user: Any, task_id: Any) -> Task | None:
+    try:
+        task_uuid = uuid.UUID(str(task_id))
+    except ValueError:
+        return None
+    updated = Task.objects.filter(
+        pk=task_uuid, user=user, status__in=[Task.Status.QUEUED, Task.Status.RUNNING]
+    ).update(status=Task.Status.CANCELLED, cancelled_at=timezone.now())
+    if not updated:
+        return None
+    return Task.objects.get(pk=task_uuid)
+
+
+def _charged_keys(task: Task) -> set[str | int]:
+    return set(task.charges.values_list("result_key", flat=True))
+
+
+def _adopt_orphans(worker_id: str) -> list[Task]:
+    stale_before = timezone.now() - timedelta(seconds=STALE_WORKER_SECONDS)
+    alive = set(
+        Worker.objects.filter(stopped_at__isnull=True, last_seen__gte=stale_before).values_list("id", flat=True)
+    )
+    alive.add(worker_id)
+    adopted = []
+    for task in Task.objects.filter(status__in=[Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.CANCELLED],
+                                    finished_at__isnull=True).exclude(worker__in=alive):
+        if task.status == Task.Status.QUEUED and task.created_at > stale_before:
+            continue  # just created by a live request on another worker that has not started it yet
+        # Claim it with a conditional update, so that two workers never adopt the same task.
+        if Task.objects.filter(pk=task.pk, worker=task.worker, finished_at__isnull=True).update(worker=worker_id):
+            task.refresh_from_db()
+            adopted.append(task)
+    return adopted
+
+
+def _install_shutdown_hook(runner: Runner) -> None:
+    """Daphne has no ASGI lifespan: hook the Twisted reactor's shutdown, when there is one."""
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import defer, reactor
+
+    def before_shutdown() -> Any:
+        return defer.Deferred.fromFuture(asyncio.ensure_future(runner.shutdown()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+
+
+runner = Runner()

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from runware_web import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="studio:index", permanent=False), name="home"),
+    path("healthz", views.health, name="health"),
+    path("accounts/", include("runware_web.accounts.urls")),
+    path("account/", include("runware_web.spend.account_urls")),
+    path("studio/", include("runware_web.studio.urls")),
+    path("gallery/", include("runware_web.gallery.urls")),
+    path("history/", include("runware_web.gallery.history_urls")),
+    path("models/", include("runware_web.catalog.urls")),
+    path("chat/", include("runware_web.chat.urls")),
+    path("tools/", include("runware_web.tools.urls")),
+    path("spend/", include("runware_web.spend.urls")),
+    path("admin/", admin.site.urls),
+]

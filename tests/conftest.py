@@ -1,0 +1,84 @@
+"""Fixtures shared by the whole suite.
+
+Every test talks to a real Runware simulator over real sockets (one per test session, in its own
+thread), never to Runware itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings as django_settings
+from django.test.utils import override_settings
+
+from runware_web.accounts.models import Team, User
+
+pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def simulator():
+    """The project's Runware simulator, shared by the session; tasks default to no latency."""
+    from runware_web.simulator.server import run_in_thread
+
+    sim = run_in_thread(latency=0.0, stream_chunk_delay=0.0)
+    overrides = override_settings(RUNWARE_WS_URL=sim.ws_url, RUNWARE_HTTP_URL=sim.http_url)
+    overrides.enable()
+    yield sim
+    overrides.disable()
+    sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def _simulator_defaults(simulator):
+    """Each test starts with the simulator's default (zero) latency, whatever the last one set."""
+    simulator.set_latency(0.0)
+    yield
+
+
+@pytest.fixture
+async def upstream():
+    """The process's task runner, shut down (waiting for its tasks) at the end of the test."""
+    from runware_web.upstream.runner import runner
+
+    yield runner
+    await runner.shutdown(grace=15)
+
+
+def make_user(username: str, *, team: Team | None = None, **extra) -> User:
+    user = User.objects.create_user(username=username, password="correct horse battery", team=team, **extra)
+    return user
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return Team.objects.create(name="Pixels")
+
+
+@pytest.fixture
+def user(db, team) -> User:
+    return make_user("alice", team=team, email="alice@example.com")
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return make_user("mallory", email="mallory@example.com")
+
+
+@pytest.fixture
+def staff_user(db) -> User:
+    return make_user("sam", is_staff=True, is_superuser=True, email="sam@example.com")
+
+
+@pytest.fixture
+def alice_client(client, user):
+    client.force_login(user)
+    return client
+
+
+async def acreate_user(username: str, **extra) -> User:
+    return await database_sync_to_async(make_user)(username, **extra)
+
+
+def api_key() -> str:
+    return django_settings.RUNWARE_API_KEY

@@ -1,0 +1,92 @@
+"""Every WebSocket needs a logged-in member and an Origin of our own."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from runware_web.asgi import application
+from tests.conftest import make_user
+
+SOCKETS = ["/ws/studio/", "/ws/chat/", "/ws/tools/", "/ws/spend/"]
+
+
+@database_sync_to_async
+def session_cookie(username: str = "alice", **extra) -> str:
+    client = Client()
+    client.force_login(make_user(username, **extra))
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def communicator(path: str, *, origin: str | None = "http://testserver", cookie: str = "") -> WebsocketCommunicator:
+    headers = []
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_alert(ws: WebsocketCommunicator) -> str:
+    """The next error fragment, skipping whatever state the page was sent on connect."""
+    while True:
+        frame = await ws.receive_from(timeout=5)
+        if 'role="alert"' in frame:
+            return frame
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", SOCKETS)
+async def test_an_anonymous_socket_is_refused(path):
+    ws = communicator(path)
+    connected, _ = await ws.connect()
+    assert not connected
+    await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/studio/", "/ws/chat/", "/ws/tools/"])
+async def test_a_member_with_our_origin_is_let_in(path, upstream):
+    ws = communicator(path, cookie=await session_cookie())
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_foreign_origin_is_refused_even_with_a_valid_session():
+    ws = communicator("/ws/studio/", origin="https://evil.example", cookie=await session_cookie())
+    connected, _ = await ws.connect()
+    assert not connected
+    await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_without_origin_is_refused():
+    ws = communicator("/ws/studio/", origin=None, cookie=await session_cookie())
+    connected, _ = await ws.connect()
+    assert not connected
+    await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        ("this is not json", "not JSON"),
+        ("[1, 2, 3]", "expected an object"),
+        ('{"action": "no_such_thing"}', "Unknown action"),
+        ('{"action": "__class__"}', "Unknown action"),
+    ],
+)
+async def test_garbage_gets_an_error_and_the_socket_stays_open(frame, message, upstream):
+    ws = communicator("/ws/studio/", cookie=await session_cookie())
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data=frame)
+    reply = await receive_alert(ws)
+    assert message in reply
+    await ws.send_to(text_data="still there?")
+    assert "not JSON" in await receive_alert(ws)
+    await ws.disconnect()
