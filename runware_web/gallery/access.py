@@ -1,0 +1,36 @@
+"""Who may see an image: its owner, and their team when they shared it. Anyone else gets 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import Http404
+
+from runware_web.gallery.models import Image
+
+
+def viewable_images(user: Any):
+    query = Q(user=user)
+    if user.team_id:
+        query |= Q(shared_with_team=True, user__team_id=user.team_id)
+    return Image.objects.filter(query)
+
+
+def get_image_for_viewer(user: Any, image_id: Any) -> Image:
+    """An image the user may look at (their own, or shared with their team), else 404."""
+    try:
+        return viewable_images(user).get(pk=image_id)
+    except (Image.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such image.") from None
+
+
+def get_own_image(user: Any, image_id: Any, *, include_trash: bool = False) -> Image:
+    """An image the user owns (to change, delete or use as an input), else 404."""
+    images = Image.objects.filter(user=user)
+    if not include_trash:
+        images = images.visible()
+    try:
+        return images.get(pk=image_id)
+    except (Image.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such image.") from None
