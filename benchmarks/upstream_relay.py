@@ -1,0 +1,115 @@
+"""How many image results per second the portal's upstream session relays, against a bare SDK.
+
+    .venv/bin/python benchmarks/upstream_relay.py [--tasks 200] [--results 4] [--concurrency 20]
+
+Both sides talk to the same zero-delay simulator in the same run. The bare side is one
+runware-sdk client running the tasks; the portal side submits the same tasks through
+`runner.submit` (admission, Task row, ledger row per result, publish to the member's group).
+The ratio portal/bare is the overhead of the portal's layer (aim: at least 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+
+from _setup import database_label, django_with_fresh_database
+
+PARAMS = {"model": "runware:101@1", "positivePrompt": "benchmark", "width": 128, "height": 128}
+
+
+async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
+    from runware import Runware
+
+    client = Runware(api_key="bench", ws_base_url=sim.ws_url, http_base_url=sim.http_url, validate=False)
+    gate = asyncio.Semaphore(concurrency)
+    count = 0
+
+    async def one(i: int) -> None:
+        nonlocal count
+        async with gate:
+            items = await client.run({
+                **PARAMS, "seed": i, "numberResults": results, "taskType": "imageInference",
+                "taskUUID": str(uuid.uuid4()), "includeCost": True, "deliveryMethod": "sync",
+            })
+            count += len(items)
+
+    await client.connect()
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(tasks)))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    assert count == tasks * results, count
+    return count / elapsed
+
+
+async def portal(tasks: int, results: int, concurrency: int) -> float:
+    from channels.db import database_sync_to_async
+
+    from runware_web.accounts.models import User
+    from runware_web.upstream.models import Task
+    from runware_web.upstream.runner import Handler, register, runner
+
+    class Relay(Handler):
+        feature = "bench"
+
+        async def on_result(self, task, item):
+            return f'<div id="slot-{item["imageUUID"]}"><img src="{item.get("imageURL", "")}"></div>'
+
+    register(Relay())
+    user = await database_sync_to_async(
+        lambda: User.objects.get_or_create(username=f"bench-{uuid.uuid4().hex[:6]}")[0]
+    )()
+    await runner.ensure_started()
+    await (await runner.client()).connect()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            task = await runner.submit(
+                user=user, feature="bench", task_type="imageInference",
+                params={**PARAMS, "seed": i, "numberResults": results}, number_results=results,
+            )
+            await runner.wait(task.pk)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(tasks)))
+    elapsed = time.perf_counter() - started
+    done = await database_sync_to_async(
+        lambda: sum(Task.objects.filter(user=user).values_list("results_received", flat=True))
+    )()
+    await runner.shutdown()
+    assert done == tasks * results, done
+    return done / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--results", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=20)
+    args = parser.parse_args()
+
+    django_with_fresh_database()
+    from django.conf import settings
+
+    from runware_web.simulator.server import run_in_thread
+
+    sim = run_in_thread(latency=0.0, stream_chunk_delay=0.0)
+    settings.RUNWARE_WS_URL, settings.RUNWARE_HTTP_URL = sim.ws_url, sim.http_url
+    try:
+        asyncio.run(bare(sim, 20, args.results, args.concurrency))  # warm the simulator's caches
+        bare_rate = asyncio.run(bare(sim, args.tasks, args.results, args.concurrency))
+        portal_rate = asyncio.run(portal(args.tasks, args.results, args.concurrency))
+    finally:
+        sim.stop()
+    print(f"database: {database_label()}; {args.tasks} tasks × {args.results} images, {args.concurrency} at a time")
+    print(f"bare runware-sdk client: {bare_rate:8.1f} results/s")
+    print(f"portal upstream session: {portal_rate:8.1f} results/s")
+    print(f"ratio portal/bare:       {portal_rate / bare_rate:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
