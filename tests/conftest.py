@@ -33,6 +33,9 @@ def simulator():
 def _simulator_defaults(simulator):
     """Each test starts with the simulator's default (zero) latency, whatever the last one set."""
     simulator.set_latency(0.0)
+    from django.core.cache import cache
+
+    cache.clear()  # model-search results, the upstream status: nothing carries over between tests
     yield
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 STALE_WORKER_SECONDS = 60.0
-STREAM_PUBLISH_INTERVAL = 0.05  # seconds between two published chunks of a streamed reply
+STREAM_PUBLISH_INTERVAL = 0.05
+UPSTREAM_STATUS_KEY = "runware-web:upstream-status"
+UPSTREAM_OK, UPSTREAM_UNREACHABLE, UPSTREAM_KEY_REFUSED = "ok", "unreachable", "key-refused"  # seconds between two published chunks of a streamed reply
 
 # Keys that identify one output of a task (the SDK's own de-duplication order, §7.7).
 _RESULT_ID_KEYS = (
@@ -177,6 +180,7 @@ class Runner:
         state.started = True
         await database_sync_to_async(self._register_worker)()
         self._spawn(self._heartbeat())
+        self._spawn(self._watch_upstream())
         self._spawn(self.recover_orphans())
         _install_shutdown_hook(self)
 
@@ -484,6 +488,27 @@ class Runner:
             await database_sync_to_async(
                 lambda: Worker.objects.filter(id=self.worker_id).update(last_seen=timezone.now())
             )()
+
+    async def _watch_upstream(self) -> None:
+        """Keep the upstream session open and tell every page whether Runware can be reached."""
+        delay = 1.0
+        while True:
+            status = UPSTREAM_OK
+            try:
+                client = await self.client()
+                if not client.is_connected:
+                    await asyncio.wait_for(client.connect(), timeout=15)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                status = UPSTREAM_KEY_REFUSED if from_sdk(exc).code == "auth" else UPSTREAM_UNREACHABLE
+            await cache.aset(UPSTREAM_STATUS_KEY, status, timeout=None)
+            if status == UPSTREAM_OK:
+                delay = 1.0
+                await asyncio.sleep(30)
+            else:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def recover_orphans(self) -> int:
         """Adopt tasks whose worker died (or stopped) mid-task and fetch their results from Runware.
