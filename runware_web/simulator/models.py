@@ -1,0 +1,1 @@
+"""The simulator keeps no database state."""
