@@ -1,9 +1,12 @@
 from django.urls import path
 
-from runware_web.views import coming_soon
+from runware_web.catalog import views
 
 app_name = "catalog"
 
 urlpatterns = [
-    path("", coming_soon("Models", "Search every model Runware offers and use it in the studio."), name="index"),
+    path("", views.index, name="index"),
+    path("picker/", views.picker, name="picker"),
+    path("picker/choose/", views.picker_choose, name="picker_choose"),
+    path("picker/chosen/", views.picker_chosen, name="picker_chosen"),
 ]

@@ -1,0 +1,75 @@
+// Small, named behaviours of the model search page and the studio's model picker.
+(function () {
+  "use strict";
+  if (window.runwareCatalog) return; // the picker include may bring this file in more than once
+  window.runwareCatalog = true;
+
+  var AIR = /^[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
+
+  // Tidy search URLs: empty filters stay out of the request and the address bar.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.closest("#model-search") || !event.detail.formData) return;
+    var form = event.detail.formData;
+    Array.from(form.keys()).forEach(function (key) {
+      if (form.getAll(key).every(function (value) { return value === ""; })) form.delete(key);
+    });
+  });
+
+  // Model picker: close its list.
+  function closePicker(picker) {
+    var options = picker.querySelector(".model-picker-options");
+    if (options) options.innerHTML = "";
+  }
+
+  // Model picker: giving the focus back to the input after Escape must not reopen the list.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var picker = event.detail.elt.closest("[data-model-picker]");
+    var trigger = event.detail.triggeringEvent;
+    if (picker && picker.dataset.quiet && trigger && trigger.type === "focus") {
+      delete picker.dataset.quiet;
+      event.preventDefault();
+    }
+  });
+
+  function pickerOptions(picker) {
+    return Array.from(picker.querySelectorAll(".picker-option"));
+  }
+
+  // Model picker keyboard: ↓/↑ move through the list, Enter on the input picks the first match
+  // (instead of submitting the studio form with search words), Escape closes the list.
+  document.addEventListener("keydown", function (event) {
+    var picker = event.target.closest && event.target.closest("[data-model-picker]");
+    if (!picker) return;
+    var options = pickerOptions(picker);
+    var input = picker.querySelector("input");
+    var index = options.indexOf(event.target);
+    if (event.key === "Escape" && options.length) {
+      event.preventDefault();
+      closePicker(picker);
+      if (event.target !== input) {
+        picker.dataset.quiet = "1";
+        input.focus();
+      }
+    } else if (event.key === "ArrowDown" && options.length) {
+      event.preventDefault();
+      options[Math.min(index + 1, options.length - 1)].focus();
+    } else if (event.key === "ArrowUp" && index >= 0) {
+      event.preventDefault();
+      if (index === 0) input.focus(); else options[index - 1].focus();
+    } else if (event.key === "Enter" && event.target === input && input.value && !AIR.test(input.value.trim())) {
+      event.preventDefault();
+      if (options.length) options[0].click();
+    }
+  });
+
+  // Model picker: the list closes when the focus or a click goes elsewhere.
+  document.addEventListener("focusout", function (event) {
+    var picker = event.target.closest && event.target.closest("[data-model-picker]");
+    if (picker && event.relatedTarget && !picker.contains(event.relatedTarget)) closePicker(picker);
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("[data-model-picker]").forEach(function (picker) {
+      if (!picker.contains(event.target)) closePicker(picker);
+    });
+  });
+})();
