@@ -1,7 +1,115 @@
+"""`/ws/chat/`: send a message, stop or regenerate a reply, change a conversation's settings.
+
+The page connects with `?conversation=<id>` so that a reload or reconnect is sent the current
+thread. Every action names its conversation; another member's gives "No such conversation."
+(the socket's 404) and changes nothing. Replies stream through the runner, which publishes each
+chunk to the member's group; `PortalConsumer.task_update` forwards them here.
+"""
+
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.http import Http404
+
+from runware_web.chat import fragments
+from runware_web.chat.access import get_own_conversation
+from runware_web.chat.forms import MessageForm, SettingsForm
+from runware_web.chat.models import Conversation
+from runware_web.chat.services import ChatError, regenerate, send_message, stop
 from runware_web.upstream.consumers import PortalConsumer
+
+NO_SUCH_CONVERSATION = "No such conversation. It may have been deleted; open it again from the list."
 
 
 class ChatConsumer(PortalConsumer):
     features = ("chat",)
+    default_action = "send"
+
+    async def on_connected(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        conversation_id = (query.get("conversation") or [""])[0]
+        if conversation_id:
+            await self.send_html(await self._render(conversation_id, fragments.thread))
+
+    # ------------------------------------------------------------------ actions
+
+    async def action_send(self, data: dict[str, Any]) -> None:
+        conversation = await self._conversation(data)
+        if conversation is None:
+            return
+        form = MessageForm(data)
+        if not form.is_valid():
+            await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
+            return
+        try:
+            await send_message(user=self.user, conversation_id=conversation.pk, content=form.cleaned_data["content"])
+        except ChatError as error:
+            form.add_error("content", error.message)
+            await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
+            return
+        await self.send_html(await database_sync_to_async(self._after_send)(conversation))
+
+    async def action_stop(self, data: dict[str, Any]) -> None:
+        conversation = await self._conversation(data)
+        if conversation is None:
+            return
+        try:
+            message = await stop(user=self.user, conversation_id=conversation.pk)
+        except ChatError as error:
+            await self.send_error(error.message)
+            return
+        await self.send_html(await database_sync_to_async(fragments.ended)(message))
+
+    async def action_regenerate(self, data: dict[str, Any]) -> None:
+        conversation = await self._conversation(data)
+        if conversation is None:
+            return
+        try:
+            await regenerate(user=self.user, conversation_id=conversation.pk)
+        except ChatError as error:
+            await self.send_error(error.message)
+            return
+        await self.send_html(await self._render(conversation.pk, fragments.thread))
+
+    async def action_settings(self, data: dict[str, Any]) -> None:
+        conversation = await self._conversation(data)
+        if conversation is None:
+            return
+        await self.send_html(await database_sync_to_async(_save_settings)(conversation, data))
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _conversation(self, data: dict[str, Any]) -> Conversation | None:
+        try:
+            return await database_sync_to_async(get_own_conversation)(self.user, data.get("conversation"))
+        except Http404:
+            await self.send_error(NO_SUCH_CONVERSATION)
+            return None
+
+    async def _render(self, conversation_id: Any, render: Any) -> str:
+        def run() -> str:
+            try:
+                return render(get_own_conversation(self.user, conversation_id))
+            except Http404:
+                return ""
+
+        return await database_sync_to_async(run)()
+
+    def _after_send(self, conversation: Conversation) -> str:
+        conversation.refresh_from_db()
+        return (
+            fragments.thread(conversation)
+            + fragments.composer_field(conversation)
+            + fragments.sidebar(self.user, conversation)
+        )
+
+
+def _save_settings(conversation: Conversation, data: dict[str, Any]) -> str:
+    form = SettingsForm.for_conversation(conversation, data)
+    if not form.is_valid():
+        return fragments.settings_form(conversation, form)
+    form.save(conversation)
+    return fragments.settings_form(conversation, saved=True)

@@ -1,0 +1,142 @@
+"""Chat pages, and the plain POST fallback of every socket action (same forms, same services).
+
+Login is required everywhere (LoginRequiredMiddleware); a conversation that is not the member's
+is a 404. Views that start or stop a reply are async: the runner's tasks must live in the server's
+event loop, never in a request thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from runware_web.chat.access import get_conversation_of_task, get_own_conversation
+from runware_web.chat.forms import MessageForm, RenameForm, SettingsForm
+from runware_web.chat.models import Conversation
+from runware_web.chat.services import (
+    ChatError,
+    delete_conversation,
+    new_conversation,
+    regenerate,
+    send_message,
+    stop,
+    thread_state,
+)
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    if "task" in request.GET:  # links from History: /chat/?task=<task uuid>
+        return redirect(get_conversation_of_task(request.user, request.GET["task"]))
+    conversations = Conversation.objects.for_user(request.user).annotate(
+        message_count=Count("messages", filter=Q(messages__replaced=False))
+    )
+    return render(request, "chat/index.html", {"conversations": conversations})
+
+
+@require_POST
+def new(request: HttpRequest) -> HttpResponseRedirect:
+    return redirect(new_conversation(request.user))
+
+
+@require_safe
+def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    return _render_page(request, request.user, conversation_id)
+
+
+@require_POST
+def rename(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    chat = get_own_conversation(request.user, conversation_id)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _render_page(request, request.user, conversation_id, rename_form=form, status=400)
+    chat.title = form.cleaned_data["title"]
+    chat.save(update_fields=["title"])
+    messages.success(request, "Conversation renamed.")
+    return redirect(chat)
+
+
+@require_POST
+def save_settings(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    chat = get_own_conversation(request.user, conversation_id)
+    form = SettingsForm.for_conversation(chat, request.POST)
+    if not form.is_valid():
+        return _render_page(request, request.user, conversation_id, settings_form=form, status=400)
+    form.save(chat)
+    messages.success(request, "Settings saved; they apply from the next message.")
+    return redirect(chat)
+
+
+@require_POST
+async def delete(request: HttpRequest, conversation_id: str) -> HttpResponseRedirect:
+    user = await request.auser()
+    await delete_conversation(user=user, conversation_id=conversation_id)
+    await sync_to_async(messages.success)(request, "Conversation deleted.")
+    return redirect("chat:index")
+
+
+@require_POST
+async def send(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    user = await request.auser()
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            await send_message(user=user, conversation_id=conversation_id, content=form.cleaned_data["content"])
+        except ChatError as error:
+            form.add_error("content", error.message)
+        else:
+            return _back_to(conversation_id)
+    return await database_sync_to_async(_render_page)(request, user, conversation_id, form=form, status=400)
+
+
+@require_POST
+async def stop_reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    return await _act(request, conversation_id, stop)
+
+
+@require_POST
+async def regenerate_reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    return await _act(request, conversation_id, regenerate)
+
+
+async def _act(request: HttpRequest, conversation_id: str, action: Any) -> HttpResponse:
+    user = await request.auser()
+    try:
+        await action(user=user, conversation_id=conversation_id)
+    except ChatError as error:
+        await sync_to_async(messages.error)(request, error.message)
+    return _back_to(conversation_id)
+
+
+def _back_to(conversation_id: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("chat:conversation", args=[conversation_id]) + "#composer")
+
+
+def _render_page(
+    request: HttpRequest,
+    user: Any,
+    conversation_id: str,
+    *,
+    form: MessageForm | None = None,
+    settings_form: SettingsForm | None = None,
+    rename_form: RenameForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    chat = get_own_conversation(user, conversation_id)
+    context = {
+        **thread_state(chat),
+        "form": form or MessageForm(),
+        "settings_form": settings_form or SettingsForm.for_conversation(chat),
+        "rename_form": rename_form or RenameForm(initial={"title": chat.title}),
+        "conversations": list(Conversation.objects.for_user(user)),
+        "current": chat,
+    }
+    return render(request, "chat/conversation.html", context, status=status)

@@ -1,0 +1,60 @@
+// Chat page behaviours. Everything else (sending, streaming, errors) is server-rendered HTML
+// swapped in by the htmx ws extension.
+(function () {
+  "use strict";
+
+  function composer() { return document.querySelector("[data-chat-composer]"); }
+  function input() { return document.querySelector("[data-chat-input]"); }
+
+  function nearBottom() {
+    var doc = document.documentElement;
+    return doc.scrollHeight - (window.scrollY + window.innerHeight) < 160;
+  }
+  function toBottom() { window.scrollTo(0, document.documentElement.scrollHeight); }
+
+  // Enter sends the message, Shift+Enter starts a new line.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || !event.target.matches("[data-chat-input]")) return;
+    event.preventDefault();
+    var form = composer();
+    var send = form && form.querySelector(".composer-actions .btn-primary");
+    if (form && send && !send.disabled) form.requestSubmit(send);
+  });
+
+  // One message per press: a second Send before the server answered would send it twice.
+  document.addEventListener("htmx:wsConfigSend", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-chat-composer]")) return;
+    if (form.dataset.sending) {
+      event.preventDefault();
+      var trigger = event.detail.triggeringEvent;
+      if (trigger) trigger.preventDefault(); // never fall back to a plain POST
+      return;
+    }
+    form.dataset.sending = "1";
+  });
+
+  // Follow a growing reply when the reader is at the bottom; keep typing focus across swaps.
+  var follow = false;
+  var hadFocus = false;
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    follow = nearBottom();
+    hadFocus = document.activeElement === input();
+  });
+  document.addEventListener("htmx:wsAfterMessage", function (event) {
+    var form = composer();
+    if (form && /id="composer-field-|toast-error/.test(event.detail.message || "")) delete form.dataset.sending;
+    if (hadFocus && input() && document.activeElement !== input()) input().focus();
+    if (follow) toBottom();
+  });
+
+  // Forms that destroy something ask first: <form data-confirm="Delete …?">.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector(".thread .message")) toBottom();
+  });
+})();
