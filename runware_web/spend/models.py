@@ -39,3 +39,31 @@ class Charge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} for {self.task_type} {self.task_id}"
+
+
+class BalanceReading(models.Model):
+    """The upstream account balance at one moment, and how far the ledger had got by then.
+
+    Reconciliation compares the balance's decrease between a starting point and the latest
+    reading with the sum of the ledger rows recorded in between (by id, not by clock).
+    """
+
+    balance = models.DecimalField(**COST)
+    last_charge_id = models.BigIntegerField(
+        default=0, help_text="The newest ledger row when the balance was read (0: none yet)."
+    )
+    tasks_running = models.PositiveIntegerField(
+        default=0, help_text="Tasks still running then: their costs may be in one side only."
+    )
+    is_starting_point = models.BooleanField(default=False)
+    taken_at = models.DateTimeField(default=timezone.now)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        get_latest_by = ["taken_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.balance} at {self.taken_at:%Y-%m-%d %H:%M}"

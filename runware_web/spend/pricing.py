@@ -1,0 +1,138 @@
+"""What a task will probably cost, before it is sent; admission reserves this much of a budget.
+
+`estimate()` prefers what Runware actually charged recently for the same kind of output (same
+task type, model and shape: size, steps, adapters), and falls back to a price table that mirrors
+the prices the simulator documents (docs/simulator.md). The estimate only reserves budget while a
+task runs; the ledger always holds what Runware reported.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+from runware_web.spend.models import Charge
+from runware_web.upstream.models import Task
+
+QUANTUM = Decimal("0.00000001")
+RECENT_CHARGES = 50  # how many recent outputs of the same task type and model to look at
+
+# USD, mirroring the simulator's documented price table.
+IMAGE_BASE = Decimal("0.0005")
+IMAGE_PER_MEGAPIXEL_STEP = Decimal("0.0001")
+IMAGE_PER_ADAPTER = Decimal("0.0002")  # each LoRA, LyCORIS or embedding
+IMAGE_PER_CONTROLNET = Decimal("0.0005")
+IMAGE_REFINER = Decimal("0.0005")
+CAPTION = Decimal("0.0002")
+PROMPT_ENHANCE_PER_VERSION = Decimal("0.0001")
+UPSCALE_BASE = Decimal("0.0005")
+UPSCALE_PER_OUTPUT_MEGAPIXEL = Decimal("0.0002")
+REMOVE_BACKGROUND = Decimal("0.0006")
+IMAGE_MASKING = Decimal("0.0004")
+CONTROLNET_PREPROCESS = Decimal("0.0003")
+TEXT_PER_PROMPT_TOKEN = Decimal("0.0000005")
+TEXT_PER_COMPLETION_TOKEN = Decimal("0.0000015")
+TEXT_DEFAULT_COMPLETION_TOKENS = 1024  # when the request sets no maxTokens
+UNKNOWN_TASK = Decimal("0.0040")  # a task type the table does not know
+
+DEFAULT_SIZE = 1024
+DEFAULT_STEPS = 20
+UPSCALE_ASSUMED_INPUT = 1024  # side of the input image when we cannot know it
+
+
+def estimate(task_type: str, params: dict[str, Any], number_results: int) -> Decimal:
+    """The expected cost of a whole task (all its outputs), as a Decimal in USD."""
+    count = max(1, int(number_results or 1))
+    recent = recent_cost_per_output(task_type, params)
+    per_output = recent if recent is not None else table_price(task_type, params)
+    return (per_output * count).quantize(QUANTUM, rounding=ROUND_UP)
+
+
+def recent_cost_per_output(task_type: str, params: dict[str, Any]) -> Decimal | None:
+    """The highest cost Runware recently reported for one output of the same shape, if any."""
+    wanted = shape(task_type, params)
+    charges = (
+        Charge.objects.filter(task__task_type=task_type, task__model=str(params.get("model", ""))[:200],
+                              task__status=Task.Status.DONE)
+        .select_related("task")
+        .order_by("-created_at")[:RECENT_CHARGES]
+    )
+    amounts = [charge.amount for charge in charges if shape(task_type, charge.task.params) == wanted]
+    return max(amounts) if amounts else None
+
+
+def shape(task_type: str, params: dict[str, Any]) -> tuple:
+    """What, besides the model, decides the price of one output."""
+    if task_type == "imageInference":
+        return (
+            _int(params.get("width"), DEFAULT_SIZE),
+            _int(params.get("height"), DEFAULT_SIZE),
+            _int(params.get("steps"), DEFAULT_STEPS),
+            _adapters(params),
+            len(params.get("controlNet") or []),
+            bool(params.get("refiner")),
+        )
+    if task_type in {"upscale", "imageUpscale"}:
+        return (_int(params.get("upscaleFactor"), 2),)
+    if task_type == "textInference":
+        settings = params.get("settings") or {}
+        return (_int(settings.get("maxTokens"), 0),)
+    return ()
+
+
+def table_price(task_type: str, params: dict[str, Any]) -> Decimal:
+    """One output's price from the table, when there is no recent charge to learn from."""
+    if task_type == "imageInference":
+        width, height, steps, adapters, controlnets, refiner = shape(task_type, params)
+        amount = (
+            IMAGE_BASE
+            + IMAGE_PER_MEGAPIXEL_STEP * _megapixels(width, height) * steps
+            + IMAGE_PER_ADAPTER * adapters
+            + IMAGE_PER_CONTROLNET * controlnets
+            + (IMAGE_REFINER if refiner else 0)
+        )
+        return amount.quantize(QUANTUM, rounding=ROUND_UP)
+    if task_type in {"upscale", "imageUpscale"}:
+        side = UPSCALE_ASSUMED_INPUT * _int(params.get("upscaleFactor"), 2)
+        return UPSCALE_BASE + UPSCALE_PER_OUTPUT_MEGAPIXEL * _megapixels(side, side)
+    if task_type == "textInference":
+        return _text_price(params)
+    fixed = {
+        "caption": CAPTION,
+        "imageCaption": CAPTION,
+        "promptEnhance": PROMPT_ENHANCE_PER_VERSION,
+        "removeBackground": REMOVE_BACKGROUND,
+        "imageBackgroundRemoval": REMOVE_BACKGROUND,
+        "imageMasking": IMAGE_MASKING,
+        "controlNetPreprocess": CONTROLNET_PREPROCESS,
+        "imageControlNetPreProcess": CONTROLNET_PREPROCESS,
+    }
+    return fixed.get(task_type, UNKNOWN_TASK)
+
+
+def _text_price(params: dict[str, Any]) -> Decimal:
+    settings = params.get("settings") or {}
+    words = sum(len(str(message.get("content", "")).split()) + 3 for message in params.get("messages") or []
+                if isinstance(message, dict))
+    words += len(str(settings.get("systemPrompt", "")).split())
+    completion = _int(settings.get("maxTokens"), TEXT_DEFAULT_COMPLETION_TOKENS)
+    # Tokens are roughly 4/3 of words; round up so that the estimate errs on the safe side.
+    prompt_tokens = math.ceil(words * 4 / 3)
+    return TEXT_PER_PROMPT_TOKEN * prompt_tokens + TEXT_PER_COMPLETION_TOKEN * completion
+
+
+def _adapters(params: dict[str, Any]) -> int:
+    return sum(len(params.get(key) or []) for key in ("lora", "lycoris", "embeddings"))
+
+
+def _megapixels(width: int, height: int) -> Decimal:
+    return Decimal(width * height) / Decimal(1_000_000)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default

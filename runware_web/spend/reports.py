@@ -1,0 +1,380 @@
+"""Reading the ledger: periods, exact totals and the breakdowns the spend pages show.
+
+Every figure here is a sum of `Charge` rows. On PostgreSQL the database sums `numeric` values
+exactly; SQLite stores decimals as floating point and its SUM() would add them as floats, so there
+each row (exact on its own, once Django has read it back) is added up in Python instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from runware_web.accounts.models import Team, User
+from runware_web.spend.models import Charge
+from runware_web.upstream.models import Task
+
+ZERO = Decimal(0)
+
+KINDS = {
+    "imageInference": "Image generation",
+    "textInference": "Chat",
+    "caption": "Captions",
+    "imageCaption": "Captions",
+    "promptEnhance": "Prompt enhancement",
+    "upscale": "Upscaling",
+    "imageUpscale": "Upscaling",
+    "removeBackground": "Background removal",
+    "imageBackgroundRemoval": "Background removal",
+    "imageMasking": "Masking",
+    "controlNetPreprocess": "ControlNet guides",
+    "imageControlNetPreProcess": "ControlNet guides",
+    "videoInference": "Video",
+    "audioInference": "Audio",
+}
+
+
+def plain_amount(amount: Decimal | None) -> str:
+    """An amount with every digit it has (no trailing zeros), but at least cents: 0.00412345, 12.50."""
+    if amount is None:
+        return ""
+    text = format(amount.normalize(), "f") if amount else "0"
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def kind_label(task_type: str) -> str:
+    return KINDS.get(task_type, task_type or "Other")
+
+
+# ---------------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """A range of whole local days, both ends included."""
+
+    key: str
+    first: date
+    last: date
+    label: str
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first, time.min))
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the period."""
+        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def month_period(day: date | None = None) -> Period:
+    day = day or today()
+    return Period("month", day.replace(day=1), day, "This month")
+
+
+def preset_period(key: str) -> Period:
+    now = today()
+    if key == "today":
+        return Period(key, now, now, "Today")
+    if key == "7d":
+        return Period(key, now - timedelta(days=6), now, "Last 7 days")
+    if key == "30d":
+        return Period(key, now - timedelta(days=29), now, "Last 30 days")
+    return month_period(now)
+
+
+def custom_period(first: date, last: date) -> Period:
+    return Period("custom", first, last, f"{first:%d %b %Y} – {last:%d %b %Y}")
+
+
+# ---------------------------------------------------------------------- exact sums
+
+
+def charges_between(start: datetime, end: datetime) -> QuerySet[Charge]:
+    return Charge.objects.filter(created_at__gte=start, created_at__lt=end)
+
+
+def charges_in(period: Period) -> QuerySet[Charge]:
+    return charges_between(period.start, period.end)
+
+
+def _exact_in_database() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def total(charges: QuerySet[Charge]) -> Decimal:
+    """The exact sum of some ledger rows."""
+    if _exact_in_database():
+        return charges.aggregate(total=Sum("amount"))["total"] or ZERO
+    return sum(charges.values_list("amount", flat=True), ZERO)
+
+
+@dataclass
+class Group:
+    """One line of a breakdown: the key it groups by, its exact total and how many charges."""
+
+    key: Any
+    total: Decimal = ZERO
+    count: int = 0
+    label: str = ""
+
+
+def grouped(charges: QuerySet[Charge], key: str) -> dict[Any, Group]:
+    """Exact totals of ledger rows grouped by one column (or annotation)."""
+    charges = charges.order_by()
+    if _exact_in_database():
+        rows = charges.values(key).annotate(total=Sum("amount"), count=Count("id"))
+        return {row[key]: Group(row[key], row["total"], row["count"]) for row in rows}
+    groups: dict[Any, Group] = {}
+    for value, amount in charges.values_list(key, "amount"):
+        group = groups.get(value) or groups.setdefault(value, Group(value))
+        group.total += amount
+        group.count += 1
+    return groups
+
+
+def by_day(charges: QuerySet[Charge], days: Iterable[date]) -> list[Group]:
+    """One Group per day (zero for days without charges), in local days."""
+    per_day = grouped(charges.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone())), "day")
+    return [per_day.get(day) or Group(day) for day in days]
+
+
+def sorted_groups(groups: dict[Any, Group]) -> list[Group]:
+    return sorted(groups.values(), key=lambda group: (-group.total, str(group.key)))
+
+
+# ---------------------------------------------------------------------- budgets
+
+
+def month_start() -> datetime:
+    return month_period().start
+
+
+def reserved(tasks: QuerySet[Task]) -> Decimal:
+    """What running tasks are still expected to cost on top of what they have been charged."""
+    rows = tasks.filter(
+        Q(status__in=[Task.Status.QUEUED, Task.Status.RUNNING]) | Q(status=Task.Status.CANCELLED),
+        finished_at__isnull=True,
+    ).values_list("estimated_cost", "cost")
+    return sum((max(estimate - cost, ZERO) for estimate, cost in rows), ZERO)
+
+
+def user_budget(user: User) -> Decimal | None:
+    return user.monthly_budget if user.monthly_budget is not None else settings.DEFAULT_USER_BUDGET
+
+
+@dataclass
+class BudgetUse:
+    """How much of a monthly budget is spent, reserved by running tasks, and what remains."""
+
+    budget: Decimal | None
+    spent: Decimal
+    running: Decimal = ZERO
+
+    @property
+    def committed(self) -> Decimal:
+        return self.spent + self.running
+
+    @property
+    def remaining(self) -> Decimal | None:
+        if self.budget is None:
+            return None
+        return max(self.budget - self.committed, ZERO)
+
+    @property
+    def percent(self) -> int | None:
+        """Share of the budget used (spent + running), 0–100, for a bar."""
+        if self.budget is None:
+            return None
+        if self.budget <= 0:
+            return 100
+        return min(100, int(self.committed * 100 / self.budget))
+
+    @property
+    def level(self) -> str:
+        percent = self.percent
+        if percent is None:
+            return "none"
+        return "over" if percent >= 100 else "high" if percent >= 80 else "ok"
+
+
+def member_budget_use(user: User) -> BudgetUse:
+    return BudgetUse(
+        budget=user_budget(user),
+        spent=total(Charge.objects.filter(user=user, created_at__gte=month_start())),
+        running=reserved(Task.objects.filter(user=user)),
+    )
+
+
+def team_budget_use(team: Team) -> BudgetUse:
+    return BudgetUse(
+        budget=team.monthly_budget,
+        spent=total(Charge.objects.filter(team=team, created_at__gte=month_start())),
+        running=reserved(Task.objects.filter(team=team)),
+    )
+
+
+# ---------------------------------------------------------------------- the staff dashboard
+
+
+@dataclass
+class MemberLine:
+    user: User
+    period_total: Decimal
+    count: int
+    use: BudgetUse
+
+
+@dataclass
+class TeamLine:
+    team: Team | None
+    period_total: Decimal
+    count: int
+    use: BudgetUse | None
+    members: int = 0
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    total: Decimal
+    count: int
+    members: list[MemberLine]
+    teams: list[TeamLine]
+    models: list[Group]
+    kinds: list[Group]
+    daily: list[Group]
+    newest: list[Charge] = field(default_factory=list)
+
+
+NEWEST = 25
+
+
+def dashboard(period: Period) -> Dashboard:
+    charges = charges_in(period)
+    month = Charge.objects.filter(created_at__gte=month_start())
+
+    per_user = grouped(charges, "user_id")
+    month_per_user = grouped(month, "user_id")
+    running_per_user = _running_by("user_id")
+    users = User.objects.select_related("team").filter(Q(is_active=True) | Q(pk__in=per_user.keys()))
+    members = [
+        MemberLine(
+            user=user,
+            period_total=per_user.get(user.pk, Group(user.pk)).total,
+            count=per_user.get(user.pk, Group(user.pk)).count,
+            use=BudgetUse(
+                budget=user_budget(user),
+                spent=month_per_user.get(user.pk, Group(user.pk)).total,
+                running=running_per_user.get(user.pk, ZERO),
+            ),
+        )
+        for user in users
+    ]
+    members.sort(key=lambda line: (-line.period_total, -line.use.spent, line.user.username.lower()))
+
+    per_team = grouped(charges, "team_id")
+    month_per_team = grouped(month, "team_id")
+    running_per_team = _running_by("team_id")
+    member_counts = dict(User.objects.filter(team__isnull=False).values("team_id").annotate(n=Count("id"))
+                         .values_list("team_id", "n"))
+    teams = [
+        TeamLine(
+            team=team,
+            period_total=per_team.get(team.pk, Group(team.pk)).total,
+            count=per_team.get(team.pk, Group(team.pk)).count,
+            use=BudgetUse(
+                budget=team.monthly_budget,
+                spent=month_per_team.get(team.pk, Group(team.pk)).total,
+                running=running_per_team.get(team.pk, ZERO),
+            ),
+            members=member_counts.get(team.pk, 0),
+        )
+        for team in Team.objects.all()
+    ]
+    teams.sort(key=lambda line: (-line.period_total, line.team.name.lower()))
+    if None in per_team:
+        teams.append(TeamLine(team=None, period_total=per_team[None].total, count=per_team[None].count, use=None))
+
+    kinds = sorted_groups(grouped(charges, "task_type"))
+    for group in kinds:
+        group.label = kind_label(group.key)
+    return Dashboard(
+        period=period,
+        total=sum((group.total for group in per_user.values()), ZERO),
+        count=sum(group.count for group in per_user.values()),
+        members=members,
+        teams=teams,
+        models=sorted_groups(grouped(charges, "model")),
+        kinds=kinds,
+        daily=by_day(charges, period.days),
+        newest=list(newest_charges()),
+    )
+
+
+def newest_charges(limit: int = NEWEST) -> QuerySet[Charge]:
+    return Charge.objects.select_related("user", "team").order_by("-created_at", "-id")[:limit]
+
+
+def _running_by(key: str) -> dict[Any, Decimal]:
+    rows = Task.objects.filter(
+        Q(status__in=[Task.Status.QUEUED, Task.Status.RUNNING]) | Q(status=Task.Status.CANCELLED),
+        finished_at__isnull=True,
+    ).values_list(key, "estimated_cost", "cost")
+    running: dict[Any, Decimal] = defaultdict(lambda: ZERO)
+    for owner, estimate, cost in rows:
+        running[owner] += max(estimate - cost, ZERO)
+    return running
+
+
+# ---------------------------------------------------------------------- a member's own usage
+
+
+@dataclass
+class Usage:
+    period: Period
+    total: Decimal
+    count: int
+    daily: list[Group]
+    kinds: list[Group]
+    own: BudgetUse
+    team: Team | None
+    team_use: BudgetUse | None
+
+
+def member_usage(user: User) -> Usage:
+    period = month_period()
+    charges = charges_in(period).filter(user=user)
+    kinds = sorted_groups(grouped(charges, "task_type"))
+    for group in kinds:
+        group.label = kind_label(group.key)
+    team = Team.objects.filter(pk=user.team_id).first() if user.team_id else None
+    return Usage(
+        period=period,
+        total=sum((group.total for group in kinds), ZERO),
+        count=sum(group.count for group in kinds),
+        daily=by_day(charges, period.days),
+        kinds=kinds,
+        own=member_budget_use(user),
+        team=team,
+        team_use=team_budget_use(team) if team else None,
+    )

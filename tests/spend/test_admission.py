@@ -1,0 +1,173 @@
+"""Budgets and the rate limit hold before a task is sent, also when many arrive at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import close_old_connections, connection
+
+from runware_web.accounts.models import Team
+from runware_web.spend import pricing
+from runware_web.spend.admission import admit
+from runware_web.spend.models import Charge
+from runware_web.upstream import runner as runner_module
+from runware_web.upstream.errors import Refused
+from runware_web.upstream.models import Task
+from tests.conftest import acreate_user, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MODEL = "runware:101@1"
+# A banner whose price has five decimals, so that budgets of whole multiples of it fit the
+# budgets' four decimals ($0.0005 + $0.0001 per megapixel-step: 0.512 MP × 25 steps).
+PARAMS = {"model": MODEL, "positivePrompt": "a red kite over the dunes", "width": 1600, "height": 320, "steps": 25}
+# What the simulator charges for one such image (its documented price table).
+KNOWN_COST = pricing.table_price("imageInference", PARAMS)
+
+
+async def submit(runner, user, *, estimate: Decimal = KNOWN_COST, params: dict = PARAMS) -> Task:
+    return await runner.submit(user=user, feature="spend-test", task_type="imageInference", params=params,
+                               number_results=1, estimated_cost=estimate)
+
+
+@database_sync_to_async
+def ledger_total(**filters) -> Decimal:
+    return sum(Charge.objects.filter(**filters).values_list("amount", flat=True), Decimal(0))
+
+
+@database_sync_to_async
+def make_team(name: str, budget: str | None) -> Team:
+    return Team.objects.create(name=name, monthly_budget=Decimal(budget) if budget else None)
+
+
+async def test_the_known_cost_is_what_the_simulator_charges(upstream):
+    alice = await acreate_user("alice")
+    task = await submit(upstream, alice)
+    await upstream.wait(task.pk)
+    assert KNOWN_COST == Decimal("0.00178")
+    assert await ledger_total(task=task) == KNOWN_COST
+
+
+async def test_a_task_over_the_members_budget_is_refused_saying_what_remains(upstream):
+    alice = await acreate_user("alice", monthly_budget=Decimal("0.002"))
+    first = await submit(upstream, alice)
+    await upstream.wait(first.pk)
+    with pytest.raises(Refused) as refused:
+        await submit(upstream, alice)
+    message = refused.value.message
+    assert "your monthly budget of $0.002" in message
+    assert "$0.00022 remains" in message
+    assert "estimated at $0.00178." in message
+    assert await database_sync_to_async(Task.objects.filter(user=alice).count)() == 1  # nothing was sent
+
+
+async def test_a_task_over_the_teams_budget_is_refused_naming_the_team(upstream):
+    team = await make_team("Pixels", "0.002")
+    alice = await acreate_user("alice", team=team)
+    bob = await acreate_user("bob", team=team)
+    task = await submit(upstream, alice)
+    await upstream.wait(task.pk)
+    with pytest.raises(Refused) as refused:
+        await submit(upstream, bob)  # bob has spent nothing, but the team has
+    assert "team Pixels's monthly budget of $0.002" in refused.value.message
+    assert "$0.00022 remains" in refused.value.message
+
+
+async def test_running_tasks_hold_their_estimate_until_the_real_cost_replaces_it(upstream, simulator):
+    alice = await acreate_user("alice", monthly_budget=KNOWN_COST * 5)
+    held = await database_sync_to_async(Task.objects.create)(
+        user=alice, feature="spend-test", task_type="imageInference", model=MODEL, params=PARAMS,
+        status=Task.Status.RUNNING, estimated_cost=KNOWN_COST * 5,
+    )
+    with pytest.raises(Refused):
+        await submit(upstream, alice)  # the running task's estimate fills the budget
+
+    @database_sync_to_async
+    def finish_cheaper() -> None:
+        Task.objects.filter(pk=held.pk).update(status=Task.Status.DONE, cost=KNOWN_COST * 4,
+                                               finished_at=held.created_at)
+        Charge.objects.create(task=held, user=alice, task_type="imageInference", model=MODEL,
+                              result_key="#0", amount=KNOWN_COST * 4)
+
+    await finish_cheaper()  # it cost less than its estimate: the rest is free again
+    task = await submit(upstream, alice)
+    await upstream.wait(task.pk)
+    assert await ledger_total(user=alice) == KNOWN_COST * 5 == alice.monthly_budget
+    with pytest.raises(Refused):
+        await submit(upstream, alice)
+
+
+async def test_the_rate_limit_refuses_with_a_clear_message(upstream, settings):
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    alice = await acreate_user("alice")
+    bob = await acreate_user("bob")
+    for _ in range(2):
+        await submit(upstream, alice)
+    with pytest.raises(Refused) as refused:
+        await submit(upstream, alice)
+    assert "the limit is 2 a minute" in refused.value.message
+    assert "Try again in" in refused.value.message
+    await submit(upstream, bob)  # the limit is per member
+
+
+def test_admission_refuses_to_run_outside_a_transaction():
+    """Atomicity is not optional: admit() checks that it runs inside the task's transaction."""
+    alice = make_user("alice")
+    assert not connection.in_atomic_block
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        admit(user=alice, estimate=KNOWN_COST)
+
+
+async def wait_all(runner, tasks: list[Task]) -> None:
+    await asyncio.gather(*(runner.wait(task.pk) for task in tasks))
+
+
+async def test_thirty_submissions_at_once_admit_ten_and_never_overspend(upstream):
+    """30 admissions race for a budget of exactly 10 tasks, each in its own thread and connection
+    (as 30 portal workers would), all released at the same instant."""
+    alice = await acreate_user("alice", monthly_budget=KNOWN_COST * 10)
+    start = threading.Barrier(30)
+
+    def admit_one() -> Task | Refused:
+        try:
+            start.wait(timeout=30)
+            return runner_module._admit_and_create(
+                user=alice, feature="spend-test", task_type="imageInference", params=PARAMS,
+                number_results=1, estimated_cost=KNOWN_COST, delivery="sync",
+            )
+        except Refused as refused:
+            return refused
+        finally:
+            close_old_connections()
+            connection.close()
+
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = await asyncio.gather(*(loop.run_in_executor(pool, admit_one) for _ in range(30)))
+
+    admitted = [outcome for outcome in outcomes if isinstance(outcome, Task)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, Refused)]
+    assert len(admitted) == 10 and len(refused) == 20
+    assert all("your monthly budget" in refusal.message for refusal in refused)
+
+    for task in admitted:
+        upstream.start(task)
+    await wait_all(upstream, admitted)
+    assert await ledger_total(user=alice) == KNOWN_COST * 10 == alice.monthly_budget
+
+
+async def test_thirty_concurrent_submits_through_the_runner_never_overspend(upstream):
+    """The same race through the runner's own entry point, as 30 sockets of one worker would."""
+    team = await make_team("Pixels", None)
+    alice = await acreate_user("alice", team=team, monthly_budget=KNOWN_COST * 10)
+    outcomes = await asyncio.gather(*(submit(upstream, alice) for _ in range(30)), return_exceptions=True)
+    admitted = [outcome for outcome in outcomes if isinstance(outcome, Task)]
+    assert len(admitted) == 10
+    assert all(isinstance(outcome, Refused) for outcome in outcomes if not isinstance(outcome, Task))
+    await wait_all(upstream, admitted)
+    assert await ledger_total(user=alice) == KNOWN_COST * 10
