@@ -194,6 +194,7 @@ class Simulator:
         self._connections: set[Connection] = set()
         self._runner: web.AppRunner | None = None
         self._janitor: asyncio.Task[None] | None = None
+        self.websocket_connections = 0  # accepted so far: lets tests observe reconnects
 
     # -- settings and state
 
@@ -386,6 +387,7 @@ class Simulator:
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Runware simulator: WebSocket here, or POST task arrays."})
         await ws.prepare(request)
+        self.websocket_connections += 1
         connection = Connection(ws, self._public_base(request))
         self._connections.add(connection)
         try:
