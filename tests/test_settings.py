@@ -92,6 +92,6 @@ def test_embedded_defaults_are_sqlite_and_in_memory_layer():
         DJANGO_DEBUG="true",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    assert result.stdout.strip().splitlines()[-1].split() == [
         "django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True", "wss://ws-api.runware.ai/v1"
     ]
