@@ -45,18 +45,36 @@ _DEFAULTS: dict[str, tuple[str, ...]] = {
     "controlNetPreprocess": tuple(
         f"runware:controlnet-preprocess@{kind}"
         for kind in (
-            "canny", "depth", "mlsd", "normalbae", "openpose", "tile", "seg",
-            "lineart", "lineart-anime", "shuffle", "scribble", "softedge",
+            "canny",
+            "depth",
+            "mlsd",
+            "normalbae",
+            "openpose",
+            "tile",
+            "seg",
+            "lineart",
+            "lineart-anime",
+            "shuffle",
+            "scribble",
+            "softedge",
         )
     ),
     "promptEnhance": ("runware:llama-3-1-8b@prompt-enhancer",),
 }
 
 # Text models that emit "thinking" (`reasoningContent`) even without settings.thinking.
-_REASONING_TEXT_MODELS = frozenset({
-    "minimax:m2.7@0", "minimax:m2.7@highspeed", "minimax:m3@0", "openai:gpt@5.4-pro",
-    "google:gemini@3.1-pro", "anthropic:claude@opus-4.8", "zai:glm@5.1", "xai:grok@4.3",
-})
+_REASONING_TEXT_MODELS = frozenset(
+    {
+        "minimax:m2.7@0",
+        "minimax:m2.7@highspeed",
+        "minimax:m3@0",
+        "openai:gpt@5.4-pro",
+        "google:gemini@3.1-pro",
+        "anthropic:claude@opus-4.8",
+        "zai:glm@5.1",
+        "xai:grok@4.3",
+    }
+)
 
 # Category reported by modelSearch for official models that are not image checkpoints.
 _TASK_CATEGORY: dict[str, str] = {
@@ -151,13 +169,15 @@ class ModelInfo:
         if self.positive_trigger_words:
             result["positiveTriggerWords"] = self.positive_trigger_words
         if self.defaults is not None:
-            result.update({
-                "defaultWidth": self.defaults.width,
-                "defaultHeight": self.defaults.height,
-                "defaultSteps": self.defaults.steps,
-                "defaultCFG": self.defaults.cfg,
-                "defaultScheduler": self.defaults.scheduler,
-            })
+            result.update(
+                {
+                    "defaultWidth": self.defaults.width,
+                    "defaultHeight": self.defaults.height,
+                    "defaultSteps": self.defaults.steps,
+                    "defaultCFG": self.defaults.cfg,
+                    "defaultScheduler": self.defaults.scheduler,
+                }
+            )
             if self.type == "inpainting":
                 result["defaultStrength"] = 1.0
         return result
@@ -165,10 +185,14 @@ class ModelInfo:
 
 # --------------------------------------------------------------------- official models
 
+
 def _official_architecture(air: str, slug: str) -> str:
     rules = (
-        ("flux-1-schnell", "flux1s"), ("flux-1", "flux1d"), ("flux-2", "flux2"),
-        ("stable-diffusion-xl", "sdxl"), ("stable-diffusion-3", "sd3"),
+        ("flux-1-schnell", "flux1s"),
+        ("flux-1", "flux1d"),
+        ("flux-2", "flux2"),
+        ("stable-diffusion-xl", "sdxl"),
+        ("stable-diffusion-3", "sd3"),
     )
     for needle, architecture in rules:
         if needle in slug:
@@ -188,49 +212,109 @@ def _official_models() -> list[ModelInfo]:
     for index, (air, entry) in enumerate(sorted(_sdk_models.items())):
         architecture = _official_architecture(air, entry.id)
         is_image = entry.task_type == "imageInference"
-        result.append(ModelInfo(
-            air=air,
-            name=_official_name(entry.id),
-            version=air.split("@", 1)[1],
-            category=_TASK_CATEGORY.get(entry.task_type, entry.task_type),
-            architecture=architecture,
-            source="official",
-            task_type=entry.task_type,
-            type="base" if is_image else None,
-            tags=("official", entry.task_type),
-            popularity=100_000 - index * 37,
-            added_at=1_700_000_000 + index * 86_400,
-            updated_at=1_710_000_000 + index * 86_400,
-            comment=f"Curated {entry.task_type} model ({entry.id}).",
-            reasoning=air in _REASONING_TEXT_MODELS,
-            defaults=ARCHITECTURE_DEFAULTS.get(architecture, _FALLBACK_DEFAULTS) if is_image else None,
-        ))
+        result.append(
+            ModelInfo(
+                air=air,
+                name=_official_name(entry.id),
+                version=air.split("@", 1)[1],
+                category=_TASK_CATEGORY.get(entry.task_type, entry.task_type),
+                architecture=architecture,
+                source="official",
+                task_type=entry.task_type,
+                type="base" if is_image else None,
+                tags=("official", entry.task_type),
+                popularity=100_000 - index * 37,
+                added_at=1_700_000_000 + index * 86_400,
+                updated_at=1_710_000_000 + index * 86_400,
+                comment=f"Curated {entry.task_type} model ({entry.id}).",
+                reasoning=air in _REASONING_TEXT_MODELS,
+                defaults=ARCHITECTURE_DEFAULTS.get(architecture, _FALLBACK_DEFAULTS) if is_image else None,
+            )
+        )
     return result
 
 
 # -------------------------------------------------------------------- community models
 
 _ADJECTIVES = (
-    "Velvet", "Neon", "Silent", "Golden", "Crimson", "Azure", "Lucid", "Feral", "Gentle", "Iron",
-    "Mystic", "Paper", "Solar", "Lunar", "Rustic", "Hyper", "Dream", "Frozen", "Wild", "Quiet",
+    "Velvet",
+    "Neon",
+    "Silent",
+    "Golden",
+    "Crimson",
+    "Azure",
+    "Lucid",
+    "Feral",
+    "Gentle",
+    "Iron",
+    "Mystic",
+    "Paper",
+    "Solar",
+    "Lunar",
+    "Rustic",
+    "Hyper",
+    "Dream",
+    "Frozen",
+    "Wild",
+    "Quiet",
 )
 _NOUNS = (
-    "Horizon", "Alley", "Garden", "Forge", "Canvas", "Harbor", "Lantern", "Meadow", "Circuit",
-    "Atlas", "Bloom", "Echo", "Prism", "Summit", "Tide", "Vista", "Ember", "Orchard", "Mirage", "Quill",
+    "Horizon",
+    "Alley",
+    "Garden",
+    "Forge",
+    "Canvas",
+    "Harbor",
+    "Lantern",
+    "Meadow",
+    "Circuit",
+    "Atlas",
+    "Bloom",
+    "Echo",
+    "Prism",
+    "Summit",
+    "Tide",
+    "Vista",
+    "Ember",
+    "Orchard",
+    "Mirage",
+    "Quill",
 )
 _STYLE_TAGS = (
-    "photorealistic", "anime", "fantasy", "portrait", "landscape", "cinematic", "sci-fi",
-    "illustration", "3d", "painterly", "architecture", "character", "concept art", "cartoon",
+    "photorealistic",
+    "anime",
+    "fantasy",
+    "portrait",
+    "landscape",
+    "cinematic",
+    "sci-fi",
+    "illustration",
+    "3d",
+    "painterly",
+    "architecture",
+    "character",
+    "concept art",
+    "cartoon",
 )
 _CONDITIONINGS = ("canny", "depth", "openpose", "lineart", "scribble", "softedge", "tile", "seg", "mlsd")
 _ARCH_SUFFIX = {
-    "sdxl": "XL", "sd1x": "1.5", "pony": "Pony", "illustrious": "IL", "flux1d": "Flux", "flux1s": "Schnell",
+    "sdxl": "XL",
+    "sd1x": "1.5",
+    "pony": "Pony",
+    "illustrious": "IL",
+    "flux1d": "Flux",
+    "flux1s": "Schnell",
     "sd3": "SD3",
 }
 
 # (category, type, architectures, count): the shape of the generated community catalogue.
 _COMMUNITY_PLAN: tuple[tuple[str, str | None, tuple[str, ...], int], ...] = (
-    ("checkpoint", "base", ("sdxl", "sdxl", "sd1x", "sd1x", "pony", "illustrious", "flux1d", "flux1s", "sd3"), 72),
+    (
+        "checkpoint",
+        "base",
+        ("sdxl", "sdxl", "sd1x", "sd1x", "pony", "illustrious", "flux1d", "flux1s", "sd3"),
+        72,
+    ),
     ("checkpoint", "inpainting", ("sdxl", "sd1x", "flux1d"), 8),
     ("checkpoint", "refiner", ("sdxl",), 4),
     ("lora", None, ("sdxl", "sd1x", "pony", "illustrious", "flux1d"), 72),
@@ -262,25 +346,29 @@ def _community_models() -> list[ModelInfo]:
             name = _community_name(base_name, category, architecture, conditioning)
             is_checkpoint = category == "checkpoint"
             private = category == "lora" and n < 4  # a few "owned" private LoRAs for visibility filters
-            result.append(ModelInfo(
-                air=f"civitai:{model_id}@{version_id}",
-                name=name,
-                version=f"v{rng.randint(1, 6)}.{rng.randint(0, 9)}",
-                category=category,
-                architecture=architecture,
-                source="community",
-                task_type="imageInference" if is_checkpoint else None,
-                type=model_type,
-                tags=tags,
-                private=private,
-                popularity=rng.randint(10, 90_000),
-                added_at=1_680_000_000 + rng.randint(0, 60_000_000),
-                updated_at=1_745_000_000 + rng.randint(0, 20_000_000),
-                comment=f"Community {category} for {architecture}: {', '.join(t for t in tags[:3])}.",
-                conditioning=conditioning,
-                positive_trigger_words=_trigger_words(base_name) if category in ("lora", "lycoris") else None,
-                defaults=ARCHITECTURE_DEFAULTS[architecture] if is_checkpoint else None,
-            ))
+            result.append(
+                ModelInfo(
+                    air=f"civitai:{model_id}@{version_id}",
+                    name=name,
+                    version=f"v{rng.randint(1, 6)}.{rng.randint(0, 9)}",
+                    category=category,
+                    architecture=architecture,
+                    source="community",
+                    task_type="imageInference" if is_checkpoint else None,
+                    type=model_type,
+                    tags=tags,
+                    private=private,
+                    popularity=rng.randint(10, 90_000),
+                    added_at=1_680_000_000 + rng.randint(0, 60_000_000),
+                    updated_at=1_745_000_000 + rng.randint(0, 20_000_000),
+                    comment=f"Community {category} for {architecture}: {', '.join(t for t in tags[:3])}.",
+                    conditioning=conditioning,
+                    positive_trigger_words=_trigger_words(base_name)
+                    if category in ("lora", "lycoris")
+                    else None,
+                    defaults=ARCHITECTURE_DEFAULTS[architecture] if is_checkpoint else None,
+                )
+            )
     return result
 
 
@@ -302,6 +390,7 @@ def _trigger_words(base_name: str) -> str:
 
 
 # ------------------------------------------------------------------------ public API
+
 
 @cache
 def all_models() -> tuple[ModelInfo, ...]:
@@ -361,8 +450,15 @@ class SearchQuery:
 
 
 SORT_KEYS = (
-    "_score", "popularity", "-popularity", "name", "-name",
-    "addedUnixTimestamp", "-addedUnixTimestamp", "updatedDateUnixTimestamp", "-updatedDateUnixTimestamp",
+    "_score",
+    "popularity",
+    "-popularity",
+    "name",
+    "-name",
+    "addedUnixTimestamp",
+    "-addedUnixTimestamp",
+    "updatedDateUnixTimestamp",
+    "-updatedDateUnixTimestamp",
 )
 
 
@@ -370,11 +466,12 @@ def search(query: SearchQuery) -> tuple[int, list[ModelInfo]]:
     """Filter, sort and page the catalogue. Returns (totalResults, page)."""
     terms = query.search.lower().split() if query.search else []
     matches = [
-        model for model in all_models()
+        model
+        for model in all_models()
         if _matches(model, query) and all(term in _haystack(model) for term in terms)
     ]
     matches = _sorted(matches, query.sort, terms)
-    return len(matches), matches[query.offset: query.offset + query.limit]
+    return len(matches), matches[query.offset : query.offset + query.limit]
 
 
 def _matches(model: ModelInfo, query: SearchQuery) -> bool:
@@ -402,7 +499,9 @@ def _visible(model: ModelInfo, visibility: str | None) -> bool:
 
 @cache
 def _haystack(model: ModelInfo) -> str:
-    return " ".join((model.air, model.name, model.version, model.architecture, model.comment, *model.tags)).lower()
+    return " ".join(
+        (model.air, model.name, model.version, model.architecture, model.comment, *model.tags)
+    ).lower()
 
 
 def _sorted(models: list[ModelInfo], sort: str | None, terms: list[str]) -> list[ModelInfo]:

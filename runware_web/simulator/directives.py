@@ -47,7 +47,9 @@ def _parse(found: dict[str, str], parameter: str) -> Directives:
         raise SimError("invalidDirective", f"[sim:delay=...] must be 0–{_MAX_DELAY_SECONDS:g} s.", parameter)
     drop_raw = found.get("drop")
     if drop_raw is not None and not drop_raw.isdigit():
-        raise SimError("invalidDirective", f"[sim:drop=...] needs a whole number, got {drop_raw!r}.", parameter)
+        raise SimError(
+            "invalidDirective", f"[sim:drop=...] needs a whole number, got {drop_raw!r}.", parameter
+        )
     return Directives(fail=fail, delay=delay, drop=int(drop_raw) if drop_raw is not None else None)
 
 
@@ -57,4 +59,6 @@ def _number(raw: str | None, parameter: str, name: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise SimError("invalidDirective", f"[sim:{name}=...] needs a number, got {raw!r}.", parameter) from None
+        raise SimError(
+            "invalidDirective", f"[sim:{name}=...] needs a number, got {raw!r}.", parameter
+        ) from None

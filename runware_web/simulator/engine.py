@@ -114,8 +114,9 @@ class Engine:
         self.api_key_requests: dict[str, int] = {}
         self.enhance_offsets: dict[str, int] = {}
         self._caches = _Caches()
-        self._executor = ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) + 2),
-                                            thread_name_prefix="runware-sim")
+        self._executor = ThreadPoolExecutor(
+            max_workers=min(8, (os.cpu_count() or 2) + 2), thread_name_prefix="runware-sim"
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- plumbing
@@ -146,7 +147,9 @@ class Engine:
 
     # ----------------------------------------------------------------- inputs
 
-    async def resolve_image(self, reference: object, parameter: str, base_url: str) -> tuple[str, Image.Image]:
+    async def resolve_image(
+        self, reference: object, parameter: str, base_url: str
+    ) -> tuple[str, Image.Image]:
         """An input image given as UUID, simulator URL, data URI or base64 → (its UUID, decoded image)."""
         if not isinstance(reference, str) or not reference.strip():
             raise invalid(parameter, f"'{parameter}' must be an image UUID, URL, data URI or base64 string.")
@@ -186,7 +189,9 @@ class Engine:
         stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
         if _UUID.fullmatch(stem) and self.media.get(stem) is not None:
             return await self._stored_image(stem, parameter)
-        raise invalid(parameter, f"Cannot download '{url}': the offline simulator only reads images it serves.")
+        raise invalid(
+            parameter, f"Cannot download '{url}': the offline simulator only reads images it serves."
+        )
 
     async def _decode(self, data: bytes, parameter: str) -> Image.Image:
         try:
@@ -216,8 +221,16 @@ class Engine:
             self._caches.put(self._caches.renders, key, image)
         return image
 
-    async def emit_image(self, image: Image.Image, *, file_uuid: str, prefix: str, output: OutputOptions,
-                         base_url: str, cache_key: object = None) -> dict[str, object]:
+    async def emit_image(
+        self,
+        image: Image.Image,
+        *,
+        file_uuid: str,
+        prefix: str,
+        output: OutputOptions,
+        base_url: str,
+        cache_key: object = None,
+    ) -> dict[str, object]:
         """Encode and store an output image; return its `<prefix>UUID` and URL/base64/dataURI fields."""
         encoded_key = (cache_key, output.format, output.quality) if cache_key is not None else None
         data = self._caches.get(self._caches.encoded, encoded_key) if encoded_key else None
@@ -241,15 +254,19 @@ class Engine:
         task_type, task_uuid = task["taskType"], task["taskUUID"]
         existing = self.jobs.get(task_uuid)
         if existing is not None and not existing.failed:
-            raise SimError("conflictTaskUUID", f"A task with taskUUID {task_uuid} already exists.", "taskUUID")
+            raise SimError(
+                "conflictTaskUUID", f"A task with taskUUID {task_uuid} already exists.", "taskUUID"
+            )
         request = sanitize(task)
         try:
             _check_delivery(task, task_type, allow_stream)
             work = await BUILDERS[task_type](self, task, base_url)
             if not self.ledger.can_afford(work.estimate):
-                raise SimError("insufficientCredits",
-                               f"Insufficient credits: this task costs up to ${work.estimate} "
-                               f"and the balance is ${self.ledger.balance}.")
+                raise SimError(
+                    "insufficientCredits",
+                    f"Insufficient credits: this task costs up to ${work.estimate} "
+                    f"and the balance is ${self.ledger.balance}.",
+                )
         except SimError as error:
             failed = Job(task_type, task_uuid, request, [{}])
             self.jobs.add(failed)
@@ -269,13 +286,17 @@ class Engine:
         try:
             if work.directives.fail:
                 await self._wait(job, [0], work)
-                raise SimError(work.directives.fail,
-                               f"Simulated failure '{work.directives.fail}' requested by a [sim:fail] directive.")
+                raise SimError(
+                    work.directives.fail,
+                    f"Simulated failure '{work.directives.fail}' requested by a [sim:fail] directive.",
+                )
             groups = [list(range(len(job.slots)))] if work.atomic else [[i] for i in range(len(job.slots))]
             for indexes in groups:
                 await self._wait(job, indexes, work)
                 outputs = [await work.produce(i) for i in indexes]
-                items = [self._finish(job, work, i, output) for i, output in zip(indexes, outputs)]
+                items = [
+                    self._finish(job, work, i, output) for i, output in zip(indexes, outputs, strict=True)
+                ]
                 listener.on_results(job, items)
             job.finished.set()
         except SimError as error:
@@ -298,8 +319,9 @@ class Engine:
         self.ledger.charge(output.cost, catalog.canonical_task_type(work.task_type))
         return job.complete(index, {**output.fields, "cost": to_json_number(output.cost)})
 
-    async def stream(self, job: Job, work: Work, send: Callable[[str], Awaitable[None]],
-                     abort: Callable[[], None]) -> None:
+    async def stream(
+        self, job: Job, work: Work, send: Callable[[str], Awaitable[None]], abort: Callable[[], None]
+    ) -> None:
         """Drive an SSE text stream: `send` writes one `data:` payload, `abort` cuts the connection."""
         assert work.reply is not None
         envelope = {"taskType": work.task_type, "taskUUID": work.task_uuid}
@@ -318,8 +340,10 @@ class Engine:
                 await send(json.dumps(event))
                 await asyncio.sleep(self.stream_chunk_delay)
             if directives.fail:
-                error = SimError(directives.fail,
-                                 f"Simulated failure '{directives.fail}' requested by a [sim:fail] directive.")
+                error = SimError(
+                    directives.fail,
+                    f"Simulated failure '{directives.fail}' requested by a [sim:fail] directive.",
+                )
                 job.fail(error)
                 await send(json.dumps({"errors": [error.to_dict(work.task_type, work.task_uuid)]}))
                 return
@@ -359,7 +383,9 @@ def decode_inline(reference: str, parameter: str) -> tuple[bytes, str | None]:
     try:
         return base64.b64decode(re.sub(r"\s+", "", payload), validate=True), mime
     except (binascii.Error, ValueError):
-        raise invalid(parameter, f"'{parameter}' is neither a known UUID, a URL, a data URI nor base64.") from None
+        raise invalid(
+            parameter, f"'{parameter}' is neither a known UUID, a URL, a data URI nor base64."
+        ) from None
 
 
 def _check_delivery(task: dict[str, Any], task_type: str, allow_stream: bool) -> None:
@@ -367,12 +393,15 @@ def _check_delivery(task: dict[str, Any], task_type: str, allow_stream: bool) ->
     if method is None or method in ("sync", "async"):
         return
     if method != "stream":
-        raise SimError("invalidDeliveryMethod", "deliveryMethod must be 'sync', 'async' or 'stream'.",
-                       "deliveryMethod")
+        raise SimError(
+            "invalidDeliveryMethod", "deliveryMethod must be 'sync', 'async' or 'stream'.", "deliveryMethod"
+        )
     if task_type != "textInference" or not allow_stream:
-        raise SimError("unsupportedDeliveryMethod",
-                       "deliveryMethod 'stream' is only available for textInference over HTTP (SSE).",
-                       "deliveryMethod")
+        raise SimError(
+            "unsupportedDeliveryMethod",
+            "deliveryMethod 'stream' is only available for textInference over HTTP (SSE).",
+            "deliveryMethod",
+        )
 
 
 def sanitize(task: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def _rng(*parts: object) -> random.Random:
 
 # ------------------------------------------------------------------------ codecs
 
+
 def decode(data: bytes) -> Image.Image:
     """Open image bytes; raises ValueError when they are not an image Pillow can read."""
     try:
@@ -64,7 +65,9 @@ def encode(image: Image.Image, output_format: str, quality: int = 95) -> bytes:
     if pil_format == "JPEG":
         _flatten(image).save(buffer, "JPEG", quality=quality)
     elif pil_format == "WEBP":
-        image.convert("RGBA" if image.mode == "RGBA" else "RGB").save(buffer, "WEBP", quality=quality, method=2)
+        image.convert("RGBA" if image.mode == "RGBA" else "RGB").save(
+            buffer, "WEBP", quality=quality, method=2
+        )
     else:
         image.save(buffer, "PNG", compress_level=3)
     return buffer.getvalue()
@@ -83,6 +86,7 @@ def _rgb(image: Image.Image) -> Image.Image:
 
 
 # -------------------------------------------------------------------- generation
+
 
 @dataclass(frozen=True)
 class Outpaint:
@@ -118,8 +122,15 @@ class RenderSpec:
 
 
 def render(spec: RenderSpec) -> Image.Image:
-    rng = _rng(spec.model, spec.prompt, spec.negative_prompt, spec.seed, spec.scheduler,
-               spec.clip_skip, spec.prompt_weighting)
+    rng = _rng(
+        spec.model,
+        spec.prompt,
+        spec.negative_prompt,
+        spec.seed,
+        spec.scheduler,
+        spec.clip_skip,
+        spec.prompt_weighting,
+    )
     size = (spec.width, spec.height)
     image = _background(rng, size)
     _shapes(image, rng)
@@ -151,7 +162,9 @@ def _palette(rng: random.Random, count: int) -> list[tuple[int, int, int]]:
 def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     start, end = _palette(rng, 2)
     gradient = Image.linear_gradient("L")
-    turn = rng.choice((None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270))
+    turn = rng.choice(
+        (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+    )
     if turn is not None:
         gradient = gradient.transpose(turn)
     mask = gradient.resize(size, Image.Resampling.BILINEAR)
@@ -247,30 +260,55 @@ def _label(image: Image.Image, prompt: str, caption: str) -> None:
     draw = ImageDraw.Draw(overlay)
     draw.rectangle((0, height - bar_height, width, height), fill=(0, 0, 0, 140))
     for index, line in enumerate(lines):
-        draw.text((pad, height - bar_height + pad + index * (size + 4)), line, font=font,
-                  fill=(255, 255, 255, 235))
+        draw.text(
+            (pad, height - bar_height + pad + index * (size + 4)), line, font=font, fill=(255, 255, 255, 235)
+        )
     draw.text((pad, pad), caption, font=_font(max(9, size - 2)), fill=(255, 255, 255, 200))
     image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
 
 
 def hero_image(air: str, name: str) -> Image.Image:
-    return render(RenderSpec(model=air, prompt=name, seed=int.from_bytes(digest(air)[:4], "big"),
-                             width=384, height=384, steps=30))
+    return render(
+        RenderSpec(
+            model=air,
+            prompt=name,
+            seed=int.from_bytes(digest(air)[:4], "big"),
+            width=384,
+            height=384,
+            steps=30,
+        )
+    )
 
 
 # ----------------------------------------------------------------------- caption
 
 _NAMED_COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (20, 20, 20), "white": (240, 240, 240), "gray": (128, 128, 128), "silver": (192, 192, 192),
-    "red": (200, 30, 30), "crimson": (150, 20, 40), "orange": (240, 140, 30), "yellow": (240, 220, 40),
-    "olive": (120, 120, 30), "green": (40, 160, 60), "teal": (20, 130, 130), "cyan": (60, 210, 220),
-    "blue": (40, 80, 210), "navy": (20, 30, 90), "purple": (120, 50, 160), "magenta": (210, 50, 180),
-    "pink": (240, 150, 190), "brown": (120, 75, 40), "beige": (225, 205, 165),
+    "black": (20, 20, 20),
+    "white": (240, 240, 240),
+    "gray": (128, 128, 128),
+    "silver": (192, 192, 192),
+    "red": (200, 30, 30),
+    "crimson": (150, 20, 40),
+    "orange": (240, 140, 30),
+    "yellow": (240, 220, 40),
+    "olive": (120, 120, 30),
+    "green": (40, 160, 60),
+    "teal": (20, 130, 130),
+    "cyan": (60, 210, 220),
+    "blue": (40, 80, 210),
+    "navy": (20, 30, 90),
+    "purple": (120, 50, 160),
+    "magenta": (210, 50, 180),
+    "pink": (240, 150, 190),
+    "brown": (120, 75, 40),
+    "beige": (225, 205, 165),
 }
 
 
 def _colour_name(rgb: tuple[int, int, int]) -> str:
-    return min(_NAMED_COLOURS, key=lambda n: sum((a - b) ** 2 for a, b in zip(_NAMED_COLOURS[n], rgb)))
+    return min(
+        _NAMED_COLOURS, key=lambda n: sum((a - b) ** 2 for a, b in zip(_NAMED_COLOURS[n], rgb, strict=True))
+    )
 
 
 def dominant_colours(image: Image.Image, count: int = 3) -> list[str]:
@@ -280,7 +318,7 @@ def dominant_colours(image: Image.Image, count: int = 3) -> list[str]:
     ranked = sorted(quantized.getcolors() or [], reverse=True)
     names: list[str] = []
     for _, index in ranked:
-        name = _colour_name(tuple(palette[index * 3: index * 3 + 3]))  # type: ignore[arg-type]
+        name = _colour_name(tuple(palette[index * 3 : index * 3 + 3]))  # type: ignore[arg-type]
         if name not in names:
             names.append(name)
     return names[:count]
@@ -292,8 +330,17 @@ def describe(image: Image.Image, model: str, prompt: str | None) -> str:
     orientation = "landscape" if width > height * 1.1 else "portrait" if height > width * 1.1 else "square"
     stat = ImageStat.Stat(_rgb(image).convert("L"))
     mean, spread = stat.mean[0], stat.stddev[0]
-    brightness = ("dark" if mean < 70 else "dimly lit" if mean < 120 else
-                  "evenly lit" if mean < 170 else "bright" if mean < 215 else "very bright, high-key")
+    brightness = (
+        "dark"
+        if mean < 70
+        else "dimly lit"
+        if mean < 120
+        else "evenly lit"
+        if mean < 170
+        else "bright"
+        if mean < 215
+        else "very bright, high-key"
+    )
     contrast = "low" if spread < 30 else "moderate" if spread < 60 else "high"
     colours = dominant_colours(image)
     transparent = image.mode == "RGBA" and image.getchannel("A").getextrema()[0] < 255
@@ -301,16 +348,19 @@ def describe(image: Image.Image, model: str, prompt: str | None) -> str:
         tags = [orientation, *colours, brightness.split(",")[0], f"{contrast} contrast"]
         return ", ".join(tags + (["transparent background"] if transparent else []))
     main = " and ".join(colours[:2]) if colours else "neutral"
-    text = (f"A {orientation} {width}x{height} image dominated by {main} tones"
-            + (f" with {colours[2]} accents" if len(colours) > 2 else "")
-            + f". The scene is {brightness} with {contrast} contrast"
-            + (", on a transparent background." if transparent else "."))
+    text = (
+        f"A {orientation} {width}x{height} image dominated by {main} tones"
+        + (f" with {colours[2]} accents" if len(colours) > 2 else "")
+        + f". The scene is {brightness} with {contrast} contrast"
+        + (", on a transparent background." if transparent else ".")
+    )
     if prompt:
-        text += f" Regarding \"{prompt}\": the most prominent colour is {colours[0] if colours else 'neutral'}."
+        text += f' Regarding "{prompt}": the most prominent colour is {colours[0] if colours else "neutral"}.'
     return text
 
 
 # --------------------------------------------------------------------- utilities
+
 
 def upscale(image: Image.Image, factor: float) -> Image.Image:
     size = (round(image.width * factor), round(image.height * factor))
@@ -380,14 +430,29 @@ Box = tuple[int, int, int, int]
 
 # runware:35@N → (detector kind, facial parts for mesh models)
 MASKING_MODELS: dict[int, tuple[str, tuple[str, ...]]] = {
-    1: ("face", ()), 2: ("face", ()), 3: ("hand", ()), 4: ("person", ()), 5: ("person", ()),
-    6: ("face", ()), 7: ("face", ()), 8: ("face", ()), 9: ("mesh", ("eyes",)),
-    10: ("mesh", ("eyes", "lips")), 11: ("mesh", ("nose", "eyes")), 12: ("mesh", ("nose", "lips")),
-    13: ("mesh", ("nose",)), 14: ("mesh", ("lips",)), 15: ("mesh", ("eyes",)),
+    1: ("face", ()),
+    2: ("face", ()),
+    3: ("hand", ()),
+    4: ("person", ()),
+    5: ("person", ()),
+    6: ("face", ()),
+    7: ("face", ()),
+    8: ("face", ()),
+    9: ("mesh", ("eyes",)),
+    10: ("mesh", ("eyes", "lips")),
+    11: ("mesh", ("nose", "eyes")),
+    12: ("mesh", ("nose", "lips")),
+    13: ("mesh", ("nose",)),
+    14: ("mesh", ("lips",)),
+    15: ("mesh", ("eyes",)),
 }
 
 # Where facial parts sit inside a face box, as fractions (x0, y0, x1, y1).
-_FACE_PARTS = {"eyes": (0.15, 0.28, 0.85, 0.45), "nose": (0.38, 0.4, 0.62, 0.65), "lips": (0.28, 0.68, 0.72, 0.84)}
+_FACE_PARTS = {
+    "eyes": (0.15, 0.28, 0.85, 0.45),
+    "nose": (0.38, 0.4, 0.62, 0.65),
+    "lips": (0.28, 0.68, 0.72, 0.84),
+}
 
 
 @dataclass(frozen=True)
@@ -439,8 +504,12 @@ def _flood(cells: list[bool], seen: list[bool], start: int, grid: int) -> list[i
 def _sub_box(box: Box, fractions: tuple[float, float, float, float]) -> Box:
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
-    return (int(x0 + fractions[0] * w), int(y0 + fractions[1] * h),
-            int(x0 + fractions[2] * w), int(y0 + fractions[3] * h))
+    return (
+        int(x0 + fractions[0] * w),
+        int(y0 + fractions[1] * h),
+        int(x0 + fractions[2] * w),
+        int(y0 + fractions[3] * h),
+    )
 
 
 def _detections_for(kind: str, parts: tuple[str, ...], subject: Box) -> list[Box]:
@@ -454,7 +523,9 @@ def _detections_for(kind: str, parts: tuple[str, ...], subject: Box) -> list[Box
     return [_sub_box(face, _FACE_PARTS[part]) for part in parts]
 
 
-def detect_and_mask(image: Image.Image, model_number: int, options: MaskingOptions) -> tuple[Image.Image, list[Box]]:
+def detect_and_mask(
+    image: Image.Image, model_number: int, options: MaskingOptions
+) -> tuple[Image.Image, list[Box]]:
     """Detect subjects, derive the model's regions (faces, hands, persons, facial parts) and draw the mask."""
     kind, parts = MASKING_MODELS[model_number]
     subjects = _subjects(image)
@@ -487,8 +558,18 @@ def detect_and_mask(image: Image.Image, model_number: int, options: MaskingOptio
 # ------------------------------------------------------------ ControlNet guides
 
 PREPROCESSORS = (
-    "canny", "depth", "mlsd", "normalbae", "openpose", "tile", "seg",
-    "lineart", "lineart_anime", "shuffle", "scribble", "softedge",
+    "canny",
+    "depth",
+    "mlsd",
+    "normalbae",
+    "openpose",
+    "tile",
+    "seg",
+    "lineart",
+    "lineart_anime",
+    "shuffle",
+    "scribble",
+    "softedge",
 )
 
 
@@ -568,15 +649,28 @@ def _normals(gray: Image.Image) -> Image.Image:
     return Image.merge("RGB", (red, green, Image.new("L", gray.size, 255)))
 
 
-_POSE_COLOURS = [(255, 0, 0), (255, 85, 0), (255, 170, 0), (170, 255, 0), (0, 255, 85), (0, 170, 255),
-                 (0, 85, 255), (85, 0, 255), (170, 0, 255), (255, 0, 170)]
+_POSE_COLOURS = [
+    (255, 0, 0),
+    (255, 85, 0),
+    (255, 170, 0),
+    (170, 255, 0),
+    (0, 255, 85),
+    (0, 170, 255),
+    (0, 85, 255),
+    (85, 0, 255),
+    (170, 0, 255),
+    (255, 0, 170),
+]
 
 
 def _pose(image: Image.Image, hands_and_face: bool) -> Image.Image:
     """A stick figure fitted to the main subject, in OpenPose's colour scheme."""
     subjects = _subjects(image)
-    box = max(subjects, key=lambda s: s[1])[0] if subjects else (
-        image.width // 4, image.height // 8, 3 * image.width // 4, 7 * image.height // 8)
+    box = (
+        max(subjects, key=lambda s: s[1])[0]
+        if subjects
+        else (image.width // 4, image.height // 8, 3 * image.width // 4, 7 * image.height // 8)
+    )
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
 
@@ -584,13 +678,28 @@ def _pose(image: Image.Image, hands_and_face: bool) -> Image.Image:
         return x0 + fx * w, y0 + fy * h
 
     joints = {
-        "head": at(0.5, 0.1), "neck": at(0.5, 0.22), "l_shoulder": at(0.3, 0.24), "r_shoulder": at(0.7, 0.24),
-        "l_hand": at(0.18, 0.55), "r_hand": at(0.82, 0.55), "l_hip": at(0.38, 0.58), "r_hip": at(0.62, 0.58),
-        "l_foot": at(0.35, 0.98), "r_foot": at(0.65, 0.98),
+        "head": at(0.5, 0.1),
+        "neck": at(0.5, 0.22),
+        "l_shoulder": at(0.3, 0.24),
+        "r_shoulder": at(0.7, 0.24),
+        "l_hand": at(0.18, 0.55),
+        "r_hand": at(0.82, 0.55),
+        "l_hip": at(0.38, 0.58),
+        "r_hip": at(0.62, 0.58),
+        "l_foot": at(0.35, 0.98),
+        "r_foot": at(0.65, 0.98),
     }
-    limbs = [("head", "neck"), ("neck", "l_shoulder"), ("neck", "r_shoulder"), ("l_shoulder", "l_hand"),
-             ("r_shoulder", "r_hand"), ("neck", "l_hip"), ("neck", "r_hip"), ("l_hip", "l_foot"),
-             ("r_hip", "r_foot")]
+    limbs = [
+        ("head", "neck"),
+        ("neck", "l_shoulder"),
+        ("neck", "r_shoulder"),
+        ("l_shoulder", "l_hand"),
+        ("r_shoulder", "r_hand"),
+        ("neck", "l_hip"),
+        ("neck", "r_hip"),
+        ("l_hip", "l_foot"),
+        ("r_hip", "r_foot"),
+    ]
     canvas = Image.new("RGB", image.size, (0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     thickness = max(2, min(image.size) // 80)
@@ -616,8 +725,16 @@ def _pose_details(draw: ImageDraw.ImageDraw, joints: dict[str, tuple[float, floa
             draw.line((cx, cy, x, y), fill=(0, 0, 255), width=max(1, r // 2))
 
 
-_SEG_PALETTE = [(120, 120, 120), (180, 120, 120), (6, 230, 230), (80, 50, 50), (4, 200, 3), (120, 120, 80),
-                (140, 140, 140), (204, 5, 255)]
+_SEG_PALETTE = [
+    (120, 120, 120),
+    (180, 120, 120),
+    (6, 230, 230),
+    (80, 50, 50),
+    (4, 200, 3),
+    (120, 120, 80),
+    (140, 140, 140),
+    (204, 5, 255),
+]
 
 
 def _segments(image: Image.Image) -> Image.Image:

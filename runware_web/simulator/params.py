@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import invalid, missing
 
+
 class Reader:
     """A view over one JSON object of a task (the task itself or a nested object).
 
@@ -35,7 +36,9 @@ class Reader:
             raise missing(self.path(name))
         return default
 
-    def int(self, name: str, low: int, high: int, default: Any = None, *, multiple_of: int | None = None) -> Any:
+    def int(
+        self, name: str, low: int, high: int, default: Any = None, *, multiple_of: int | None = None
+    ) -> Any:
         """An integer in [low, high] (and a multiple of `multiple_of`), or `default` when absent."""
         value = self.data.get(name)
         if value is None:
@@ -45,9 +48,13 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             raise invalid(self.path(name), f"'{self.path(name)}' must be an integer.")
         if not low <= value <= high:
-            raise invalid(self.path(name), f"'{self.path(name)}' must be between {low} and {high}, got {value}.")
+            raise invalid(
+                self.path(name), f"'{self.path(name)}' must be between {low} and {high}, got {value}."
+            )
         if multiple_of and value % multiple_of:
-            raise invalid(self.path(name), f"'{self.path(name)}' must be a multiple of {multiple_of}, got {value}.")
+            raise invalid(
+                self.path(name), f"'{self.path(name)}' must be a multiple of {multiple_of}, got {value}."
+            )
         return value
 
     def number(self, name: str, low: float, high: float, default: Any = None) -> Any:
@@ -57,7 +64,9 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise invalid(self.path(name), f"'{self.path(name)}' must be a number.")
         if not low <= value <= high:
-            raise invalid(self.path(name), f"'{self.path(name)}' must be between {low:g} and {high:g}, got {value}.")
+            raise invalid(
+                self.path(name), f"'{self.path(name)}' must be between {low:g} and {high:g}, got {value}."
+            )
         return float(value)
 
     def bool(self, name: str, default: bool = False) -> bool:
@@ -68,8 +77,15 @@ class Reader:
             raise invalid(self.path(name), f"'{self.path(name)}' must be a boolean.")
         return value
 
-    def str(self, name: str, default: Any = None, *, min_length: int = 0, max_length: int | None = None,
-            choices: Collection[str] | None = None) -> Any:
+    def str(
+        self,
+        name: str,
+        default: Any = None,
+        *,
+        min_length: int = 0,
+        max_length: int | None = None,
+        choices: Collection[str] | None = None,
+    ) -> Any:
         value = self.data.get(name)
         if value is None:
             return self._absent(name, default)
@@ -79,7 +95,9 @@ class Reader:
             bounds = f"{min_length}–{max_length}" if max_length is not None else f"at least {min_length}"
             raise invalid(self.path(name), f"'{self.path(name)}' must be {bounds} characters long.")
         if choices is not None and value not in choices:
-            raise invalid(self.path(name), f"'{self.path(name)}' must be one of {sorted(choices)}, got {value!r}.")
+            raise invalid(
+                self.path(name), f"'{self.path(name)}' must be one of {sorted(choices)}, got {value!r}."
+            )
         return value
 
     def choice(self, name: str, choices: Collection[str], default: Any = None) -> Any:
@@ -90,7 +108,9 @@ class Reader:
         for choice in choices:
             if choice.lower() == value.lower():
                 return choice
-        raise invalid(self.path(name), f"'{self.path(name)}' must be one of {sorted(choices)}, got {value!r}.")
+        raise invalid(
+            self.path(name), f"'{self.path(name)}' must be one of {sorted(choices)}, got {value!r}."
+        )
 
     def obj(self, name: str) -> Reader | None:
         value = self.data.get(name)
@@ -105,7 +125,9 @@ class Reader:
         if value is None:
             return []
         if not isinstance(value, list) or len(value) > max_items:
-            raise invalid(self.path(name), f"'{self.path(name)}' must be an array of at most {max_items} objects.")
+            raise invalid(
+                self.path(name), f"'{self.path(name)}' must be an array of at most {max_items} objects."
+            )
         readers = []
         for index, item in enumerate(value):
             if not isinstance(item, dict):

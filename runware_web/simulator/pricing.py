@@ -9,19 +9,19 @@ from decimal import ROUND_HALF_UP, Decimal
 
 COST_QUANTUM = Decimal("0.00000001")
 
-IMAGE_BASE = Decimal("0.0005")            # per image
+IMAGE_BASE = Decimal("0.0005")  # per image
 IMAGE_PER_MEGAPIXEL_STEP = Decimal("0.0001")  # per megapixel (10^6 px) per step
-IMAGE_PER_LORA = Decimal("0.0002")        # per LoRA / LyCORIS / embedding
+IMAGE_PER_LORA = Decimal("0.0002")  # per LoRA / LyCORIS / embedding
 IMAGE_PER_CONTROLNET = Decimal("0.0005")  # per ControlNet
-IMAGE_REFINER = Decimal("0.0005")         # when a refiner is used
-CAPTION = Decimal("0.0002")               # per captioned image
+IMAGE_REFINER = Decimal("0.0005")  # when a refiner is used
+CAPTION = Decimal("0.0002")  # per captioned image
 PROMPT_ENHANCE_PER_VERSION = Decimal("0.0001")
 UPSCALE_BASE = Decimal("0.0005")
 UPSCALE_PER_OUTPUT_MEGAPIXEL = Decimal("0.0002")
 REMOVE_BACKGROUND = Decimal("0.0006")
 IMAGE_MASKING = Decimal("0.0004")
 CONTROLNET_PREPROCESS = Decimal("0.0003")
-TEXT_PER_PROMPT_TOKEN = Decimal("0.0000005")      # $0.50 per million prompt tokens
+TEXT_PER_PROMPT_TOKEN = Decimal("0.0000005")  # $0.50 per million prompt tokens
 TEXT_PER_COMPLETION_TOKEN = Decimal("0.0000015")  # $1.50 per million completion (incl. reasoning) tokens
 
 
@@ -33,7 +33,9 @@ def megapixels(width: int, height: int) -> Decimal:
     return Decimal(width * height) / Decimal(1_000_000)
 
 
-def image_cost(*, width: int, height: int, steps: int, adapters: int, controlnets: int, refiner: bool) -> Decimal:
+def image_cost(
+    *, width: int, height: int, steps: int, adapters: int, controlnets: int, refiner: bool
+) -> Decimal:
     """One generated image."""
     amount = (
         IMAGE_BASE

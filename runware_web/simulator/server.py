@@ -57,6 +57,7 @@ def _str(value: object) -> str | None:
 
 # ----------------------------------------------------------------- WebSocket side
 
+
 class Connection:
     """One WebSocket. A single writer task sends queued frames in order, so frames never interleave."""
 
@@ -181,13 +182,19 @@ class _SessionListener:
 
 # ---------------------------------------------------------------------- Simulator
 
+
 class Simulator:
     """A local Runware-compatible server (WebSocket + REST + SSE + file hosting)."""
 
-    def __init__(self, latency: float = 0.4, stream_chunk_delay: float = 0.03,
-                 starting_balance: Decimal = Decimal("1000")) -> None:
-        self.engine = Engine(latency=latency, stream_chunk_delay=stream_chunk_delay,
-                             starting_balance=starting_balance)
+    def __init__(
+        self,
+        latency: float = 0.4,
+        stream_chunk_delay: float = 0.03,
+        starting_balance: Decimal = Decimal("1000"),
+    ) -> None:
+        self.engine = Engine(
+            latency=latency, stream_chunk_delay=stream_chunk_delay, starting_balance=starting_balance
+        )
         self.host = "127.0.0.1"
         self.port = 0
         self._sessions: dict[str, Session] = {}
@@ -284,7 +291,9 @@ class Simulator:
     # -- plain HTTP
 
     async def _handle_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "simulator": "runware", "models": len(catalog.all_models())})
+        return web.json_response(
+            {"status": "ok", "simulator": "runware", "models": len(catalog.all_models())}
+        )
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         stem, _, ext = request.match_info["name"].partition(".")
@@ -318,9 +327,16 @@ class Simulator:
             api_key = api_key or str(tasks[0].get("apiKey") or "")
             tasks = tasks[1:]
         if not api_key or _is_bad_key(api_key):
-            body = invalid_api_key() if api_key else {
-                "code": "missingApiKey", "message": "Send 'Authorization: Bearer <API key>'.",
-                "parameter": "apiKey", "taskType": "authentication"}
+            body = (
+                invalid_api_key()
+                if api_key
+                else {
+                    "code": "missingApiKey",
+                    "message": "Send 'Authorization: Bearer <API key>'.",
+                    "parameter": "apiKey",
+                    "taskType": "authentication",
+                }
+            )
             return web.json_response({"errors": [body]}, status=401)
         self.engine.note_api_key(api_key)
         base_url = self._public_base(request)
@@ -337,14 +353,18 @@ class Simulator:
             status = 200 if data else errors[0][1]
         return web.json_response(body, status=status)
 
-    async def _rest_task(self, task: object, base_url: str
-                         ) -> tuple[list[dict[str, object]], tuple[dict[str, object], int] | None]:
+    async def _rest_task(
+        self, task: object, base_url: str
+    ) -> tuple[list[dict[str, object]], tuple[dict[str, object], int] | None]:
         """One task of a REST request: (items, (error object, HTTP status) or None)."""
         try:
             checked = _checked_task(task)
             if checked.get("deliveryMethod") == "stream":
-                raise SimError("unsupportedDeliveryMethod",
-                               "A streamed task must be the only task of its request.", "deliveryMethod")
+                raise SimError(
+                    "unsupportedDeliveryMethod",
+                    "A streamed task must be the only task of its request.",
+                    "deliveryMethod",
+                )
             utility = UTILITIES.get(checked["taskType"])
             if utility is not None:
                 return await utility(self.engine, checked, base_url), None
@@ -365,7 +385,9 @@ class Simulator:
             job, work = await self.engine.submit(_checked_task(task), base_url, allow_stream=True)
         except SimError as error:
             return web.json_response({"errors": [_task_error(error, task)]}, status=error.http_status)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
 
         async def send(payload: str) -> None:
@@ -416,7 +438,9 @@ class Simulator:
             elif task_type == "ping":
                 connection.send({"data": [{"taskType": "ping", "pong": True}]})
             elif connection.session is None:
-                error = SimError("missingApiKey", "Authenticate first: send an authentication task.", "apiKey")
+                error = SimError(
+                    "missingApiKey", "Authenticate first: send an authentication task.", "apiKey"
+                )
                 connection.send({"errors": [_ws_error(error, task)]})
             else:
                 self.engine.spawn(self._ws_task(connection.session, connection.base_url, task))
@@ -424,9 +448,16 @@ class Simulator:
     def _authenticate(self, connection: Connection, task: dict[str, Any]) -> None:
         api_key = task.get("apiKey")
         if not isinstance(api_key, str) or not api_key or _is_bad_key(api_key):
-            error = invalid_api_key() if api_key else {
-                "code": "missingApiKey", "message": "The authentication task needs an 'apiKey'.",
-                "parameter": "apiKey", "taskType": "authentication"}
+            error = (
+                invalid_api_key()
+                if api_key
+                else {
+                    "code": "missingApiKey",
+                    "message": "The authentication task needs an 'apiKey'.",
+                    "parameter": "apiKey",
+                    "taskType": "authentication",
+                }
+            )
             connection.send({"errors": [error]})
             connection.close_after_pending()
             return
@@ -493,6 +524,7 @@ def _extract_uuid(raw: str) -> str | None:
 
 
 # ------------------------------------------------------------------ threaded runner
+
 
 class SimulatorThread:
     """A Simulator running on its own thread and event loop; safe to use from any thread."""

@@ -128,6 +128,7 @@ class Ledger:
 
 # ------------------------------------------------------------------------- tasks
 
+
 @dataclass
 class Slot:
     """One expected result of a task, as reported by getResponse."""
@@ -147,8 +148,13 @@ class Slot:
 class Job:
     """A task's lifetime record: request, per-result slots and the final state."""
 
-    def __init__(self, task_type: str, task_uuid: str, request: dict[str, object],
-                 placeholders: list[dict[str, object]]) -> None:
+    def __init__(
+        self,
+        task_type: str,
+        task_uuid: str,
+        request: dict[str, object],
+        placeholders: list[dict[str, object]],
+    ) -> None:
         self.task_type = task_type
         self.task_uuid = task_uuid
         self.request = request
@@ -187,11 +193,23 @@ class Job:
             if slot.status == "success" and slot.item is not None:
                 items.append({**slot.item, "status": "success"})
             elif slot.status == "error" and self.error is not None:
-                items.append({**self._envelope(), **slot.placeholder, "status": "error",
-                              "error": self.error.to_dict(self.task_type, self.task_uuid)})
+                items.append(
+                    {
+                        **self._envelope(),
+                        **slot.placeholder,
+                        "status": "error",
+                        "error": self.error.to_dict(self.task_type, self.task_uuid),
+                    }
+                )
             else:
-                items.append({**self._envelope(), **slot.placeholder, "status": "processing",
-                              "progress": slot.progress(now)})
+                items.append(
+                    {
+                        **self._envelope(),
+                        **slot.placeholder,
+                        "status": "processing",
+                        "progress": slot.progress(now),
+                    }
+                )
         return items
 
     def details(self) -> dict[str, object]:
@@ -208,17 +226,22 @@ class JobStore:
         self._jobs: dict[str, Job] = {}
 
     def add(self, job: Job) -> None:
-        """Register a job; a live or finished task with the same UUID is a conflict (a failed one is replaced)."""
+        """Register a job. A live or finished task with this UUID is a conflict; a failed one is replaced."""
         existing = self._jobs.get(job.task_uuid)
         if existing is not None and not existing.failed:
-            raise SimError("conflictTaskUUID", f"A task with taskUUID {job.task_uuid} already exists.", "taskUUID")
+            raise SimError(
+                "conflictTaskUUID", f"A task with taskUUID {job.task_uuid} already exists.", "taskUUID"
+            )
         self._jobs[job.task_uuid] = job
 
     def get(self, task_uuid: str) -> Job | None:
         return self._jobs.get(task_uuid)
 
     def prune(self, now: float) -> None:
-        expired = [u for u, j in self._jobs.items()
-                   if j.finished.is_set() and now - j.created_at > TASK_RETENTION_SECONDS]
+        expired = [
+            u
+            for u, j in self._jobs.items()
+            if j.finished.is_set() and now - j.created_at > TASK_RETENTION_SECONDS
+        ]
         for task_uuid in expired:
             del self._jobs[task_uuid]

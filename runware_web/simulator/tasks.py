@@ -30,24 +30,30 @@ _IMAGE_FORMATS = ("PNG", "JPG", "JPEG", "WEBP")
 
 # ---------------------------------------------------------------------- helpers
 
-def _model(reader: Reader, task_type: str, default: str | None = None, name: str = "model") -> catalog.ModelInfo:
+
+def _model(
+    reader: Reader, task_type: str, default: str | None = None, name: str = "model"
+) -> catalog.ModelInfo:
     """The task's model: an AIR the catalogue knows, of the task's type."""
     air = reader.str(name, default or ...)
     return _known_model(air, reader.path(name), lambda m: m.task_type == task_type, task_type)
 
 
-def _known_model(air: str, parameter: str, accept: Callable[[catalog.ModelInfo], bool],
-                 wanted: str) -> catalog.ModelInfo:
+def _known_model(
+    air: str, parameter: str, accept: Callable[[catalog.ModelInfo], bool], wanted: str
+) -> catalog.ModelInfo:
     if not catalog.is_air(air):
-        raise SimError("invalidModel", f"'{air}' is not a valid AIR model identifier (source:id@version).",
-                       parameter)
+        raise SimError(
+            "invalidModel", f"'{air}' is not a valid AIR model identifier (source:id@version).", parameter
+        )
     model = catalog.get_model(air)
     if model is None:
         raise SimError("modelNotFound", f"Model '{air}' was not found.", parameter)
     if not accept(model):
         kind = model.task_type or model.category
-        raise SimError("unsupportedModel", f"Model '{air}' is a {kind} model; '{parameter}' needs {wanted}.",
-                       parameter)
+        raise SimError(
+            "unsupportedModel", f"Model '{air}' is a {kind} model; '{parameter}' needs {wanted}.", parameter
+        )
     return model
 
 
@@ -99,6 +105,7 @@ def _snap(value: float) -> int:
 
 # -------------------------------------------------------------- imageInference
 
+
 async def image_inference(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
     model = _model(r, "imageInference")
@@ -114,8 +121,12 @@ async def image_inference(engine: Engine, task: dict[str, Any], base_url: str) -
     width_default, height_default = _default_size(defaults, seed_image, outpaint)
     width = r.int("width", 128, 2048, width_default, multiple_of=64)
     height = r.int("height", 128, 2048, height_default, multiple_of=64)
-    if outpaint and (width - outpaint.left - outpaint.right < 64 or height - outpaint.top - outpaint.bottom < 64):
-        raise invalid("outpaint", "'outpaint' leaves less than 64 px of the original image inside width × height.")
+    if outpaint and (
+        width - outpaint.left - outpaint.right < 64 or height - outpaint.top - outpaint.bottom < 64
+    ):
+        raise invalid(
+            "outpaint", "'outpaint' leaves less than 64 px of the original image inside width × height."
+        )
     steps = r.int("steps", 1, 100, defaults.steps)
     count = r.int("numberResults", 1, 20, 1)
     seed = r.int("seed", 1, MAX_SEED)
@@ -128,19 +139,35 @@ async def image_inference(engine: Engine, task: dict[str, Any], base_url: str) -
     safety = r.obj("safety")
     check_nsfw = r.bool("checkNSFW") or (safety is not None and safety.bool("checkContent"))
     spec = imaging.RenderSpec(
-        model=model.air, prompt=prompt, seed=0, width=width, height=height, steps=steps,
-        cfg=r.number("CFGScale", 0, 50, defaults.cfg), negative_prompt=negative,
+        model=model.air,
+        prompt=prompt,
+        seed=0,
+        width=width,
+        height=height,
+        steps=steps,
+        cfg=r.number("CFGScale", 0, 50, defaults.cfg),
+        negative_prompt=negative,
         scheduler=r.str("scheduler", defaults.scheduler, max_length=64),
         clip_skip=r.int("clipSkip", 0, 2, 0),
         prompt_weighting=r.choice("promptWeighting", ("compel", "sdEmbeds")),
-        loras=tuple((m.air, w) for m, w in loras + embeddings), refiner=refiner,
-        strength=r.number("strength", 0, 1, 0.8), outpaint=outpaint,
-        seed_image=seed_image, mask_image=mask_image, guides=tuple((img, w) for _, img, w in guides),
+        loras=tuple((m.air, w) for m, w in loras + embeddings),
+        refiner=refiner,
+        strength=r.number("strength", 0, 1, 0.8),
+        outpaint=outpaint,
+        seed_image=seed_image,
+        mask_image=mask_image,
+        guides=tuple((img, w) for _, img, w in guides),
     )
     r.int("maskMargin", 0, 256)  # validated only: the simulated inpainting feathers every mask alike
     output = _output(r, "JPG")
-    cost = pricing.image_cost(width=width, height=height, steps=steps, adapters=len(spec.loras),
-                              controlnets=len(guides), refiner=refiner)
+    cost = pricing.image_cost(
+        width=width,
+        height=height,
+        steps=steps,
+        adapters=len(spec.loras),
+        controlnets=len(guides),
+        refiner=refiner,
+    )
     seeds = [((seed - 1 + i) % MAX_SEED) + 1 if seed else _RANDOM.randint(1, 2**32 - 1) for i in range(count)]
     placeholders: list[dict[str, object]] = [{"imageUUID": _new_uuid()} for _ in range(count)]
     inputs_key = (seed_uuid, mask_uuid, tuple(guide_uuid for guide_uuid, _, _ in guides))
@@ -150,8 +177,14 @@ async def image_inference(engine: Engine, task: dict[str, Any], base_url: str) -
         one = replace(spec, seed=seeds[index])
         key = (one, inputs_key)
         image = await engine.render(one, key)
-        fields = await engine.emit_image(image, file_uuid=str(placeholders[index]["imageUUID"]), prefix="image",
-                                         output=output, base_url=base_url, cache_key=key)
+        fields = await engine.emit_image(
+            image,
+            file_uuid=str(placeholders[index]["imageUUID"]),
+            prefix="image",
+            output=output,
+            base_url=base_url,
+            cache_key=key,
+        )
         fields["seed"] = seeds[index]
         if check_nsfw:
             fields["NSFWContent"] = nsfw
@@ -160,8 +193,9 @@ async def image_inference(engine: Engine, task: dict[str, Any], base_url: str) -
     return Work(task["taskType"], task["taskUUID"], placeholders, produce, cost * count, directives)
 
 
-async def _optional_image(engine: Engine, r: Reader, inputs: Reader, names: tuple[str, str],
-                          base_url: str) -> tuple[str | None, Any]:
+async def _optional_image(
+    engine: Engine, r: Reader, inputs: Reader, names: tuple[str, str], base_url: str
+) -> tuple[str | None, Any]:
     """A flat field (e.g. `seedImage`) or its `inputs.*` equivalents."""
     flat, *nested = names
     for reader, name in ((r, flat), (inputs, flat), *((inputs, n) for n in nested)):
@@ -180,8 +214,9 @@ def _outpaint(r: Reader, seed_image: Any) -> imaging.Outpaint | None:
     return imaging.Outpaint(**sides, blur=spec.int("blur", 0, 32, 0))
 
 
-def _default_size(defaults: catalog.ArchitectureDefaults, seed_image: Any,
-                  outpaint: imaging.Outpaint | None) -> tuple[int, int]:
+def _default_size(
+    defaults: catalog.ArchitectureDefaults, seed_image: Any, outpaint: imaging.Outpaint | None
+) -> tuple[int, int]:
     if seed_image is None:
         return defaults.width, defaults.height
     width, height = seed_image.size
@@ -194,8 +229,12 @@ def _adapters(r: Reader, name: str, categories: tuple[str, ...]) -> list[tuple[c
     """LoRA / LyCORIS / embeddings entries: [{model, weight}]."""
     result = []
     for item in r.objects(name, 10):
-        model = _known_model(item.str("model", ...), item.path("model"),
-                             lambda m: m.category in categories, f"a {' or '.join(categories)} model")
+        model = _known_model(
+            item.str("model", ...),
+            item.path("model"),
+            lambda m: m.category in categories,
+            f"a {' or '.join(categories)} model",
+        )
         result.append((model, item.number("weight", -4, 4, 1.0)))
     return result
 
@@ -203,11 +242,17 @@ def _adapters(r: Reader, name: str, categories: tuple[str, ...]) -> list[tuple[c
 async def _controlnets(engine: Engine, r: Reader, steps: int, base_url: str) -> list[tuple[str, Any, float]]:
     result = []
     for item in r.objects("controlNet", 8):
-        _known_model(item.str("model", ...), item.path("model"), lambda m: m.category == "controlnet",
-                     "a ControlNet model")
+        _known_model(
+            item.str("model", ...),
+            item.path("model"),
+            lambda m: m.category == "controlnet",
+            "a ControlNet model",
+        )
         if not item.has("guideImage"):
             raise missing(item.path("guideImage"))
-        guide_uuid, guide = await engine.resolve_image(item.raw("guideImage"), item.path("guideImage"), base_url)
+        guide_uuid, guide = await engine.resolve_image(
+            item.raw("guideImage"), item.path("guideImage"), base_url
+        )
         weight = item.number("weight", 0, 1, 1.0)
         _step_window(item, steps, "startStep", "endStep", 0, steps)
         _step_window(item, steps, "startStepPercentage", "endStepPercentage", 0, 100)
@@ -227,14 +272,19 @@ def _refiner(r: Reader, steps: int) -> bool:
     refiner = r.obj("refiner")
     if refiner is None:
         return False
-    _known_model(refiner.str("model", ...), refiner.path("model"),
-                 lambda m: m.task_type == "imageInference", "an image checkpoint")
+    _known_model(
+        refiner.str("model", ...),
+        refiner.path("model"),
+        lambda m: m.task_type == "imageInference",
+        "an image checkpoint",
+    )
     refiner.int("startStep", 1, steps)
     refiner.int("startStepPercentage", 0, 100)
     return True
 
 
 # ------------------------------------------------------------------------ caption
+
 
 async def caption(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
@@ -254,11 +304,19 @@ async def caption(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
         text = await engine.blocking(imaging.describe, images[index], model.air, prompt or None)
         return Output({"text": text, "resultIndex": index}, pricing.CAPTION)
 
-    return Work(task["taskType"], task["taskUUID"], placeholders, produce, pricing.CAPTION * len(images),
-                directives, atomic=True)
+    return Work(
+        task["taskType"],
+        task["taskUUID"],
+        placeholders,
+        produce,
+        pricing.CAPTION * len(images),
+        directives,
+        atomic=True,
+    )
 
 
 # ----------------------------------------------------------------- promptEnhance
+
 
 async def prompt_enhance(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
@@ -274,8 +332,15 @@ async def prompt_enhance(engine: Engine, task: dict[str, Any], base_url: str) ->
     async def produce(index: int) -> Output:
         return Output({"text": texts[index], "resultIndex": index}, pricing.PROMPT_ENHANCE_PER_VERSION)
 
-    return Work(task["taskType"], task["taskUUID"], placeholders, produce,
-                pricing.PROMPT_ENHANCE_PER_VERSION * versions, directives, atomic=True)
+    return Work(
+        task["taskType"],
+        task["taskUUID"],
+        placeholders,
+        produce,
+        pricing.PROMPT_ENHANCE_PER_VERSION * versions,
+        directives,
+        atomic=True,
+    )
 
 
 # -------------------------------------------------------------------------- upscale
@@ -298,14 +363,21 @@ async def upscale(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
 
     async def produce(index: int) -> Output:
         result = await engine.blocking(imaging.upscale, image, factor)
-        fields = await engine.emit_image(result, file_uuid=str(placeholders[0]["imageUUID"]), prefix="image",
-                                         output=output, base_url=base_url, cache_key=("upscale", input_uuid, factor))
+        fields = await engine.emit_image(
+            result,
+            file_uuid=str(placeholders[0]["imageUUID"]),
+            prefix="image",
+            output=output,
+            base_url=base_url,
+            cache_key=("upscale", input_uuid, factor),
+        )
         return Output({**fields, "inputImageUUID": input_uuid}, cost)
 
     return Work(task["taskType"], task["taskUUID"], placeholders, produce, cost)
 
 
 # -------------------------------------------------------------- removeBackground
+
 
 async def remove_background(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
@@ -327,9 +399,14 @@ async def remove_background(engine: Engine, task: dict[str, Any], base_url: str)
 
     async def produce(index: int) -> Output:
         result = await engine.blocking(imaging.remove_background, image, options)
-        fields = await engine.emit_image(result, file_uuid=str(placeholders[0]["imageUUID"]), prefix="image",
-                                         output=output, base_url=base_url,
-                                         cache_key=("removeBackground", input_uuid, options))
+        fields = await engine.emit_image(
+            result,
+            file_uuid=str(placeholders[0]["imageUUID"]),
+            prefix="image",
+            output=output,
+            base_url=base_url,
+            cache_key=("removeBackground", input_uuid, options),
+        )
         return Output({**fields, "inputImageUUID": input_uuid}, pricing.REMOVE_BACKGROUND)
 
     return Work(task["taskType"], task["taskUUID"], placeholders, produce, pricing.REMOVE_BACKGROUND)
@@ -340,15 +417,21 @@ def _rgba(settings: Reader) -> tuple[int, int, int, int]:
     raw = settings.raw("rgba")
     if raw is None:
         return 255, 255, 255, 0
-    valid = (isinstance(raw, list) and len(raw) == 4
-             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in raw))
+    valid = (
+        isinstance(raw, list)
+        and len(raw) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in raw)
+    )
     if not valid:
-        raise invalid(settings.path("rgba"), f"'{settings.path('rgba')}' must be [r, g, b, a] with values 0–255.")
+        raise invalid(
+            settings.path("rgba"), f"'{settings.path('rgba')}' must be [r, g, b, a] with values 0–255."
+        )
     alpha = raw[3] * 255 if raw[3] <= 1 else raw[3]
-    return int(raw[0]), int(raw[1]), int(raw[2]), int(round(alpha))
+    return int(raw[0]), int(raw[1]), int(raw[2]), round(alpha)
 
 
 # --------------------------------------------------------------------- imageMasking
+
 
 async def image_masking(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
@@ -367,16 +450,24 @@ async def image_masking(engine: Engine, task: dict[str, Any], base_url: str) -> 
 
     async def produce(index: int) -> Output:
         mask, boxes = await engine.blocking(imaging.detect_and_mask, image, model_number, options)
-        fields = await engine.emit_image(mask, file_uuid=str(placeholders[0]["maskImageUUID"]),
-                                         prefix="maskImage", output=output, base_url=base_url,
-                                         cache_key=("imageMasking", input_uuid, model_number, options))
+        fields = await engine.emit_image(
+            mask,
+            file_uuid=str(placeholders[0]["maskImageUUID"]),
+            prefix="maskImage",
+            output=output,
+            base_url=base_url,
+            cache_key=("imageMasking", input_uuid, model_number, options),
+        )
         detections = [{"x_min": x0, "y_min": y0, "x_max": x1, "y_max": y1} for x0, y0, x1, y1 in boxes]
-        return Output({**fields, "detections": detections, "inputImageUUID": input_uuid}, pricing.IMAGE_MASKING)
+        return Output(
+            {**fields, "detections": detections, "inputImageUUID": input_uuid}, pricing.IMAGE_MASKING
+        )
 
     return Work(task["taskType"], task["taskUUID"], placeholders, produce, pricing.IMAGE_MASKING)
 
 
 # ----------------------------------------------------------- controlNetPreprocess
+
 
 async def controlnet_preprocess(engine: Engine, task: dict[str, Any], base_url: str) -> Work:
     r = Reader(task)
@@ -395,9 +486,13 @@ async def controlnet_preprocess(engine: Engine, task: dict[str, Any], base_url: 
         hands_and_face=settings.bool("includeHandsAndFaceOpenPose"),
     )
     if options.low_threshold > options.high_threshold:
-        raise invalid(settings.path("lowThresholdCanny"), "'lowThresholdCanny' must not exceed 'highThresholdCanny'.")
-    size = (settings.int("width", 128, 2048, None, multiple_of=64), settings.int("height", 128, 2048, None,
-                                                                                 multiple_of=64))
+        raise invalid(
+            settings.path("lowThresholdCanny"), "'lowThresholdCanny' must not exceed 'highThresholdCanny'."
+        )
+    size = (
+        settings.int("width", 128, 2048, None, multiple_of=64),
+        settings.int("height", 128, 2048, None, multiple_of=64),
+    )
     output = _output(r, "PNG")
     placeholders: list[dict[str, object]] = [{"guideImageUUID": _new_uuid()}]
 
@@ -405,9 +500,14 @@ async def controlnet_preprocess(engine: Engine, task: dict[str, Any], base_url: 
         guide = await engine.blocking(imaging.preprocess, image, kind, options)
         if size[0] or size[1]:
             guide = guide.resize((size[0] or guide.width, size[1] or guide.height))
-        fields = await engine.emit_image(guide, file_uuid=str(placeholders[0]["guideImageUUID"]),
-                                         prefix="guideImage", output=output, base_url=base_url,
-                                         cache_key=("controlNetPreprocess", input_uuid, kind, options, size))
+        fields = await engine.emit_image(
+            guide,
+            file_uuid=str(placeholders[0]["guideImageUUID"]),
+            prefix="guideImage",
+            output=output,
+            base_url=base_url,
+            cache_key=("controlNetPreprocess", input_uuid, kind, options, size),
+        )
         return Output({**fields, "inputImageUUID": input_uuid}, pricing.CONTROLNET_PREPROCESS)
 
     return Work(task["taskType"], task["taskUUID"], placeholders, produce, pricing.CONTROLNET_PREPROCESS)
@@ -428,7 +528,9 @@ async def text_inference(engine: Engine, task: dict[str, Any], base_url: str) ->
         message.str("role", ..., choices=_ROLES)
         content = message.raw("content")
         if not isinstance(content, (str, list)):
-            raise invalid(message.path("content"), f"'{message.path('content')}' must be a string or an array.")
+            raise invalid(
+                message.path("content"), f"'{message.path('content')}' must be a string or an array."
+            )
     settings = r.obj("settings") or Reader({}, "settings")
     max_tokens = settings.int("maxTokens", 1, 131072)
     settings.number("temperature", 0, 2)
@@ -439,9 +541,14 @@ async def text_inference(engine: Engine, task: dict[str, Any], base_url: str) ->
     last_text, directives = extract(message_text(last.raw("content")), last.path("content"))
     cleaned = [m.data if m is not last else {**m.data, "content": last_text} for m in messages]
     replies = [
-        compose_reply(last_user=last_text, model_name=model.name,
-                      prompt_token_count=prompt_tokens(cleaned, system_prompt), max_tokens=max_tokens,
-                      reasoning=model.reasoning or _thinking_enabled(settings), variant=i)
+        compose_reply(
+            last_user=last_text,
+            model_name=model.name,
+            prompt_token_count=prompt_tokens(cleaned, system_prompt),
+            max_tokens=max_tokens,
+            reasoning=model.reasoning or _thinking_enabled(settings),
+            variant=i,
+        )
         for i in range(count)
     ]
     costs = [pricing.text_cost(reply.prompt_tokens, reply.completion_tokens) for reply in replies]
@@ -449,14 +556,25 @@ async def text_inference(engine: Engine, task: dict[str, Any], base_url: str) ->
 
     async def produce(index: int) -> Output:
         reply = replies[index]
-        fields: dict[str, object] = {"text": reply.text, "finishReason": reply.finish_reason,
-                                     "usage": reply.usage(), "resultIndex": index}
+        fields: dict[str, object] = {
+            "text": reply.text,
+            "finishReason": reply.finish_reason,
+            "usage": reply.usage(),
+            "resultIndex": index,
+        }
         if reply.reasoning:
             fields["reasoningContent"] = reply.reasoning
         return Output(fields, costs[index])
 
-    return Work(task["taskType"], task["taskUUID"], placeholders, produce, sum(costs, Decimal(0)), directives,
-                reply=replies[0])
+    return Work(
+        task["taskType"],
+        task["taskUUID"],
+        placeholders,
+        produce,
+        sum(costs, Decimal(0)),
+        directives,
+        reply=replies[0],
+    )
 
 
 def _thinking_enabled(settings: Reader) -> bool:

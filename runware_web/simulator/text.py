@@ -51,6 +51,7 @@ def keywords(text: str, limit: int = 4) -> list[str]:
 
 # ------------------------------------------------------------------ chat replies
 
+
 @dataclass(frozen=True)
 class Reply:
     text: str
@@ -89,7 +90,12 @@ def prompt_tokens(messages: list[dict[str, object]], system_prompt: str | None) 
 
 
 def compose_reply(
-    *, last_user: str, model_name: str, prompt_token_count: int, max_tokens: int | None, reasoning: bool,
+    *,
+    last_user: str,
+    model_name: str,
+    prompt_token_count: int,
+    max_tokens: int | None,
+    reasoning: bool,
     variant: int = 0,
 ) -> Reply:
     """The reply to `last_user`; `variant` picks among equivalent phrasings (one per result)."""
@@ -126,8 +132,10 @@ def _answer(message: str, model_name: str, variant: int) -> str:
     if not message.strip():
         return "I didn't receive any text. Could you tell me what you would like to talk about?"
     if _wants(message, "hello", "hi", "hey", "hola", "bonjour") and count_tokens(message) <= 6:
-        return (f"Hello! I'm {model_name}, answering from the Runware simulator. "
-                "Ask me anything — I can explain a topic, make a list or write some code.")
+        return (
+            f"Hello! I'm {model_name}, answering from the Runware simulator. "
+            "Ask me anything — I can explain a topic, make a list or write some code."
+        )
     topic = _topic(message)
     words = keywords(message, 4) or ["idea"]
     seed = _stable_int(message) + variant
@@ -143,8 +151,20 @@ def _answer(message: str, model_name: str, variant: int) -> str:
     )
     if _wants(message, "list", "steps", "bullet", "bullets", "ideas", "options", "tips", "top", "checklist"):
         parts.append(_markdown_list(words, seed))
-    if _wants(message, "code", "python", "function", "script", "snippet", "javascript", "js", "sql", "bash",
-              "program", "implement"):
+    if _wants(
+        message,
+        "code",
+        "python",
+        "function",
+        "script",
+        "snippet",
+        "javascript",
+        "js",
+        "sql",
+        "bash",
+        "program",
+        "implement",
+    ):
         parts.append(_code_block(message, words))
     parts.append(
         f"In short: keep {words[-1]} simple, measure the result, and iterate. "
@@ -167,16 +187,22 @@ def _markdown_list(words: list[str], seed: int) -> str:
 def _code_block(message: str, words: list[str]) -> str:
     name = re.sub(r"[^a-z0-9_]", "_", "_".join(words[:2]).lower()) or "solve"
     if _wants(message, "javascript", "js", "typescript", "node"):
-        return (f"```javascript\nfunction {_camel(name)}(items) {{\n"
-                "  return items.filter(Boolean).map((item) => String(item).trim());\n}\n```")
+        return (
+            f"```javascript\nfunction {_camel(name)}(items) {{\n"
+            "  return items.filter(Boolean).map((item) => String(item).trim());\n}\n```"
+        )
     if _wants(message, "sql", "query", "database"):
-        return (f"```sql\nSELECT id, name, created_at\nFROM {name}\n"
-                "WHERE created_at >= CURRENT_DATE - INTERVAL '7 days'\nORDER BY created_at DESC;\n```")
+        return (
+            f"```sql\nSELECT id, name, created_at\nFROM {name}\n"
+            "WHERE created_at >= CURRENT_DATE - INTERVAL '7 days'\nORDER BY created_at DESC;\n```"
+        )
     if _wants(message, "bash", "shell", "terminal"):
         return f'```bash\nfor file in *.txt; do\n  echo "processing $file ({name})"\ndone\n```'
-    return (f"```python\ndef {name}(items: list[str]) -> list[str]:\n"
-            '    """Return the non-empty items, stripped."""\n'
-            "    return [item.strip() for item in items if item.strip()]\n```")
+    return (
+        f"```python\ndef {name}(items: list[str]) -> list[str]:\n"
+        '    """Return the non-empty items, stripped."""\n'
+        "    return [item.strip() for item in items if item.strip()]\n```"
+    )
 
 
 def _camel(snake: str) -> str:
@@ -192,9 +218,11 @@ def _reasoning(message: str) -> str:
     if _wants(message, "code", "python", "function", "script", "javascript", "sql", "bash"):
         plan.append("a short code example")
     plan_text = " and ".join(plan) or "a few clear paragraphs"
-    return (f"The user is asking about {topic}. I should answer directly, keep it practical, "
-            f"and structure the response as {plan_text}. Let me make sure the key points are covered "
-            "before writing the final answer.")
+    return (
+        f"The user is asking about {topic}. I should answer directly, keep it practical, "
+        f"and structure the response as {plan_text}. Let me make sure the key points are covered "
+        "before writing the final answer."
+    )
 
 
 def stream_pieces(text: str) -> list[str]:
@@ -203,9 +231,9 @@ def stream_pieces(text: str) -> list[str]:
     pieces, words, index = [], tokens(text), 0
     while index < len(words):
         size = pattern[len(pieces) % len(pattern)]
-        pieces.append("".join(words[index: index + size]))
+        pieces.append("".join(words[index : index + size]))
         index += size
-    trailing = text[len("".join(words)):]
+    trailing = text[len("".join(words)) :]
     if trailing and pieces:
         pieces[-1] += trailing
     return pieces

@@ -22,8 +22,11 @@ ORGANIZATION_UUID = "5e7c1a4e-0d1b-4c36-9a57-51a1c0ffee00"
 def _job(engine: Engine, task_uuid: str) -> Job:
     job = engine.jobs.get(task_uuid)
     if job is None:
-        raise SimError("taskFailedOrNotFound", f"No task with taskUUID {task_uuid} was found (or it expired).",
-                       "taskUUID")
+        raise SimError(
+            "taskFailedOrNotFound",
+            f"No task with taskUUID {task_uuid} was found (or it expired).",
+            "taskUUID",
+        )
     return job
 
 
@@ -33,8 +36,14 @@ async def get_response(engine: Engine, task: dict[str, Any], base_url: str) -> l
 
 async def get_task_details(engine: Engine, task: dict[str, Any], base_url: str) -> list[dict[str, object]]:
     job = _job(engine, task["taskUUID"])
-    return [{"taskType": "getTaskDetails", "taskUUID": job.task_uuid, "request": [job.request],
-             "response": job.details()}]
+    return [
+        {
+            "taskType": "getTaskDetails",
+            "taskUUID": job.task_uuid,
+            "request": [job.request],
+            "response": job.details(),
+        }
+    ]
 
 
 async def model_search(engine: Engine, task: dict[str, Any], base_url: str) -> list[dict[str, object]]:
@@ -57,35 +66,56 @@ async def model_search(engine: Engine, task: dict[str, Any], base_url: str) -> l
         offset=r.int("offset", 0, 1_000_000, 0),
     )
     total, page = catalog.search(query)
-    return [{"taskType": "modelSearch", "taskUUID": task["taskUUID"], "totalResults": total,
-             "results": [model.to_search_result(base_url) for model in page]}]
+    return [
+        {
+            "taskType": "modelSearch",
+            "taskUUID": task["taskUUID"],
+            "totalResults": total,
+            "results": [model.to_search_result(base_url) for model in page],
+        }
+    ]
 
 
 async def account_management(engine: Engine, task: dict[str, Any], base_url: str) -> list[dict[str, object]]:
     r = Reader(task)
     operation = r.str("operation", ...)
     if operation != "getDetails":
-        raise SimError("unsupportedOperation", f"Operation '{operation}' is not simulated; use 'getDetails'.",
-                       "operation")
+        raise SimError(
+            "unsupportedOperation",
+            f"Operation '{operation}' is not simulated; use 'getDetails'.",
+            "operation",
+        )
     usage = engine.ledger.usage()
-    return [{
-        "taskType": "accountManagement",
-        "taskUUID": task["taskUUID"],
-        "operation": "getDetails",
-        "organizationUUID": ORGANIZATION_UUID,
-        "organizationName": "Runware Simulator",
-        "AIRSource": "sim",
-        "balance": to_json_number(engine.ledger.balance),
-        "team": [{"name": "Simulated Owner", "email": "owner@example.com", "roles": ["Owner"],
-                  "joinedAt": "2024-01-01T00:00:00Z"}],
-        "apiKeys": [{"name": f"key-{index + 1}", "apiKey": f"{key[:4]}…", "requests": count}
-                    for index, (key, count) in enumerate(engine.api_key_requests.items())],
-        "usage": {
-            "totalCharged": to_json_number(engine.ledger.total_charged),
-            "byTaskType": {task_type: {"results": count, "charged": to_json_number(amount)}
-                           for task_type, (count, amount) in usage.items()},
-        },
-    }]
+    return [
+        {
+            "taskType": "accountManagement",
+            "taskUUID": task["taskUUID"],
+            "operation": "getDetails",
+            "organizationUUID": ORGANIZATION_UUID,
+            "organizationName": "Runware Simulator",
+            "AIRSource": "sim",
+            "balance": to_json_number(engine.ledger.balance),
+            "team": [
+                {
+                    "name": "Simulated Owner",
+                    "email": "owner@example.com",
+                    "roles": ["Owner"],
+                    "joinedAt": "2024-01-01T00:00:00Z",
+                }
+            ],
+            "apiKeys": [
+                {"name": f"key-{index + 1}", "apiKey": f"{key[:4]}…", "requests": count}
+                for index, (key, count) in enumerate(engine.api_key_requests.items())
+            ],
+            "usage": {
+                "totalCharged": to_json_number(engine.ledger.total_charged),
+                "byTaskType": {
+                    task_type: {"results": count, "charged": to_json_number(amount)}
+                    for task_type, (count, amount) in usage.items()
+                },
+            },
+        }
+    ]
 
 
 async def image_upload(engine: Engine, task: dict[str, Any], base_url: str) -> list[dict[str, object]]:
@@ -96,8 +126,12 @@ async def image_upload(engine: Engine, task: dict[str, Any], base_url: str) -> l
     assert source is not None
     stored = engine.media.put(source.data, source.ext, source.content_type)  # every upload gets its own UUID
     engine.media.cache_image(stored.uuid, image)
-    item = {"taskType": "imageUpload", "taskUUID": task["taskUUID"], "imageUUID": stored.uuid,
-            **media_fields(stored, "image", ("URL",), base_url)}
+    item = {
+        "taskType": "imageUpload",
+        "taskUUID": task["taskUUID"],
+        "imageUUID": stored.uuid,
+        **media_fields(stored, "image", ("URL",), base_url),
+    }
     return _record(engine, task, item)
 
 
@@ -125,20 +159,29 @@ async def media_storage(engine: Engine, task: dict[str, Any], base_url: str) -> 
         if mime and ext == "bin":
             content_type = mime
     stored = engine.media.put(data, ext, content_type)
-    return _record(engine, task, {**envelope, "mediaUUID": stored.uuid,
-                                  **media_fields(stored, "media", ("URL",), base_url)})
+    return _record(
+        engine,
+        task,
+        {**envelope, "mediaUUID": stored.uuid, **media_fields(stored, "media", ("URL",), base_url)},
+    )
 
 
 def _reserve(engine: Engine, task: dict[str, Any]) -> None:
     existing = engine.jobs.get(task["taskUUID"])
     if existing is not None and not existing.failed:
-        raise SimError("conflictTaskUUID", f"A task with taskUUID {task['taskUUID']} already exists.", "taskUUID")
+        raise SimError(
+            "conflictTaskUUID", f"A task with taskUUID {task['taskUUID']} already exists.", "taskUUID"
+        )
 
 
 def _record(engine: Engine, task: dict[str, Any], item: dict[str, object]) -> list[dict[str, object]]:
     """Keep an upload's answer retrievable through getResponse, like every other task."""
-    job = Job(task["taskType"], task["taskUUID"], {k: v for k, v in task.items() if k not in ("image", "media")},
-              [{}])
+    job = Job(
+        task["taskType"],
+        task["taskUUID"],
+        {k: v for k, v in task.items() if k not in ("image", "media")},
+        [{}],
+    )
     job.complete(0, {k: v for k, v in item.items() if k not in ("taskType", "taskUUID")})
     job.finished.set()
     engine.jobs.add(job)

@@ -25,13 +25,14 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def connect(sim: Simulator) -> AsyncIterator[ClientFactory]:
-    """`connect(transport="websocket", api_key="test-key", **config)` → a Runware client (closed afterwards)."""
+    """`connect(transport="websocket", api_key="test-key", **config)`: a Runware client, closed later."""
     clients: list[Runware] = []
 
     def make(transport: str = "websocket", api_key: str = "test-key", **config: Any) -> Runware:
         config.setdefault("retry_delay", 50)  # reconnect quickly after simulated drops
-        client = Runware(api_key=api_key, ws_base_url=sim.ws_url, http_base_url=sim.http_url,
-                         transport=transport, **config)
+        client = Runware(
+            api_key=api_key, ws_base_url=sim.ws_url, http_base_url=sim.http_url, transport=transport, **config
+        )
         clients.append(client)
         return client
 

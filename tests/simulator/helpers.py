@@ -16,8 +16,13 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["websocket", "rest"])
 
 def image_task(prompt: str = "a lighthouse at dusk", **overrides: Any) -> dict[str, Any]:
     task: dict[str, Any] = {
-        "taskType": "imageInference", "model": "runware:101@1", "positivePrompt": prompt,
-        "width": 256, "height": 256, "steps": 20, "deliveryMethod": "sync",
+        "taskType": "imageInference",
+        "model": "runware:101@1",
+        "positivePrompt": prompt,
+        "width": 256,
+        "height": 256,
+        "steps": 20,
+        "deliveryMethod": "sync",
     }
     task.update(overrides)
     return task

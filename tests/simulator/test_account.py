@@ -25,26 +25,56 @@ async def test_balance_goes_down_by_exactly_what_was_charged(connect, sim, trans
     assert start == Decimal("1000")
     results = []
     results += await client.run(image_task(numberResults=3, width=1024, height=768, steps=28))
-    results += await client.run({"taskType": "textInference", "model": "openai:gpt@5-mini", "deliveryMethod": "sync",
-                                 "messages": [{"role": "user", "content": "Explain tides"}]})
-    results += await client.run({"taskType": "upscale", "model": "runware:500@1", "upscaleFactor": 2.5,
-                                 "inputs": {"image": data_uri(square_on_white(200))}, "deliveryMethod": "sync"})
-    results += await client.run({"taskType": "removeBackground", "model": "runware:109@1", "deliveryMethod": "sync",
-                                 "inputs": {"image": data_uri(square_on_white())}})
-    stream = await client.stream({"taskType": "textInference", "model": "google:gemma@4-31b",
-                                  "messages": [{"role": "user", "content": "Write a haiku"}]})
+    results += await client.run(
+        {
+            "taskType": "textInference",
+            "model": "openai:gpt@5-mini",
+            "deliveryMethod": "sync",
+            "messages": [{"role": "user", "content": "Explain tides"}],
+        }
+    )
+    results += await client.run(
+        {
+            "taskType": "upscale",
+            "model": "runware:500@1",
+            "upscaleFactor": 2.5,
+            "inputs": {"image": data_uri(square_on_white(200))},
+            "deliveryMethod": "sync",
+        }
+    )
+    results += await client.run(
+        {
+            "taskType": "removeBackground",
+            "model": "runware:109@1",
+            "deliveryMethod": "sync",
+            "inputs": {"image": data_uri(square_on_white())},
+        }
+    )
+    stream = await client.stream(
+        {
+            "taskType": "textInference",
+            "model": "google:gemma@4-31b",
+            "messages": [{"role": "user", "content": "Write a haiku"}],
+        }
+    )
     streamed = await stream.result()
     charged = sum((Decimal(str(item["cost"])) for item in results), Decimal(0)) + Decimal(str(streamed.cost))
     assert await _balance(client) == start - charged
     assert sim.total_charged == charged
-    assert results[0]["cost"] == float(pricing.image_cost(width=1024, height=768, steps=28, adapters=0,
-                                                          controlnets=0, refiner=False))
+    assert results[0]["cost"] == float(
+        pricing.image_cost(width=1024, height=768, steps=28, adapters=0, controlnets=0, refiner=False)
+    )
 
 
 @pytest.mark.parametrize(
     "code, stable",
-    [("insufficientCredits", "quota"), ("contentPolicyViolation", "safety"), ("providerTimeout", "timeout"),
-     ("inferenceError", "provider"), ("invalidModel", "validation")],
+    [
+        ("insufficientCredits", "quota"),
+        ("contentPolicyViolation", "safety"),
+        ("providerTimeout", "timeout"),
+        ("inferenceError", "provider"),
+        ("invalidModel", "validation"),
+    ],
 )
 @TRANSPORTS
 async def test_fail_directives_map_to_stable_codes_and_cost_nothing(connect, sim, transport, code, stable):
@@ -57,7 +87,9 @@ async def test_fail_directives_map_to_stable_codes_and_cost_nothing(connect, sim
 @TRANSPORTS
 async def test_fail_directives_with_async_delivery(connect, sim, transport):
     with pytest.raises(RunwareError) as caught:
-        await connect(transport).run(image_task("[sim:fail=contentPolicyViolation] a cat", deliveryMethod="async"))
+        await connect(transport).run(
+            image_task("[sim:fail=contentPolicyViolation] a cat", deliveryMethod="async")
+        )
     assert caught.value.code == "safety"
     assert sim.total_charged == 0
 
@@ -65,18 +97,36 @@ async def test_fail_directives_with_async_delivery(connect, sim, transport):
 async def test_fail_directive_in_prompt_enhance_and_caption(connect):
     client = connect("rest")
     with pytest.raises(RunwareError) as caught:
-        await client.run({"taskType": "promptEnhance", "prompt": "[sim:fail=contentPolicyViolation] x y",
-                          "deliveryMethod": "sync"})
+        await client.run(
+            {
+                "taskType": "promptEnhance",
+                "prompt": "[sim:fail=contentPolicyViolation] x y",
+                "deliveryMethod": "sync",
+            }
+        )
     assert caught.value.code == "safety"
     with pytest.raises(RunwareError) as caught:
-        await client.run({"taskType": "caption", "model": "runware:150@2", "prompt": "[sim:fail=providerTimeout] hi",
-                          "inputs": {"image": data_uri(square_on_white())}, "deliveryMethod": "sync"})
+        await client.run(
+            {
+                "taskType": "caption",
+                "model": "runware:150@2",
+                "prompt": "[sim:fail=providerTimeout] hi",
+                "inputs": {"image": data_uri(square_on_white())},
+                "deliveryMethod": "sync",
+            }
+        )
     assert caught.value.code == "timeout"
 
 
 async def test_directives_are_stripped_before_rendering_and_echoing(connect):
-    [item] = await connect().run({"taskType": "textInference", "model": "google:gemma@4-31b", "deliveryMethod": "sync",
-                                  "messages": [{"role": "user", "content": "[sim:delay=0] Explain volcanoes"}]})
+    [item] = await connect().run(
+        {
+            "taskType": "textInference",
+            "model": "google:gemma@4-31b",
+            "deliveryMethod": "sync",
+            "messages": [{"role": "user", "content": "[sim:delay=0] Explain volcanoes"}],
+        }
+    )
     assert "sim:" not in item["text"]
 
 
@@ -92,8 +142,9 @@ async def test_an_exhausted_balance_refuses_tasks(connect):
     try:
         from runware import Runware
 
-        async with Runware(api_key="k", ws_base_url=poor.ws_url, http_base_url=poor.http_url,
-                           transport="rest") as client:
+        async with Runware(
+            api_key="k", ws_base_url=poor.ws_url, http_base_url=poor.http_url, transport="rest"
+        ) as client:
             with pytest.raises(RunwareError) as caught:
                 await client.run(image_task(width=1024, height=1024, steps=30))
             assert (caught.value.code, caught.value.status_code) == ("quota", 402)
@@ -103,6 +154,7 @@ async def test_an_exhausted_balance_refuses_tasks(connect):
 
 # ---------------------------------------------------------------------- catalogue
 
+
 def test_every_bundled_sdk_model_is_known_with_its_task_type():
     for air, entry in models.items():
         model = catalog.get_model(air)
@@ -110,8 +162,16 @@ def test_every_bundled_sdk_model_is_known_with_its_task_type():
 
 
 def test_default_models_exist_and_match_their_task_type():
-    for task_type in ("imageInference", "textInference", "caption", "upscale", "removeBackground",
-                      "imageMasking", "controlNetPreprocess", "promptEnhance"):
+    for task_type in (
+        "imageInference",
+        "textInference",
+        "caption",
+        "upscale",
+        "removeBackground",
+        "imageMasking",
+        "controlNetPreprocess",
+        "promptEnhance",
+    ):
         airs = catalog.default_models(task_type)
         assert airs, task_type
         assert all(catalog.get_model(air).task_type == task_type for air in airs)
@@ -151,8 +211,10 @@ async def test_model_search_filters(connect):
 
     loras = await search(category="lora", architecture="sdxl", limit=100)
     assert loras["totalResults"] == len(loras["results"]) > 0
-    assert all(m["category"] == "lora" and m["architecture"] == "sdxl" and m["positiveTriggerWords"]
-               for m in loras["results"])
+    assert all(
+        m["category"] == "lora" and m["architecture"] == "sdxl" and m["positiveTriggerWords"]
+        for m in loras["results"]
+    )
     checkpoints = await search(category="checkpoint", type="inpainting", source="community")
     assert checkpoints["results"] and all(m["type"] == "inpainting" for m in checkpoints["results"])
     assert all("defaultWidth" in m and "defaultSteps" in m for m in checkpoints["results"])

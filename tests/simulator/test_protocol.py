@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets
-from runware import Runware, RunOptions, RunwareError
+from runware import RunOptions, Runware, RunwareError
 
 from runware_web.simulator.server import Simulator, run_in_thread
 
@@ -45,14 +45,24 @@ async def test_a_bad_key_is_an_auth_error(connect, transport):
 async def test_bad_key_frames_and_http_status(sim):
     async with websockets.connect(sim.ws_url) as ws:
         await ws.send(json.dumps([{"taskType": "authentication", "apiKey": "bad-one"}]))
-        assert await _raw(ws) == {"errors": [{
-            "code": "invalidApiKey", "message": "Invalid API key. Get one at https://my.runware.ai/signup",
-            "parameter": "apiKey", "taskType": "authentication"}]}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(sim.http_url, json=[image_task(taskUUID=new_uuid())],
-                                headers={"Authorization": "Bearer bad-key"}) as response:
-            assert response.status == 401
-            assert (await response.json())["errors"][0]["code"] == "invalidApiKey"
+        assert await _raw(ws) == {
+            "errors": [
+                {
+                    "code": "invalidApiKey",
+                    "message": "Invalid API key. Get one at https://my.runware.ai/signup",
+                    "parameter": "apiKey",
+                    "taskType": "authentication",
+                }
+            ]
+        }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            sim.http_url, json=[image_task(taskUUID=new_uuid())], headers={"Authorization": "Bearer bad-key"}
+        ) as response,
+    ):
+        assert response.status == 401
+        assert (await response.json())["errors"][0]["code"] == "invalidApiKey"
 
 
 async def test_ping_pong_and_malformed_json_keep_the_socket_alive(sim):
@@ -71,10 +81,15 @@ async def test_several_tasks_in_one_message_each_get_answers(sim):
     ws, _ = await _authenticated(sim.ws_url)
     async with ws:
         first, second, third = new_uuid(), new_uuid(), new_uuid()
-        await ws.send(json.dumps([
-            image_task(taskUUID=first), image_task(taskUUID=second, width=100),
-            {"taskType": "modelSearch", "taskUUID": third, "limit": 1},
-        ]))
+        await ws.send(
+            json.dumps(
+                [
+                    image_task(taskUUID=first),
+                    image_task(taskUUID=second, width=100),
+                    {"taskType": "modelSearch", "taskUUID": third, "limit": 1},
+                ]
+            )
+        )
         frames = [await _raw(ws) for _ in range(3)]
         data = {item["taskUUID"] for frame in frames for item in frame.get("data", [])}
         errors = {error["taskUUID"]: error for frame in frames for error in frame.get("errors", [])}
@@ -86,8 +101,11 @@ async def test_several_tasks_in_one_message_each_get_answers(sim):
 async def test_errors_always_carry_a_task_uuid_on_the_websocket(sim):
     ws, _ = await _authenticated(sim.ws_url)
     async with ws:
-        await ws.send(json.dumps([{"taskType": "imageInference"}, {"taskType": "videoInference",
-                                                                   "taskUUID": new_uuid()}]))
+        await ws.send(
+            json.dumps(
+                [{"taskType": "imageInference"}, {"taskType": "videoInference", "taskUUID": new_uuid()}]
+            )
+        )
         errors = [(await _raw(ws))["errors"][0] for _ in range(2)]
         assert {e["code"] for e in errors} == {"missingTaskUUID", "unsupportedTaskType"}
         assert all(e["taskUUID"] for e in errors)
@@ -122,16 +140,22 @@ async def test_async_processing_items_look_unfinished(sim):
     task_uuid = new_uuid()
     headers = {"Authorization": "Bearer test-key"}
     async with aiohttp.ClientSession() as session:
-        async with session.post(sim.http_url, headers=headers,
-                                json=[image_task(taskUUID=task_uuid, numberResults=2, deliveryMethod="async")]) as r:
+        async with session.post(
+            sim.http_url,
+            headers=headers,
+            json=[image_task(taskUUID=task_uuid, numberResults=2, deliveryMethod="async")],
+        ) as r:
             assert await r.json() == {"data": [{"taskType": "imageInference", "taskUUID": task_uuid}]}
-        async with session.post(sim.http_url, headers=headers,
-                                json=[{"taskType": "getResponse", "taskUUID": task_uuid}]) as r:
+        async with session.post(
+            sim.http_url, headers=headers, json=[{"taskType": "getResponse", "taskUUID": task_uuid}]
+        ) as r:
             items = (await r.json())["data"]
     assert [item["status"] for item in items] == ["processing", "processing"]
     for item in items:
         assert isinstance(item["progress"], int) and item["imageUUID"]
-        assert not any(key.endswith(("URL", "Base64Data", "DataURI")) or key in _TERMINAL_KEYS for key in item)
+        assert not any(
+            key.endswith(("URL", "Base64Data", "DataURI")) or key in _TERMINAL_KEYS for key in item
+        )
 
 
 @TRANSPORTS
@@ -188,7 +212,9 @@ async def test_delay_directive_sets_the_per_result_delay(connect):
 @pytest.mark.parametrize("drop", [0, 1])
 async def test_an_async_task_survives_a_dropped_connection(connect, sim, drop):
     client = connect()
-    items = await client.run(image_task(f"[sim:drop={drop}] two boats", numberResults=2, deliveryMethod="async"))
+    items = await client.run(
+        image_task(f"[sim:drop={drop}] two boats", numberResults=2, deliveryMethod="async")
+    )
     assert len({item["imageUUID"] for item in items}) == 2
     assert sim.websocket_connections == 2  # the SDK reconnected once
 
@@ -223,8 +249,11 @@ async def _all_finished(client: Runware, task_uuid: str) -> list[dict[str, Any]]
 async def test_many_concurrent_tasks_and_sockets(connect, sim):
     sim.latency = 0.02
     clients = [connect() for _ in range(4)] + [connect("rest") for _ in range(2)]
-    runs = [client.run(image_task(f"boat {i}", numberResults=2, seed=i + 1, width=128, height=128))
-            for i in range(30) for client in [clients[i % len(clients)]]]
+    runs = [
+        client.run(image_task(f"boat {i}", numberResults=2, seed=i + 1, width=128, height=128))
+        for i in range(30)
+        for client in [clients[i % len(clients)]]
+    ]
     results = await asyncio.gather(*runs)
     assert all(len(items) == 2 for items in results)
     assert len({item["imageUUID"] for items in results for item in items}) == 60
@@ -236,7 +265,9 @@ def test_run_in_thread_serves_other_event_loops():
         handle.set_latency(0)
 
         async def use() -> list[dict[str, Any]]:
-            async with Runware(api_key="test-key", ws_base_url=handle.ws_url, http_base_url=handle.http_url) as c:
+            async with Runware(
+                api_key="test-key", ws_base_url=handle.ws_url, http_base_url=handle.http_url
+            ) as c:
                 return await c.run(image_task())
 
         [item] = asyncio.run(use())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from decimal import Decimal
 
@@ -15,8 +16,12 @@ from .helpers import TRANSPORTS, data_uri, new_uuid, solid, upload
 
 
 def chat(content: str, **overrides: object) -> dict[str, object]:
-    task: dict[str, object] = {"taskType": "textInference", "model": "google:gemma@4-31b",
-                               "messages": [{"role": "user", "content": content}], "deliveryMethod": "sync"}
+    task: dict[str, object] = {
+        "taskType": "textInference",
+        "model": "google:gemma@4-31b",
+        "messages": [{"role": "user", "content": content}],
+        "deliveryMethod": "sync",
+    }
     task.update(overrides)
     return task
 
@@ -45,8 +50,12 @@ async def test_max_tokens_cuts_the_reply(connect):
 
 
 async def test_conversation_history_and_several_results(connect):
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"},
-                {"role": "assistant", "content": "Hi!"}, {"role": "user", "content": "What about volcanoes?"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi!"},
+        {"role": "user", "content": "What about volcanoes?"},
+    ]
     items = await connect().run(chat("", messages=messages, numberResults=2))
     assert [item["resultIndex"] for item in items] == [0, 1]
     assert all("volcanoes" in item["text"] for item in items)
@@ -77,6 +86,7 @@ async def test_text_validation(connect, transport):
 
 # ----------------------------------------------------------------------- streaming
 
+
 @TRANSPORTS
 async def test_stream_delivers_many_chunks_over_time(connect, sim, transport):
     sim.stream_chunk_delay = 0.01
@@ -88,7 +98,7 @@ async def test_stream_delivers_many_chunks_over_time(connect, sim, transport):
         pieces.append(piece)
     result = await stream.result()
     assert len(pieces) >= 30
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert sum(gap >= 0.005 for gap in gaps) >= len(gaps) // 2  # chunks trickle in, not all at once
     assert result.text == "".join(pieces) and "sailing" in result.text
     assert result.finish_reason == "stop"
@@ -97,7 +107,9 @@ async def test_stream_delivers_many_chunks_over_time(connect, sim, transport):
 
 
 async def test_stream_of_a_thinking_model_has_reasoning_chunks(connect):
-    stream = await connect("rest").stream(chat("Why do cats purr?", model="minimax:m2.7@0", deliveryMethod=None))
+    stream = await connect("rest").stream(
+        chat("Why do cats purr?", model="minimax:m2.7@0", deliveryMethod=None)
+    )
     reasoning = [piece async for piece in stream.reasoning_stream]
     result = await stream.result()
     assert len(reasoning) > 5 and result.reasoning_content == "".join(reasoning)
@@ -105,13 +117,17 @@ async def test_stream_of_a_thinking_model_has_reasoning_chunks(connect):
 
 
 async def test_stream_respects_max_tokens(connect):
-    stream = await connect("rest").stream(chat("Explain tides", settings={"maxTokens": 7}, deliveryMethod=None))
+    stream = await connect("rest").stream(
+        chat("Explain tides", settings={"maxTokens": 7}, deliveryMethod=None)
+    )
     result = await stream.result()
     assert result.finish_reason == "length" and len(result.text.split()) == 7
 
 
 async def test_a_failure_mid_stream_raises_after_some_text(connect, sim):
-    stream = await connect("rest").stream(chat("[sim:fail=providerTimeout] Explain tides", deliveryMethod=None))
+    stream = await connect("rest").stream(
+        chat("[sim:fail=providerTimeout] Explain tides", deliveryMethod=None)
+    )
     pieces = []
     with pytest.raises(RunwareError) as caught:
         async for piece in stream.text_stream:
@@ -125,15 +141,23 @@ async def test_stream_validation_error_is_an_http_error(connect):
     stream = await connect("rest").stream(chat("hi", model="runware:101@1", deliveryMethod=None))
     with pytest.raises(RunwareError) as caught:
         await stream.result()
-    assert (caught.value.code, caught.value.status_code, caught.value.parameter) == ("validation", 400, "model")
+    assert (caught.value.code, caught.value.status_code, caught.value.parameter) == (
+        "validation",
+        400,
+        "model",
+    )
 
 
 async def test_raw_sse_format(sim):
     task_uuid = new_uuid()
-    async with aiohttp.ClientSession() as session, session.post(
-        sim.http_url, headers={"Authorization": "Bearer k", "Accept": "text/event-stream"},
-        json=[chat("hello", taskUUID=task_uuid, deliveryMethod="stream")],
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            sim.http_url,
+            headers={"Authorization": "Bearer k", "Accept": "text/event-stream"},
+            json=[chat("hello", taskUUID=task_uuid, deliveryMethod="stream")],
+        ) as response,
+    ):
         assert response.headers["Content-Type"].startswith("text/event-stream")
         body = (await response.read()).decode()
     events = [line for line in body.split("\n\n") if line]
@@ -151,12 +175,19 @@ async def test_streamed_text_is_retrievable_afterwards(connect):
 
 # ------------------------------------------------------------------- promptEnhance
 
+
 @TRANSPORTS
 @pytest.mark.parametrize("delivery", ["sync", "async"])
 async def test_prompt_enhance_returns_every_version(connect, transport, delivery):
     client = connect(transport)
-    task = {"taskType": "promptEnhance", "model": "runware:llama-3-1-8b@prompt-enhancer", "prompt": "a cat on a roof",
-            "promptVersions": 4, "promptMaxLength": 70, "deliveryMethod": delivery}
+    task = {
+        "taskType": "promptEnhance",
+        "model": "runware:llama-3-1-8b@prompt-enhancer",
+        "prompt": "a cat on a roof",
+        "promptVersions": 4,
+        "promptMaxLength": 70,
+        "deliveryMethod": delivery,
+    }
     first = await client.run(task)
     again = await client.run(task)
     for items in (first, again):
@@ -168,24 +199,40 @@ async def test_prompt_enhance_returns_every_version(connect, transport, delivery
 
 
 async def test_prompt_enhance_legacy_form_without_model(connect):
-    [item] = await connect().run({"taskType": "promptEnhance", "prompt": "a dog", "promptVersions": 1,
-                                  "promptMaxLength": 300, "deliveryMethod": "sync"})
+    [item] = await connect().run(
+        {
+            "taskType": "promptEnhance",
+            "prompt": "a dog",
+            "promptVersions": 1,
+            "promptMaxLength": 300,
+            "deliveryMethod": "sync",
+        }
+    )
     assert item["text"].startswith("a dog")
 
 
 # ------------------------------------------------------------------------- caption
 
+
 @TRANSPORTS
 async def test_caption_describes_the_pixels(connect, transport):
     client = connect(transport)
     image = await upload(client, solid((210, 20, 20), (512, 256)))
-    [item] = await client.run({"taskType": "caption", "model": "runware:152@1", "inputs": {"image": image},
-                               "prompt": "what colour is it?", "deliveryMethod": "sync"})
+    [item] = await client.run(
+        {
+            "taskType": "caption",
+            "model": "runware:152@1",
+            "inputs": {"image": image},
+            "prompt": "what colour is it?",
+            "deliveryMethod": "sync",
+        }
+    )
     assert "landscape" in item["text"] and "512x256" in item["text"] and "red" in item["text"]
     assert item["cost"] == float(pricing.CAPTION)
 
 
 async def test_legacy_image_caption(connect):
-    [item] = await connect().run({"taskType": "imageCaption", "inputImage": data_uri(solid((10, 10, 10))),
-                                  "deliveryMethod": "async"})
+    [item] = await connect().run(
+        {"taskType": "imageCaption", "inputImage": data_uri(solid((10, 10, 10))), "deliveryMethod": "async"}
+    )
     assert item["taskType"] == "imageCaption" and "dark" in item["text"]

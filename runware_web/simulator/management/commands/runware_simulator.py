@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -18,19 +19,24 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--latency", type=float, default=0.4, help="seconds per result (0 = no delay)")
-        parser.add_argument("--stream-chunk-delay", type=float, default=0.03, help="seconds between SSE chunks")
-        parser.add_argument("--balance", type=Decimal, default=Decimal("1000"), help="starting balance in USD")
+        parser.add_argument(
+            "--stream-chunk-delay", type=float, default=0.03, help="seconds between SSE chunks"
+        )
+        parser.add_argument(
+            "--balance", type=Decimal, default=Decimal("1000"), help="starting balance in USD"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: asyncio.run cancels _serve, which stops
             asyncio.run(self._serve(options))
-        except KeyboardInterrupt:
-            pass
         self.stdout.write("Runware simulator stopped.")
 
     async def _serve(self, options: dict[str, Any]) -> None:
-        simulator = Simulator(latency=options["latency"], stream_chunk_delay=options["stream_chunk_delay"],
-                              starting_balance=options["balance"])
+        simulator = Simulator(
+            latency=options["latency"],
+            stream_chunk_delay=options["stream_chunk_delay"],
+            starting_balance=options["balance"],
+        )
         await simulator.start(options["host"], options["port"])
         self.stdout.write(self.style.SUCCESS("Runware simulator listening"))
         self.stdout.write(f"  WebSocket: {simulator.ws_url}")
