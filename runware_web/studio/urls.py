@@ -1,9 +1,15 @@
 from django.urls import path
 
-from runware_web.views import coming_soon
+from runware_web.studio import views
 
 app_name = "studio"
 
 urlpatterns = [
-    path("", coming_soon("Studio", "Write a prompt, pick a model and watch your images arrive."), name="index"),
+    path("", views.index, name="index"),
+    path("generate", views.generate, name="generate"),
+    path("estimate", views.estimate, name="estimate"),
+    path("upload", views.upload, name="upload"),
+    path("image-input", views.image_input, name="image_input"),
+    path("g/<uuid:task_id>/", views.generation, name="generation"),
+    path("g/<uuid:task_id>/cancel", views.cancel, name="cancel"),
 ]

@@ -1,0 +1,52 @@
+"""What happens to a studio generation's outcomes: images saved with their cost, fragments pushed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from runware_web.gallery.store import result_bytes
+from runware_web.studio import fragments, services
+from runware_web.upstream.errors import UpstreamError
+from runware_web.upstream.models import Task
+from runware_web.upstream.runner import Handler, register
+
+log = logging.getLogger(__name__)
+
+
+class StudioHandler(Handler):
+    feature = services.FEATURE
+
+    async def on_result(self, task: Task, item: dict[str, Any]) -> str:
+        try:
+            data = await result_bytes(item)
+        except Exception:
+            # Billed (the charge is already in the ledger) but not stored: the card says so.
+            log.exception("Could not fetch image %s of task %s", item.get("imageUUID"), task.pk)
+            return await database_sync_to_async(_render_current)(task)
+        return await database_sync_to_async(_save_and_render)(task, item, data)
+
+    async def on_finished(self, task: Task) -> str:
+        return await database_sync_to_async(fragments.card)(task)
+
+    async def on_failed(self, task: Task, error: UpstreamError) -> str:
+        return await database_sync_to_async(fragments.failure)(task, error)
+
+
+def _save_and_render(task: Task, item: dict[str, Any], data: bytes) -> str:
+    fresh, card, index = services.save_result(task, item, data)
+    if fresh.status == Task.Status.CANCELLED:
+        return fragments.card(fresh)  # the page stopped waiting: show what still arrived, marked cancelled
+    return fragments.arrived(card, index)
+
+
+def _render_current(task: Task) -> str:
+    fresh, card, index = services.current(task)
+    if fresh.status == Task.Status.CANCELLED:
+        return fragments.card(fresh)
+    return fragments.arrived(card, index)
+
+
+register(StudioHandler())

@@ -1,0 +1,356 @@
+"""The studio's work with the database: preparing a request, saving results, pre-filling the form.
+
+Everything here is synchronous; consumers and async views call it through
+`database_sync_to_async`, handlers from the runner's loop the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, QueryDict
+
+from runware_web.gallery.access import get_image_for_viewer, get_own_image
+from runware_web.gallery.models import Image
+from runware_web.gallery.store import data_uri, save_image
+from runware_web.gallery.uploads import CheckedImage, ImageUploadField
+from runware_web.studio.estimate import Estimate, estimate
+from runware_web.studio.forms import GenerateForm, StudioForm
+from runware_web.studio.models import Generation
+from runware_web.upstream.models import Task
+from runware_web.upstream.runner import parse_cost
+
+log = logging.getLogger(__name__)
+
+FEATURE = "studio"
+RECENT_GENERATIONS = 12
+IMAGE_TARGETS = ("seedImage", "maskImage", "controlnet_guide")
+MISSING_IMAGE = "That image is not in your gallery (any more). Upload it again."
+
+
+# ---------------------------------------------------------------------------- tasks and cards
+
+
+def studio_tasks(user: Any):
+    return Task.objects.filter(user=user, feature=FEATURE)
+
+
+def get_own_task(user: Any, task_id: Any) -> Task:
+    """One of the member's studio tasks, else 404 (another member's id is not found either)."""
+    try:
+        return studio_tasks(user).get(pk=task_id)
+    except (Task.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such generation.") from None
+
+
+@dataclass
+class Slot:
+    index: int
+    state: str  # "image" | "missing" (billed, but its image could not be stored) | "waiting"
+    image: Image | None = None
+
+
+@dataclass
+class Card:
+    """One generation as the results area shows it."""
+
+    task: Task
+    images: list[Image]
+    stored: int  # images saved for this task, including any moved to the trash since
+
+    @property
+    def id(self) -> str:
+        return str(self.task.pk)
+
+    @property
+    def prompt(self) -> str:
+        return str(self.task.params.get("positivePrompt", ""))
+
+    @property
+    def is_active(self) -> bool:
+        return self.task.is_active
+
+    @property
+    def received(self) -> int:
+        return self.task.results_received
+
+    @property
+    def still_running_upstream(self) -> bool:
+        return self.task.status == Task.Status.CANCELLED and self.task.finished_at is None
+
+    @property
+    def slots(self) -> list[Slot]:
+        slots = [Slot(index, "image", image) for index, image in enumerate(self.images)]
+        for _ in range(max(0, self.received - self.stored)):
+            slots.append(Slot(len(slots), "missing"))
+        if self.is_active:
+            for _ in range(max(0, self.task.number_results - len(slots))):
+                slots.append(Slot(len(slots), "waiting"))
+        return slots
+
+
+def card_for(task: Task) -> Card:
+    if hasattr(task, "_prefetched_objects_cache") and "images" in task._prefetched_objects_cache:
+        every = list(task.images.all())
+    else:
+        every = list(task.images.order_by("created_at", "id"))
+    visible = [image for image in every if image.deleted_at is None]
+    return Card(task=task, images=visible, stored=len(every))
+
+
+def recent_cards(user: Any, limit: int = RECENT_GENERATIONS) -> list[Card]:
+    tasks = studio_tasks(user).prefetch_related(
+        Prefetch("images", queryset=Image.objects.order_by("created_at", "id"))
+    )[:limit]
+    return [card_for(task) for task in tasks]
+
+
+# ---------------------------------------------------------------------------- preparing a request
+
+
+@dataclass
+class Prepared:
+    """A studio request checked and turned into Runware parameters (or refused with field errors)."""
+
+    form: StudioForm
+    params: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    estimate: Estimate | None = None
+    seed_image_id: Any = None
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.params)
+
+    @property
+    def number_results(self) -> int:
+        return int(self.params.get("numberResults", 1))
+
+
+def prepare(user: Any, data: QueryDict, files: Mapping[str, Any] | None = None) -> Prepared:
+    """Validate a request, check that every input image is the member's own, and build the task."""
+    data = data.copy()
+    upload_errors: dict[str, list[str]] = {}
+    for target in ("seedImage", "maskImage"):  # the no-JavaScript form uploads files with the request
+        upload = (files or {}).get(f"{target}_file")
+        if not upload:
+            continue
+        try:
+            checked = ImageUploadField().clean(upload)
+        except ValidationError as error:
+            upload_errors[target] = error.messages
+            continue
+        data[target] = str(store_upload(user, checked).pk)
+
+    form = StudioForm(data)
+    valid = form.is_valid()
+    for target, messages in upload_errors.items():
+        form.main.add_error(target, messages)
+        valid = False
+    if not valid:
+        return Prepared(form=form)
+
+    images: dict[str, str] = {}
+    for target, index, image_id in form.image_fields():
+        try:
+            image = input_image(user, image_id)
+        except Http404:
+            form.add_image_error(target, index, MISSING_IMAGE)
+            continue
+        images[str(image_id)] = data_uri(image)
+    if form.has_errors:
+        return Prepared(form=form)
+
+    params = form.to_params(images)
+    return Prepared(
+        form=form,
+        params=params,
+        settings=form.settings(),
+        estimate=estimate(params, params["numberResults"]),
+        seed_image_id=form.main.cleaned_data.get("seedImage"),
+    )
+
+
+def remember(task: Task, prepared: Prepared) -> Generation:
+    """Keep the form's values next to the task (for "reuse" and for linking results to their seed)."""
+    return Generation.objects.create(task=task, settings=prepared.settings, seed_image_id=prepared.seed_image_id)
+
+
+def store_upload(user: Any, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
+                 source: Image | None = None) -> Image:
+    return save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name)
+
+
+# ---------------------------------------------------------------------------- results
+
+
+def save_result(task: Task, item: dict[str, Any], data: bytes) -> tuple[Task, Card, int]:
+    """Store one generated image. Returns the task as it is now, its card and the image's slot."""
+    generation = Generation.objects.filter(task_id=task.pk).first()
+    _save_generated(task, item, data, generation)
+    return current(task)
+
+
+def _save_generated(task: Task, item: dict[str, Any], data: bytes, generation: Generation | None) -> Image:
+    seed = item.get("seed")
+    nsfw = item.get("NSFWContent")
+    source = None
+    if generation is not None and generation.seed_image_id:
+        source = Image.objects.filter(pk=generation.seed_image_id).first()
+    return save_image(
+        user=task.user,
+        data=data,
+        kind=Image.Kind.GENERATED,
+        task=task,
+        source=source,
+        prompt=str(task.params.get("positivePrompt", "")),
+        model=task.model,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        nsfw=nsfw if isinstance(nsfw, bool) else None,
+        cost=parse_cost(item.get("cost")),
+        runware_uuid=str(item.get("imageUUID") or ""),
+    )
+
+
+def current(task: Task) -> tuple[Task, Card, int]:
+    """The task fresh from the database, its card, and the slot of the result that just arrived."""
+    fresh = Task.objects.get(pk=task.pk)
+    return fresh, card_for(fresh), max(0, fresh.results_received - 1)
+
+
+# ---------------------------------------------------------------------------- pre-filling the form
+
+
+@dataclass
+class Prefill:
+    initial: dict[str, Any]
+    notices: list[str]
+
+
+def prefill(user: Any, query: QueryDict) -> Prefill:
+    """Initial values from the studio URL contract (docs/architecture.md)."""
+    initial: dict[str, Any] = {}
+    notices: list[str] = []
+    if reuse := query.get("reuse"):
+        try:
+            initial.update(settings_of(get_image_for_viewer(user, UUID(reuse))))
+        except (Http404, ValueError):
+            notices.append("The image whose settings you wanted to reuse is not available.")
+    for name in GenerateForm.base_fields:
+        if name in query:
+            initial[name] = query[name]
+    loras = [{"model": model, "weight": weight or 1}
+             for model, weight in _pairs(query.getlist("lora_model"), query.getlist("lora_weight"))]
+    controlnets = [{"guide": guide, "model": model}
+                   for guide, model in _pairs(query.getlist("controlnet_guide"), query.getlist("controlnet_model"))]
+    if loras:
+        initial["loras"] = [*initial.get("loras", []), *loras]
+    if controlnets:
+        initial["controlnets"] = [*initial.get("controlnets", []), *controlnets]
+
+    for name in ("seedImage", "maskImage"):
+        if initial.get(name) and not _owns(user, initial[name]):
+            notices.append(f"The {'seed' if name == 'seedImage' else 'mask'} image is not in your gallery.")
+            del initial[name]
+    rows = []
+    for row in initial.get("controlnets", []):
+        if row.get("guide") and not _owns(user, row["guide"]):
+            notices.append("A ControlNet guide image is not in your gallery; add it again.")
+            row = {**row, "guide": ""}
+        rows.append(row)
+    if rows:
+        initial["controlnets"] = rows
+    return Prefill(initial=initial, notices=notices)
+
+
+def settings_of(image: Image) -> dict[str, Any]:
+    """Every setting of the task that made an image, to run it again (with that image's seed)."""
+    task = image.task
+    if task is None:
+        return {"positivePrompt": image.prompt, "model": image.model} if image.prompt else {}
+    generation = Generation.objects.filter(task=task).first()
+    settings = dict(generation.settings) if generation else _settings_from_params(task.params)
+    if image.seed:
+        settings["seed"] = image.seed
+    return settings
+
+
+def _settings_from_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Best effort for tasks the studio did not start: the scalar settings and the LoRAs."""
+    settings = {name: value for name, value in params.items()
+                if name in GenerateForm.base_fields and isinstance(value, (str, int, float, bool))
+                and not str(value).startswith("data:")}
+    for side, value in (params.get("outpaint") or {}).items():
+        if f"outpaint_{side}" in GenerateForm.base_fields:
+            settings[f"outpaint_{side}"] = value
+    if refiner := params.get("refiner"):
+        settings["refiner_model"] = refiner.get("model", "")
+        if refiner.get("startStep"):
+            settings["refiner_startStep"] = refiner["startStep"]
+    settings["loras"] = [{"model": lora.get("model", ""), "weight": lora.get("weight", 1)}
+                         for lora in params.get("lora") or [] if isinstance(lora, dict)]
+    return settings
+
+
+def _pairs(first: list[str], second: list[str]) -> list[tuple[str, str]]:
+    return [(a, second[i] if i < len(second) else "") for i, a in enumerate(first) if a]
+
+
+def _owns(user: Any, image_id: Any) -> bool:
+    try:
+        input_image(user, image_id)
+    except Http404:
+        return False
+    return True
+
+
+def input_image(user: Any, image_id: Any) -> Image:
+    """An image the member may use as an input (their own, not in the trash), else 404."""
+    try:
+        image_uuid = UUID(str(image_id))
+    except ValueError:
+        raise Http404("No such image.") from None
+    return get_own_image(user, image_uuid)
+
+
+def initial_as_query(initial: Mapping[str, Any]) -> QueryDict:
+    """Pre-filled values as the query the form would send (rows as repeated fields)."""
+    query = QueryDict(mutable=True)
+    for name, value in initial.items():
+        if name in GenerateForm.base_fields and value not in (None, ""):
+            query[name] = str(value)
+    for kind, rows in (("lora", initial.get("loras", [])), ("controlnet", initial.get("controlnets", []))):
+        for row in rows:
+            for name, value in row.items():
+                query.appendlist(f"{kind}_{name}", "" if value is None else str(value))
+    return query
+
+
+# ---------------------------------------------------------------------------- the estimate
+
+
+def estimate_for_query(query: QueryDict) -> Estimate:
+    """The estimate for whatever the form holds right now; fields still being typed count as defaults."""
+    form = StudioForm(query)
+    form.is_valid()
+    data = form.main.cleaned_data
+    params: dict[str, Any] = {
+        "model": data.get("model") or GenerateForm.base_fields["model"].initial,
+        "width": data.get("width") or GenerateForm.base_fields["width"].initial,
+        "height": data.get("height") or GenerateForm.base_fields["height"].initial,
+    }
+    if data.get("steps"):
+        params["steps"] = data["steps"]
+    if loras := form.active_loras:
+        params["lora"] = [{}] * len(loras)
+    if controlnets := form.active_controlnets:
+        params["controlNet"] = [{}] * len(controlnets)
+    if data.get("refiner_model"):
+        params["refiner"] = {}
+    return estimate(params, data.get("numberResults") or 1)
