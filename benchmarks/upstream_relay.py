@@ -31,7 +31,7 @@ async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
         nonlocal count
         async with gate:
             items = await client.run({
-                **PARAMS, "seed": i, "numberResults": results, "taskType": "imageInference",
+                **PARAMS, "seed": i + 1, "numberResults": results, "taskType": "imageInference",
                 "taskUUID": str(uuid.uuid4()), "includeCost": True, "deliveryMethod": "sync",
             })
             count += len(items)
@@ -70,7 +70,7 @@ async def portal(tasks: int, results: int, concurrency: int) -> float:
         async with gate:
             task = await runner.submit(
                 user=user, feature="bench", task_type="imageInference",
-                params={**PARAMS, "seed": i, "numberResults": results}, number_results=results,
+                params={**PARAMS, "seed": i + 1, "numberResults": results}, number_results=results,
             )
             await runner.wait(task.pk)
 

@@ -1,4 +1,7 @@
-"""Writing the ledger. Every cost Runware reports becomes exactly one Charge row."""
+"""Writing the ledger. Every cost Runware reports becomes exactly one Charge row.
+
+The runner calls this, then tells the staff spend page (group STAFF_SPEND_GROUP, "spend.changed").
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,4 @@ def record_charge(*, task: Task, result_key: str, amount: Decimal) -> bool:
             )
     except IntegrityError:
         return False
-    from runware_web.spend.live import charge_recorded
-
-    charge_recorded(task)
     return True

@@ -29,11 +29,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
-from runware_web.upstream.groups import user_group
+from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
 from runware_web.upstream.models import Task, Worker
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,13 @@ class _LoopState:
     runs: dict[str, _Run] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     started: bool = False
+
+
+async def notify_staff(task: Task) -> None:
+    """The staff spend page follows the ledger live."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(STAFF_SPEND_GROUP, {"type": "spend.changed", "user_id": task.user_id})
 
 
 class Runner:
@@ -367,7 +375,8 @@ class Runner:
             return
         run.seen.add(key)
         # Runware has billed this output: the charge is recorded before anything else can fail.
-        await database_sync_to_async(_record_result)(task, key, parse_cost(item.get("cost")))
+        if await database_sync_to_async(_record_result)(task, key, parse_cost(item.get("cost"))):
+            await notify_staff(task)
         try:
             html = await handler.on_result(task, item)
         except Exception:
@@ -455,7 +464,8 @@ class Runner:
             await self._fail(task, handler, from_sdk(exc))
             return
         await grew(final=True)
-        await database_sync_to_async(_record_result)(task, "stream", parse_cost(result.cost))
+        if await database_sync_to_async(_record_result)(task, "stream", parse_cost(result.cost)):
+            await notify_staff(task)
         try:
             await handler.on_stream_end(task, result)
         except Exception:
@@ -587,19 +597,22 @@ def _mark_running(task_id: uuid.UUID, worker_id: str) -> Task | None:
     return None
 
 
-def _record_result(task: Task, key: str, cost: Decimal | None) -> None:
-    """One output arrived: count it and put its cost in the ledger (once per output)."""
+def _record_result(task: Task, key: str, cost: Decimal | None) -> bool:
+    """One output arrived: count it and put its cost in the ledger (once per output).
+
+    Returns whether a new charge was recorded.
+    """
     from runware_web.spend.ledger import record_charge
+    from runware_web.spend.models import Charge
 
     with transaction.atomic():
-        created = True
-        if cost is not None:
-            created = record_charge(task=task, result_key=key, amount=cost)
-        if created:
+        charged = cost is not None and record_charge(task=task, result_key=key, amount=cost)
+        if charged or cost is None:
+            total = Charge.objects.filter(task=OuterRef("pk")).values("task").annotate(s=Sum("amount")).values("s")
             Task.objects.filter(pk=task.pk).update(
-                results_received=F("results_received") + 1,
-                cost=task.charges.aggregate(total=Sum("amount"))["total"] or Decimal(0),
+                results_received=F("results_received") + 1, cost=Coalesce(Subquery(total), Value(Decimal(0)))
             )
+    return charged
 
 
 def _mark_ended(task: Task, *, status: str, error: UpstreamError | None = None) -> None:
