@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/upstream_relay.py [--tasks 200] [--results 4] [--concurrency 20]
 
-Both sides talk to the same zero-delay simulator in the same run. The bare side is one
+Both sides talk to the same zero-delay simulator in the same run; it runs in its own process
+(as Runware is remote), so it does not compete with the client for this process's interpreter. The bare side is one
 runware-sdk client running the tasks; the portal side submits the same tasks through
 `runner.submit` (admission, Task row, ledger row per result, publish to the member's group).
 The ratio portal/bare is the overhead of the portal's layer (aim: at least 0.9).
@@ -15,9 +16,40 @@ import asyncio
 import time
 import uuid
 
-from _setup import database_label, django_with_fresh_database
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+
+from _setup import ROOT, database_label, django_with_fresh_database
 
 PARAMS = {"model": "runware:101@1", "positivePrompt": "benchmark", "width": 128, "height": 128}
+
+
+class SimulatorProcess:
+    """`manage.py runware_simulator` on a free port, in its own process."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.ws_url = f"ws://127.0.0.1:{self.port}/v1"
+        self.http_url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runware_simulator", "--port", str(self.port), "--latency", "0"],
+            cwd=ROOT, env={**os.environ, "DJANGO_DEBUG": "true"}, stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            time.sleep(0.1)  # polling for the port to open: start-up, not a measurement
+        raise RuntimeError("the simulator did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
@@ -95,9 +127,7 @@ def main() -> None:
     django_with_fresh_database()
     from django.conf import settings
 
-    from runware_web.simulator.server import run_in_thread
-
-    sim = run_in_thread(latency=0.0, stream_chunk_delay=0.0)
+    sim = SimulatorProcess()
     settings.RUNWARE_WS_URL, settings.RUNWARE_HTTP_URL = sim.ws_url, sim.http_url
     try:
         asyncio.run(bare(sim, 20, args.results, args.concurrency))  # warm the simulator's caches
