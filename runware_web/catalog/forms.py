@@ -71,7 +71,7 @@ class ModelSearchForm(forms.Form):
     )
     category = forms.ChoiceField(label="Category", choices=CATEGORIES, required=False)
     architecture = forms.ChoiceField(label="Architecture", choices=ARCHITECTURES, required=False)
-    type = forms.ChoiceField(label="Type", choices=TYPES, required=False, help_text="Checkpoints only.")
+    type = forms.ChoiceField(label="Type", choices=TYPES, required=False, help_text="Only for checkpoints.")
     tags = forms.CharField(
         label="Tags",
         required=False,

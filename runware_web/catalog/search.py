@@ -111,6 +111,10 @@ class CatalogModel:
         return ARCHITECTURE_LABELS.get(self.architecture, self.architecture)
 
     @property
+    def version_label(self) -> str:
+        return self.version if self.version[:1].isalpha() else f"v{self.version}"
+
+    @property
     def nsfw(self) -> bool:
         return any(tag.lower() == "nsfw" for tag in self.tags)
 
