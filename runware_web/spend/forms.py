@@ -109,7 +109,9 @@ class BudgetForm(forms.Form):
     def __init__(self, *args, target: User | Team, **kwargs) -> None:
         kind = "team" if isinstance(target, Team) else "member"
         kwargs.setdefault("auto_id", f"id_budget_{kind}_{target.pk}_%s")
-        kwargs.setdefault("initial", {"monthly_budget": target.monthly_budget})
+        budget = target.monthly_budget
+        kwargs.setdefault("initial", {"monthly_budget": None if budget is None
+                                      else reports.plain_amount(budget, grouping=False)})
         super().__init__(*args, **kwargs)
         self.target = target
         self.kind = kind

@@ -43,13 +43,15 @@ KINDS = {
 }
 
 
-def plain_amount(amount: Decimal | None) -> str:
-    """An amount with every digit it has (no trailing zeros), but at least cents: 0.00412345, 12.50."""
+def plain_amount(amount: Decimal | None, *, grouping: bool = True) -> str:
+    """An amount with every digit it has (no trailing zeros), but at least cents: 0.00412345, 1,012.50."""
     if amount is None:
         return ""
     text = format(amount.normalize(), "f") if amount else "0"
     whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
+    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    digits = f"{int(digits):,}" if grouping else digits
+    return f"{sign}{digits}.{fraction.ljust(2, '0')}"
 
 
 def kind_label(task_type: str) -> str:
