@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 
@@ -34,3 +35,26 @@ def get_own_image(user: Any, image_id: Any, *, include_trash: bool = False) -> I
         return images.get(pk=image_id)
     except (Image.DoesNotExist, ValueError, TypeError):
         raise Http404("No such image.") from None
+
+
+def get_image_for_page(user: Any, image_id: Any) -> Image:
+    """An image the gallery shows this user: their own (even in their trash), or one a teammate
+    shared that is not in its owner's trash. Anything else is 404."""
+    query = Q(user=user)
+    if user.team_id:
+        query |= Q(shared_with_team=True, deleted_at__isnull=True, user__team_id=user.team_id)
+    try:
+        return Image.objects.select_related("user", "task").get(query, pk=image_id)
+    except (Image.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such image.") from None
+
+
+def own_images(user: Any, image_ids: Any, *, include_trash: bool = True):
+    """Exactly these images of the user, or 404 if any of them is not theirs (or does not exist)."""
+    ids = set(image_ids)
+    images = Image.objects.filter(user=user, pk__in=ids)
+    if not include_trash:
+        images = images.visible()
+    if images.count() != len(ids):
+        raise Http404("No such image.")
+    return images

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from runware_web.views import coming_soon
+from runware_web.gallery import history
 
 app_name = "history"
 
 urlpatterns = [
-    path("", coming_soon("History", "Every task you ran, with its status and cost."), name="index"),
+    path("", history.index, name="index"),
+    path("<uuid:task_id>/row", history.row, name="row"),
 ]

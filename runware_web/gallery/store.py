@@ -105,3 +105,16 @@ def data_uri(image: Image) -> str:
     with image.file.open("rb") as handle:
         encoded = base64.b64encode(handle.read()).decode()
     return f"data:{image.content_type};base64,{encoded}"
+
+
+def ensure_thumbnail(image: Image) -> None:
+    """Make and store the thumbnail of an image that has none yet (made once, then served)."""
+    if image.thumbnail:
+        return
+    with image.file.open("rb") as handle, PILImage.open(handle) as picture:
+        picture.load()
+        thumb = _thumbnail(picture)
+    image.thumbnail.save(f"{image.id}.webp", ContentFile(thumb), save=False)
+    if not Image.objects.filter(pk=image.pk, thumbnail="").update(thumbnail=image.thumbnail.name):
+        image.thumbnail.delete(save=False)  # another request made it first: keep theirs
+        image.refresh_from_db(fields=["thumbnail"])

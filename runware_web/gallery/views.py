@@ -1,22 +1,332 @@
+"""The gallery: a member's images (newest first, filtered, paged by cursor), one image's page, the
+trash, the team gallery, and the files themselves. Every lookup goes through `access`: another
+member's image is 404 whatever the route.
+"""
+
 from __future__ import annotations
 
-from django.http import FileResponse, HttpRequest
-from django.views.decorators.http import require_safe
+import tempfile
+import zipfile
+from typing import Any
 
-from runware_web.gallery.access import get_image_for_viewer
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
+
+from runware_web.gallery import trash
+from runware_web.gallery.access import get_image_for_page, get_own_image, own_images
+from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
+from runware_web.gallery.models import Image
+from runware_web.gallery.paging import Cursor, Page, keyset_page
+from runware_web.gallery.params import parameter_rows
+from runware_web.gallery.store import ensure_thumbnail
+
+PAGE_SIZE = 48
+_FILE_CACHE = "private, max-age=86400"
+
+
+# ---------------------------------------------------------------------------------------- pages
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    """The member's images, newest first; `?cursor=` continues after a tile (infinite scroll)."""
+    more = _wants_more(request)
+    form = GalleryFilterForm(request.GET or None, models=[] if more else _models_of(request.user))
+    filters = _valid_filters(form)
+    images = apply_image_filters(Image.objects.filter(user=request.user).visible(), filters)
+    page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
+    context = {
+        "form": form,
+        "page": page,
+        "next_url": _next_url(request, page),
+        "filtered": bool(filters) or bool(form.is_bound and form.errors),
+        "continued": "cursor" in request.GET,
+        "selectable": True,
+    }
+    if more:
+        return render(request, "gallery/index.html#tiles", context)
+    return render(request, "gallery/index.html", context)
+
+
+@require_safe
+def team(request: HttpRequest) -> HttpResponse:
+    """Images the viewer's teammates (and the viewer) chose to share with the team."""
+    user = request.user
+    images = Image.objects.none()
+    if user.team_id:
+        images = Image.objects.filter(
+            shared_with_team=True, deleted_at__isnull=True, user__team_id=user.team_id
+        ).select_related("user")
+    page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
+    context = {"page": page, "next_url": _next_url(request, page), "team": user.team if user.team_id else None}
+    if _wants_more(request):
+        return render(request, "gallery/team.html#tiles", context)
+    return render(request, "gallery/team.html", context)
+
+
+@require_safe
+def trash_index(request: HttpRequest) -> HttpResponse:
+    images = Image.objects.filter(user=request.user).trashed()
+    page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
+    context = {
+        "page": page,
+        "next_url": _next_url(request, page),
+        "retention_days": settings.TRASH_RETENTION_DAYS,
+    }
+    if _wants_more(request):
+        return render(request, "gallery/trash.html#tiles", context)
+    return render(request, "gallery/trash.html", context)
+
+
+@require_safe
+def detail(request: HttpRequest, image_id) -> HttpResponse:
+    image = get_image_for_page(request.user, image_id)
+    return render(request, "gallery/detail.html", _detail_context(request, image))
+
+
+def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[str, Any]:
+    task = image.task
+    return {
+        "image": image,
+        "is_owner": image.user_id == request.user.pk,
+        "task": task,
+        "parameters": parameter_rows(task.params if task else None),
+        "download_name": download_name(image),
+        "retention_days": settings.TRASH_RETENTION_DAYS,
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------------------------------- files
 
 
 @require_safe
 def image_file(request: HttpRequest, image_id) -> FileResponse:
-    image = get_image_for_viewer(request.user, image_id)
+    image = get_image_for_page(request.user, image_id)
     response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-    response["Cache-Control"] = "private, max-age=86400"
+    response["Cache-Control"] = _FILE_CACHE
     return response
 
 
 @require_safe
 def image_thumbnail(request: HttpRequest, image_id) -> FileResponse:
-    image = get_image_for_viewer(request.user, image_id)
+    image = get_image_for_page(request.user, image_id)
+    ensure_thumbnail(image)
     response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=86400"
+    response["Cache-Control"] = _FILE_CACHE
     return response
+
+
+@require_safe
+def download(request: HttpRequest, image_id) -> FileResponse:
+    """The original file, as an attachment with a name a person recognises."""
+    image = get_image_for_page(request.user, image_id)
+    return FileResponse(
+        image.file.open("rb"), as_attachment=True, filename=download_name(image), content_type=image.content_type
+    )
+
+
+def download_name(image: Image) -> str:
+    """lighthouse-at-dusk-1b7a0f8e.png: the prompt's first words, a short id, the real extension."""
+    words = slugify(image.prompt)[:60].rstrip("-") or slugify(image.get_kind_display()) or "image"
+    return f"{words}-{image.id.hex[:8]}.{image.extension}"
+
+
+# ---------------------------------------------------------------------------------------- actions on one image
+
+
+@require_POST
+def favourite(request: HttpRequest, image_id) -> HttpResponse:
+    image = get_own_image(request.user, image_id)
+    image.favourite = _flag(request)
+    image.save(update_fields=["favourite"])
+    message = "Added to your favourites." if image.favourite else "Removed from your favourites."
+    return _image_changed(request, image, message)
+
+
+@require_POST
+def share(request: HttpRequest, image_id) -> HttpResponse:
+    image = get_own_image(request.user, image_id)
+    wanted = _flag(request)
+    if wanted and not request.user.team_id:
+        return _image_changed(request, image, "You are not in a team yet, so there is no one to share with. "
+                              "Ask an administrator to add you to one.", error=True)
+    image.shared_with_team = wanted
+    image.save(update_fields=["shared_with_team"])
+    message = "Shared with your team." if wanted else "No longer shared with your team."
+    return _image_changed(request, image, message)
+
+
+@require_POST
+def delete(request: HttpRequest, image_id) -> HttpResponse:
+    image = get_own_image(request.user, image_id)
+    trash.move_to_trash(Image.objects.filter(pk=image.pk))
+    image.refresh_from_db(fields=["deleted_at"])
+    return _image_changed(request, image, "Moved to the trash.", just_deleted=True)
+
+
+@require_POST
+def restore(request: HttpRequest, image_id) -> HttpResponse:
+    image = get_own_image(request.user, image_id, include_trash=True)
+    trash.restore(Image.objects.filter(pk=image.pk))
+    image.refresh_from_db(fields=["deleted_at"])
+    if not request.htmx and _next(request):
+        messages.success(request, "Image restored.")
+        return HttpResponseRedirect(_next(request))
+    return _image_changed(request, image, "Image restored.")
+
+
+def _image_changed(
+    request: HttpRequest, image: Image, message: str, *, error: bool = False, just_deleted: bool = False
+) -> HttpResponse:
+    """htmx: the image page's panel, re-rendered. Plain POST: back to the image page."""
+    if request.htmx:
+        image = get_image_for_page(request.user, image.pk)
+        context = _detail_context(request, image, notice=message, notice_error=error, just_deleted=just_deleted)
+        return render(request, "gallery/detail.html#panel", context)
+    (messages.error if error else messages.success)(request, message)
+    return redirect("gallery:detail", image_id=image.pk)
+
+
+# ---------------------------------------------------------------------------------------- several images
+
+
+@require_POST
+def selection(request: HttpRequest) -> HttpResponse:
+    """Favourite, share, delete, restore or download several of the member's images at once."""
+    form = SelectionForm(request.POST)
+    if not form.is_valid():
+        problem = " ".join(error for errors in form.errors.values() for error in errors)
+        return _selection_done(request, [], problem, error=True)
+    action, ids = form.cleaned_data["action"], form.cleaned_data["ids"]
+    images = own_images(request.user, ids)  # 404 if any of them is not the member's
+    if action == "zip":
+        return _zip_response(list(images.order_by("-created_at", "-id")))
+    count = len(ids)
+    noun = "image" if count == 1 else "images"
+    undo = None
+    if action in {"favourite", "unfavourite"}:
+        images.update(favourite=action == "favourite")
+        message = f"{count} {noun} added to your favourites." if action == "favourite" else (
+            f"{count} {noun} removed from your favourites.")
+    elif action in {"share", "unshare"}:
+        if action == "share" and not request.user.team_id:
+            return _selection_done(request, [], "You are not in a team yet, so there is no one to share with. "
+                                   "Ask an administrator to add you to one.", error=True)
+        images.update(shared_with_team=action == "share")
+        message = f"{count} {noun} shared with your team." if action == "share" else (
+            f"{count} {noun} no longer shared with your team.")
+    elif action == "delete":
+        trash.move_to_trash(images)
+        message = f"{count} {noun} moved to the trash."
+        undo = ids
+    else:
+        trash.restore(images)
+        message = f"{count} {noun} restored."
+    return _selection_done(request, ids, message, undo=undo)
+
+
+def _selection_done(
+    request: HttpRequest, ids: list, message: str, *, error: bool = False, undo: list | None = None
+) -> HttpResponse:
+    if not request.htmx:
+        (messages.error if error else messages.success)(request, message)
+        return HttpResponseRedirect(_next(request) or reverse("gallery:index"))
+    changed = list(Image.objects.filter(user=request.user, pk__in=ids).order_by("-created_at", "-id"))
+    html = render_to_string(
+        "gallery/index.html#notice",
+        {"notice": message, "notice_error": error, "undo_ids": undo or []},
+        request=request,
+    )
+    for image in changed:
+        html += render_to_string(
+            "gallery/_tile.html", {"image": image, "oob": True, "selectable": True}, request=request
+        )
+    return HttpResponse(html)
+
+
+def _zip_response(images: list[Image]) -> FileResponse:
+    """The originals in one zip (stored, not recompressed: PNG/JPEG/WebP are compressed already)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    used: set[str] = set()
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+        for image in images:
+            name = download_name(image)
+            while name in used:  # two images of the same prompt and short id: practically never
+                name = f"{image.id.hex}.{image.extension}"
+            used.add(name)
+            with image.file.open("rb") as source, archive.open(name, "w") as target:
+                while chunk := source.read(1024 * 1024):
+                    target.write(chunk)
+    spool.seek(0)
+    filename = f"runware-images-{timezone.localtime():%Y%m%d-%H%M}.zip"
+    return FileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")
+
+
+@require_POST
+def empty_trash(request: HttpRequest) -> HttpResponse:
+    count = trash.purge(Image.objects.filter(user=request.user))
+    if count:
+        messages.success(request, f"{count} image{'s' if count != 1 else ''} deleted for good.")
+    else:
+        messages.info(request, "The trash was already empty.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("gallery:trash"))
+    return redirect("gallery:trash")
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _valid_filters(form: GalleryFilterForm) -> dict[str, Any]:
+    """The filters that are valid; one with an error is shown next to its field and left out."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return form.filters()
+
+
+def _models_of(user: Any) -> list[str]:
+    """The models this member has images of, for the filter's list."""
+    return list(
+        Image.objects.filter(user=user, deleted_at__isnull=True)
+        .exclude(model="")
+        .order_by("model")
+        .values_list("model", flat=True)
+        .distinct()
+    )
+
+
+def _wants_more(request: HttpRequest) -> bool:
+    """An htmx request from the "load more" row at the end of a grid: answer with tiles only."""
+    return bool(request.htmx) and request.htmx.target == "load-more"
+
+
+def _next_url(request: HttpRequest, page: Page) -> str | None:
+    if not page.has_next:
+        return None
+    params: QueryDict = request.GET.copy()
+    params["cursor"] = str(page.next_cursor)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _flag(request: HttpRequest) -> bool:
+    return request.POST.get("value", "").lower() in {"1", "true", "on", "yes"}
+
+
+def _next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None

@@ -1,0 +1,167 @@
+"""The gallery's and history's forms: filters that live in the URL, and the selection of images."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from runware_web.gallery.models import Image
+from runware_web.upstream.models import Task
+
+MAX_SELECTION = 200
+
+# What a task is, for a person; anything else shows its Runware task type as is.
+TASK_TYPE_LABELS = {
+    "imageInference": "Image generation",
+    "textInference": "Chat reply",
+    "promptEnhance": "Prompt enhancement",
+    "caption": "Caption",
+    "imageCaption": "Caption",
+    "upscale": "Upscale",
+    "imageUpscale": "Upscale",
+    "removeBackground": "Background removal",
+    "imageBackgroundRemoval": "Background removal",
+    "controlNetPreprocess": "ControlNet guide",
+    "imageControlNetPreProcess": "ControlNet guide",
+    "imageMasking": "Mask",
+    "photoMaker": "PhotoMaker",
+    "videoInference": "Video",
+}
+
+# The filter offers each kind once, under the current task type name; legacy names come along.
+_TASK_TYPE_ALIASES = {
+    "caption": ["caption", "imageCaption"],
+    "upscale": ["upscale", "imageUpscale"],
+    "removeBackground": ["removeBackground", "imageBackgroundRemoval"],
+    "controlNetPreprocess": ["controlNetPreprocess", "imageControlNetPreProcess"],
+}
+_LEGACY_TASK_TYPES = {"imageCaption", "imageUpscale", "imageBackgroundRemoval", "imageControlNetPreProcess"}
+
+
+def task_type_label(task_type: str) -> str:
+    return TASK_TYPE_LABELS.get(task_type, task_type)
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's filters, read from the query string so a filtered view can be bookmarked."""
+
+    prompt = forms.CharField(
+        label="Prompt contains", required=False, max_length=200, strip=True,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "lighthouse, dusk…"}),
+    )
+    model = forms.ChoiceField(label="Model", required=False)
+    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *Image.Kind.choices])
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    favourites = forms.BooleanField(label="Favourites only", required=False)
+    task = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data: Any = None, *, models: list[str] = (), **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        chosen = (data or {}).get("model") or ""
+        known = list(models)
+        if chosen and chosen not in known:
+            known.append(chosen)  # a shared link may name a model this member has not used: keep it
+        self.fields["model"].choices = [("", "Any model"), *[(air, air) for air in known]]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "This date is before the “From” date: pick a later one.")
+        return cleaned
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters (an invalid one is shown with its error and left out)."""
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "", False)}
+
+
+def apply_image_filters(images, filters: dict[str, Any]):
+    if prompt := filters.get("prompt"):
+        images = images.filter(prompt__icontains=prompt)
+    if model := filters.get("model"):
+        images = images.filter(model=model)
+    if kind := filters.get("kind"):
+        images = images.filter(kind=kind)
+    if since := filters.get("since"):
+        images = images.filter(created_at__gte=start_of_day(since))
+    if until := filters.get("until"):
+        images = images.filter(created_at__lt=start_of_day(until + timedelta(days=1)))
+    if filters.get("favourites"):
+        images = images.filter(favourite=True)
+    if task := filters.get("task"):
+        images = images.filter(task_id=task)
+    return images
+
+
+def start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class UUIDListField(forms.Field):
+    """Several image ids (checkboxes named `ids`)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[uuid.UUID]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        try:
+            return list(dict.fromkeys(uuid.UUID(str(item)) for item in value))
+        except ValueError:
+            raise ValidationError("That selection names an image that does not exist.", code="invalid") from None
+
+    def validate(self, value: list[uuid.UUID]) -> None:
+        if not value:
+            raise ValidationError("Select at least one image first.", code="required")
+        if len(value) > MAX_SELECTION:
+            raise ValidationError(
+                f"{len(value)} images are selected; act on at most {MAX_SELECTION} at a time.", code="too_many"
+            )
+
+
+class SelectionForm(forms.Form):
+    """Several of the member's images and what to do with them."""
+
+    ACTIONS = {
+        "favourite": "Favourite",
+        "unfavourite": "Remove from favourites",
+        "share": "Share with team",
+        "unshare": "Stop sharing",
+        "delete": "Delete",
+        "restore": "Restore",
+        "zip": "Download as zip",
+    }
+
+    ids = UUIDListField(label="Images")
+    action = forms.ChoiceField(label="Action", choices=list(ACTIONS.items()))
+
+
+class HistoryFilterForm(forms.Form):
+    """History's filters; `taskType` is Runware's own name for what a task did."""
+
+    taskType = forms.ChoiceField(
+        label="Kind",
+        required=False,
+        choices=[("", "Any kind")]
+        + [(name, label) for name, label in TASK_TYPE_LABELS.items() if name not in _LEGACY_TASK_TYPES],
+    )
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *Task.Status.choices])
+
+    def filters(self) -> dict[str, Any]:
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+def apply_task_filters(tasks, filters: dict[str, Any]):
+    if task_type := filters.get("taskType"):
+        tasks = tasks.filter(task_type__in=_TASK_TYPE_ALIASES.get(task_type, [task_type]))
+    if status := filters.get("status"):
+        tasks = tasks.filter(status=status)
+    return tasks

@@ -1,0 +1,55 @@
+"""History: every task of the member (images, chat, tools) with its status, duration and cost."""
+
+from __future__ import annotations
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from runware_web.gallery.forms import HistoryFilterForm, apply_task_filters
+from runware_web.gallery.models import Image
+from runware_web.gallery.paging import Cursor, keyset_page
+from runware_web.upstream.models import Task
+
+PAGE_SIZE = 50
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    form = HistoryFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound and form.is_valid() else {}
+    tasks = apply_task_filters(_tasks_of(request.user), filters)
+    page = keyset_page(tasks, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
+    next_url = None
+    if page.has_next:
+        params = request.GET.copy()
+        params["cursor"] = str(page.next_cursor)
+        next_url = f"{request.path}?{params.urlencode()}"
+    context = {"form": form, "page": page, "next_url": next_url, "filtered": bool(filters)}
+    if request.htmx and request.htmx.target == "load-more":
+        return render(request, "history/index.html#rows", context)
+    return render(request, "history/index.html", context)
+
+
+@require_safe
+def row(request: HttpRequest, task_id) -> HttpResponse:
+    """One task's row, for a page that watches a running task (polled while it runs)."""
+    try:
+        task = _tasks_of(request.user).get(pk=task_id)
+    except Task.DoesNotExist:
+        raise Http404("No such task.") from None
+    return render(request, "history/index.html#row", {"task": task})
+
+
+def _tasks_of(user):
+    saved_images = (
+        Image.objects.filter(task=OuterRef("pk"), deleted_at__isnull=True)
+        .order_by()
+        .values("task")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Task.objects.filter(user=user).annotate(
+        image_count=Subquery(saved_images, output_field=IntegerField())
+    )
