@@ -35,7 +35,7 @@
     return Array.from(picker.querySelectorAll(".picker-option"));
   }
 
-  // Model picker keyboard: ↓/↑ move through the list, Enter on the input picks the first match
+  // Model picker keyboard: ↓ opens the list, ↓/↑ move through it, Enter on the input picks the first match
   // (instead of submitting the studio form with search words), Escape closes the list.
   document.addEventListener("keydown", function (event) {
     var picker = event.target.closest && event.target.closest("[data-model-picker]");
@@ -53,6 +53,9 @@
     } else if (event.key === "ArrowDown" && options.length) {
       event.preventDefault();
       options[Math.min(index + 1, options.length - 1)].focus();
+    } else if (event.key === "ArrowDown" && event.target === input && window.htmx) {
+      event.preventDefault();
+      window.htmx.trigger(input, "search"); // open the list
     } else if (event.key === "ArrowUp" && index >= 0) {
       event.preventDefault();
       if (index === 0) input.focus(); else options[index - 1].focus();

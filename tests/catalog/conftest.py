@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -37,29 +36,3 @@ async def alice(async_client, user):
     return async_client
 
 
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup):
-    """Chromium for this module only, so Playwright's event loop is gone before the next module.
-
-    Playwright's sync API leaves its event loop marked as running in the main thread for as long as
-    it is started: sync ORM calls then need DJANGO_ALLOW_ASYNC_UNSAFE, and pytest-asyncio tests
-    cannot run at all. tests.browser's session-wide browser would break every async test after it.
-    The test database is created first, outside that loop.
-    """
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's own ORM calls, in Playwright's loop
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

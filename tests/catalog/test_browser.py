@@ -93,3 +93,27 @@ def test_the_studio_picker_searches_as_one_types_and_shows_the_chosen_name(page)
     expect(page.get_by_label("Model", exact=True)).to_have_value(models[0].air)
     expect(page.locator("#model-picker-chosen")).to_contain_text(models[0].name)
     expect(page.locator("#model-picker-options")).to_be_empty()
+
+
+def test_enter_in_the_picker_picks_the_first_match_instead_of_generating(page):
+    _, models = sim.search(sim.SearchQuery(search="illustrious", category="checkpoint"))
+    make_user("alice")
+    log_in(page, "alice")
+    page.goto("/studio/")
+
+    model = page.get_by_label("Model", exact=True)
+    model.fill("illustrious")
+    expect(page.locator("#model-picker-options").get_by_role("button", name=models[0].name)).to_be_visible()
+    model.press("Enter")
+
+    expect(page.locator("#model-picker-chosen")).to_contain_text(models[0].name)
+    expect(page.get_by_label("Model", exact=True)).to_have_value(models[0].air)
+
+    expect(page.get_by_label("Model", exact=True)).to_be_focused()  # keyboard users stay in the field
+    page.keyboard.press("ArrowDown")  # opens the list again
+    expect(page.locator(".picker-option").first).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".picker-option").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#model-picker-options")).to_be_empty()
+    expect(page.get_by_label("Model", exact=True)).to_be_focused()
