@@ -67,7 +67,7 @@ class ModelSearchForm(forms.Form):
         label="Search",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "flux, anime, portrait…", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     category = forms.ChoiceField(label="Category", choices=CATEGORIES, required=False)
     architecture = forms.ChoiceField(label="Architecture", choices=ARCHITECTURES, required=False)
@@ -117,7 +117,9 @@ class ModelSearchForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("type") and data.get("category") not in ("", "checkpoint"):
-            self.add_error("type", "Type applies to checkpoints only: set Category to Checkpoints, or Any type.")
+            self.add_error(
+                "type", "Type applies to checkpoints only: set Category to Checkpoints, or Any type."
+            )
         return data
 
     def params(self, *, limit: int = PAGE_SIZE) -> dict[str, Any]:

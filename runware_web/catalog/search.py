@@ -70,9 +70,6 @@ class CatalogModel:
         if not isinstance(data, dict) or not isinstance(data.get("air"), str) or not data["air"].strip():
             return None
         air = data["air"].strip()
-        tags = data.get("tags")
-        if isinstance(tags, str):
-            tags = tags.split(",")
         return cls(
             air=air,
             name=_text(data.get("name")) or air,
@@ -80,7 +77,7 @@ class CatalogModel:
             category=_text(data.get("category")).lower(),
             architecture=_text(data.get("architecture")),
             type=_text(data.get("type")),
-            tags=tuple(t for t in (_text(tag) for tag in tags or ()) if t) if isinstance(tags, list | tuple) else (),
+            tags=_tags(data.get("tags")),
             hero_image=_web_url(data.get("heroImage")),
             private=data.get("private") is True,
             comment=_text(data.get("comment")),
@@ -288,6 +285,15 @@ def _studio(params: dict[str, Any]) -> str:
 
 def _text(value: Any) -> str:
     return str(value).strip() if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """Tags as Runware sends them (a list; older answers: a comma-separated string)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(tag for tag in map(_text, value) if tag)
 
 
 def _integer(value: Any) -> int | None:

@@ -19,7 +19,14 @@ from django_htmx.http import trigger_client_event
 
 from runware_web.catalog.forms import PICKER_SIZE, ModelPickerForm, ModelSearchForm
 from runware_web.catalog.recent import recent_models
-from runware_web.catalog.search import CatalogModel, SearchPage, describe, describe_many, is_air, search_models
+from runware_web.catalog.search import (
+    CatalogModel,
+    SearchPage,
+    describe,
+    describe_many,
+    is_air,
+    search_models,
+)
 from runware_web.upstream.errors import UpstreamError
 
 
@@ -99,8 +106,8 @@ async def picker_choose(request: HttpRequest) -> HttpResponse:
     form = ModelPickerForm(request.GET)
     air = form.cleaned_data["model"] if form.is_valid() else ""
     chosen = await _chosen(air)
-    response = render(request, "catalog/_picker_widget.html", {"field": ModelPickerForm(initial={"model": air})["model"],
-                                                               "chosen": chosen})
+    field = ModelPickerForm(initial={"model": air})["model"]
+    response = render(request, "catalog/_picker_widget.html", {"field": field, "chosen": chosen})
     if isinstance(chosen, CatalogModel):
         trigger_client_event(response, "modelChosen", {"air": chosen.air, "name": chosen.name,
                                                        "defaults": chosen.studio_defaults})

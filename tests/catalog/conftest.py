@@ -10,7 +10,8 @@ import pytest
 @pytest.fixture(autouse=True)
 def _own_cache(settings):
     """Each test starts with an empty search cache (a fresh key prefix, on locmem or Redis alike)."""
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"catalog-test-{uuid.uuid4().hex}"}}
+    prefix = f"catalog-test-{uuid.uuid4().hex}"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
 
 
 @pytest.fixture

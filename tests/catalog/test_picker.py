@@ -28,8 +28,15 @@ class StudioLikeForm(forms.Form):
 
 def options(page: str) -> list[tuple[str, str]]:
     """(name, AIR) of every option, in order."""
-    found = re.findall(r'<span class="picker-name">(.*?)</span>.*?<code class="picker-air">(.*?)</code>', page, re.S)
+    pattern = r'<span class="picker-name">(.*?)</span>.*?<code class="picker-air">(.*?)</code>'
+    found = re.findall(pattern, page, re.S)
     return [(html.unescape(name), html.unescape(air)) for name, air in found]
+
+
+def studio_picker(**data) -> str:
+    """The picker as the studio includes it, for a form like the studio's."""
+    form = StudioLikeForm(data=data) if data else StudioLikeForm()
+    return render_to_string("catalog/_model_picker.html", {"field": form["model"]})
 
 
 def chosen(page: str) -> str:
@@ -45,7 +52,8 @@ async def used(user, air: str, *, minutes_ago: int, task_type: str = "imageInfer
 async def test_typing_lists_matching_checkpoints_by_name(alice, upstream, model_searches):
     page = (await alice.get("/models/picker/", {"model": "schnell"})).content.decode()
 
-    assert model_searches[-1] == {"search": "schnell", "category": "checkpoint", "limit": PICKER_SIZE, "offset": 0}
+    sent = {"search": "schnell", "category": "checkpoint", "limit": PICKER_SIZE, "offset": 0}
+    assert model_searches[-1] == sent
     _, models = sim.search(sim.SearchQuery(search="schnell", category="checkpoint", limit=PICKER_SIZE))
     assert options(page) == [(model.name, model.air) for model in models]
     assert "Matching checkpoints" in page
@@ -87,8 +95,9 @@ async def test_choosing_a_model_shows_its_name_beside_its_air(alice, upstream):
     assert '<label for="id_model">Model</label>' in page
     assert chosen(page) == f"Chosen: {model.name} FLUX.1 dev {FLUX_DEV}"
     event = json.loads(response["HX-Trigger"])["modelChosen"]
-    assert event == {"air": FLUX_DEV, "name": model.name, "defaults": {
-        "width": 1024, "height": 1024, "steps": 28, "CFGScale": 3.5, "scheduler": "FlowMatchEulerDiscreteScheduler"}}
+    defaults = {"width": 1024, "height": 1024, "steps": 28, "CFGScale": 3.5,
+                "scheduler": "FlowMatchEulerDiscreteScheduler"}
+    assert event == {"air": FLUX_DEV, "name": model.name, "defaults": defaults}
 
 
 async def test_a_typed_air_is_named_and_an_unknown_one_is_flagged(alice, upstream):
@@ -102,17 +111,19 @@ async def test_a_typed_air_is_named_and_an_unknown_one_is_flagged(alice, upstrea
 
 async def test_the_studio_include_renders_a_labelled_search_as_you_type_input(alice, upstream):
     await alice.get("/models/", {"search": "flux dev"})  # the portal has seen FLUX.1 dev
-    page = render_to_string("catalog/_model_picker.html", {"field": StudioLikeForm(initial={"model": FLUX_DEV})["model"]})
+    page = studio_picker(model=FLUX_DEV)
 
     assert '<label for="id_model">Model</label>' in page
-    assert re.search(r'<input type="text" name="model" id="id_model" value="runware:101@1"[^>]*\brequired\b', page)
-    assert 'hx-get="/models/picker/"' in page and 'hx-trigger="focus, input changed delay:300ms, search"' in page
+    field = r'<input type="text" name="model" id="id_model" value="runware:101@1"[^>]*\brequired'
+    assert re.search(field, page)
+    assert 'hx-get="/models/picker/"' in page
+    assert 'hx-trigger="focus, input changed delay:300ms, search"' in page
     assert chosen(page).startswith(f"Chosen: {sim.get_model(FLUX_DEV).name}")
     assert "catalog.css" in page and "catalog.js" in page
 
 
 async def test_an_unseen_model_gets_its_name_once_the_page_has_loaded(alice, upstream):
-    page = render_to_string("catalog/_model_picker.html", {"field": StudioLikeForm(initial={"model": SDXL})["model"]})
+    page = studio_picker(model=SDXL)
     assert "looking up its name" in page
     lookup = re.search(r'hx-get="([^"]+)" hx-trigger="load"', page).group(1)
 
@@ -121,13 +132,14 @@ async def test_an_unseen_model_gets_its_name_once_the_page_has_loaded(alice, ups
 
 
 async def test_the_picker_shows_the_studios_field_errors(alice, upstream):
-    form = StudioLikeForm(data={"model": ""})
-    page = render_to_string("catalog/_model_picker.html", {"field": form["model"]})
+    page = studio_picker(model="")
     assert 'aria-invalid="true"' in page and "This field is required." in page
     assert "No model chosen: type to search" in page
 
 
-async def test_when_runware_cannot_be_reached_the_list_says_so_and_recent_models_remain(alice, upstream, user, settings):
+async def test_when_runware_cannot_be_reached_the_list_says_so_and_recent_models_remain(
+    alice, upstream, user, settings
+):
     await used(user, FLUX_DEV, minutes_ago=5)
     settings.RUNWARE_WS_URL = "ws://127.0.0.1:9/v1"
     page = (await alice.get("/models/picker/")).content.decode()
