@@ -134,6 +134,11 @@ async def test_a_page_past_the_end_offers_the_first_page(alice, upstream):
     assert "This page is past the end" in page and 'href="?search=flux"' in page
 
 
+async def test_a_page_that_is_not_a_number_is_explained(alice, upstream, model_searches):
+    page = await search(alice, search="flux", page="two")
+    assert "There is no such page of results." in page and model_searches == []
+
+
 async def test_a_repeated_search_is_answered_from_the_cache(alice, upstream, model_searches):
     await alice.get("/models/", {"search": "flux", "category": "checkpoint"})
     await alice.get("/models/", {"category": "checkpoint", "search": "  FLUX "}, headers=HTMX)  # same search
