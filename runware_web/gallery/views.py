@@ -118,10 +118,11 @@ def image_file(request: HttpRequest, image_id) -> FileResponse:
 
 
 @require_safe
-def image_thumbnail(request: HttpRequest, image_id) -> FileResponse:
+def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     ensure_thumbnail(image)
-    response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
+    with image.thumbnail.open("rb") as handle:  # a few kB: one read beats streaming it
+        response = HttpResponse(handle.read(), content_type="image/webp")
     response["Cache-Control"] = _FILE_CACHE
     return response
 

@@ -80,7 +80,7 @@ def test_a_missing_thumbnail_is_made_once_and_kept(alice_client, user):
     assert response.status_code == 200
     from io import BytesIO
 
-    with PILImage.open(BytesIO(b"".join(response.streaming_content))) as thumb:
+    with PILImage.open(BytesIO(response.content)) as thumb:
         assert thumb.format == "WEBP"
     image.refresh_from_db()
     assert image.thumbnail.name.endswith(".webp")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.conf import settings
 
 from runware_web.gallery.forms import task_type_label
 
@@ -42,6 +43,14 @@ def duration(value: timedelta | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@register.filter
+def purge_date(deleted_at: datetime | None) -> datetime | None:
+    """When an image put in the trash at `deleted_at` is deleted for good."""
+    if deleted_at is None:
+        return None
+    return deleted_at + timedelta(days=settings.TRASH_RETENTION_DAYS)
 
 
 @register.filter
