@@ -15,10 +15,9 @@ import logging
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -30,7 +29,7 @@ from . import catalog, imaging
 from .directives import NONE, Directives
 from .errors import SimError, invalid
 from .pricing import to_json_number
-from .store import Job, JobStore, Ledger, MediaStore, StoredFile
+from .store import IMAGE_CACHE_PIXELS, LRU, Job, JobStore, Ledger, MediaStore, StoredFile, pixels
 from .text import Reply, stream_pieces
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,7 @@ _T = TypeVar("_T")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATA_URI = re.compile(r"data:(?P<mime>[\w/+.-]+)?(?:;[\w=-]+)*;base64,(?P<data>.*)", re.DOTALL)
 MAX_INPUT_SIDE = 4096
+ENCODED_CACHE_BYTES = 64 * 1024 * 1024
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 _STREAM_FAIL_AFTER_CHUNKS = 3
 
@@ -86,24 +86,6 @@ class NullListener:
         return None
 
 
-@dataclass
-class _Caches:
-    renders: OrderedDict[object, Image.Image] = field(default_factory=OrderedDict)
-    encoded: OrderedDict[object, bytes] = field(default_factory=OrderedDict)
-    size: int = 128
-
-    def get(self, table: OrderedDict[object, Any], key: object) -> Any:
-        value = table.get(key)
-        if value is not None:
-            table.move_to_end(key)
-        return value
-
-    def put(self, table: OrderedDict[object, Any], key: object, value: Any) -> None:
-        table[key] = value
-        while len(table) > self.size:
-            table.popitem(last=False)
-
-
 class Engine:
     def __init__(self, *, latency: float, stream_chunk_delay: float, starting_balance: Decimal) -> None:
         self.latency = latency
@@ -113,7 +95,8 @@ class Engine:
         self.ledger = Ledger(starting_balance)
         self.api_key_requests: dict[str, int] = {}
         self.enhance_offsets: dict[str, int] = {}
-        self._caches = _Caches()
+        self._renders: LRU[Image.Image] = LRU(IMAGE_CACHE_PIXELS, pixels)
+        self._encoded: LRU[bytes] = LRU(ENCODED_CACHE_BYTES, len)
         self._executor = ThreadPoolExecutor(
             max_workers=min(8, (os.cpu_count() or 2) + 2), thread_name_prefix="runware-sim"
         )
@@ -204,21 +187,21 @@ class Engine:
 
     async def hero_image(self, model: catalog.ModelInfo) -> bytes:
         key = ("hero", model.air)
-        data = self._caches.get(self._caches.encoded, key)
+        data = self._encoded.get(key)
         if data is None:
             image = await self.blocking(imaging.hero_image, model.air, model.name)
             data = await self.blocking(imaging.encode, image, "JPG", 85)
-            self._caches.put(self._caches.encoded, key, data)
+            self._encoded.put(key, data)
         return data
 
     # ----------------------------------------------------------------- outputs
 
     async def render(self, spec: imaging.RenderSpec, key: object) -> Image.Image:
         """Render with a cache: `key` must capture every input (including input image digests)."""
-        image = self._caches.get(self._caches.renders, key)
+        image = self._renders.get(key)
         if image is None:
             image = await self.blocking(imaging.render, spec)
-            self._caches.put(self._caches.renders, key, image)
+            self._renders.put(key, image)
         return image
 
     async def emit_image(
@@ -233,11 +216,11 @@ class Engine:
     ) -> dict[str, object]:
         """Encode and store an output image; return its `<prefix>UUID` and URL/base64/dataURI fields."""
         encoded_key = (cache_key, output.format, output.quality) if cache_key is not None else None
-        data = self._caches.get(self._caches.encoded, encoded_key) if encoded_key else None
+        data = self._encoded.get(encoded_key) if encoded_key else None
         if data is None:
             data = await self.blocking(imaging.encode, image, output.format, output.quality)
             if encoded_key:
-                self._caches.put(self._caches.encoded, encoded_key, data)
+                self._encoded.put(encoded_key, data)
         _, ext, mime = imaging.FORMATS[output.format]
         stored = self.media.put(data, ext, mime, file_uuid)
         self.media.cache_image(stored.uuid, image)

@@ -358,22 +358,21 @@ class Simulator:
     ) -> tuple[list[dict[str, object]], tuple[dict[str, object], int] | None]:
         """One task of a REST request: (items, (error object, HTTP status) or None)."""
         try:
-            checked = _checked_task(task)
-            if checked.get("deliveryMethod") == "stream":
+            if isinstance(task, dict) and task.get("deliveryMethod") == "stream":
                 raise SimError(
                     "unsupportedDeliveryMethod",
                     "A streamed task must be the only task of its request.",
                     "deliveryMethod",
                 )
-            utility = UTILITIES.get(checked["taskType"])
-            if utility is not None:
-                return await utility(self.engine, checked, base_url), None
-            job, work = await self.engine.submit(checked, base_url, allow_stream=False)
+            accepted = await self._accept(task, base_url)
         except SimError as error:
             context = task if isinstance(task, dict) else {}
             return [], (_task_error(error, context), error.http_status)
+        if isinstance(accepted, list):
+            return accepted, None
+        job, work = accepted
         self.engine.run(job, work)
-        if checked.get("deliveryMethod") == "async":
+        if job.request.get("deliveryMethod") == "async":
             return [{"taskType": job.task_type, "taskUUID": job.task_uuid}], None
         await job.finished.wait()
         if job.error is not None:
@@ -382,7 +381,12 @@ class Simulator:
 
     async def _stream(self, request: web.Request, task: dict[str, Any], base_url: str) -> web.StreamResponse:
         try:
-            job, work = await self.engine.submit(_checked_task(task), base_url, allow_stream=True)
+            accepted = await self._accept(task, base_url, allow_stream=True)
+            if isinstance(accepted, list):
+                raise SimError(
+                    "unsupportedDeliveryMethod", "Only textInference can be streamed.", "deliveryMethod"
+                )
+            job, work = accepted
         except SimError as error:
             return web.json_response({"errors": [_task_error(error, task)]}, status=error.http_status)
         response = web.StreamResponse(
@@ -471,23 +475,38 @@ class Simulator:
         session.attach(connection)
 
     async def _ws_task(self, session: Session, base_url: str, task: dict[str, Any]) -> None:
+        self.engine.note_api_key(session.api_key)
         try:
-            checked = _checked_task(task)
-            self.engine.note_api_key(session.api_key)
-            utility = UTILITIES.get(checked["taskType"])
-            if utility is not None:
-                session.send({"data": await utility(self.engine, checked, base_url)})
-                return
-            job, work = await self.engine.submit(checked, base_url, allow_stream=False)
+            accepted = await self._accept(task, base_url)
         except SimError as error:
             session.send({"errors": [_ws_error(error, task)]})
             return
-        is_async = checked.get("deliveryMethod") == "async"
+        if isinstance(accepted, list):
+            session.send({"data": accepted})
+            return
+        job, work = accepted
+        is_async = job.request.get("deliveryMethod") == "async"
         if work.directives.drop == 0:
             session.drop_connection()  # before even the ACK: the SDK re-sends async tasks, loses sync ones
         elif is_async:
             session.send({"data": [{"taskType": job.task_type, "taskUUID": job.task_uuid}]})
         self.engine.run(job, work, _SessionListener(session, work, push=not is_async))
+
+    async def _accept(
+        self, task: object, base_url: str, *, allow_stream: bool = False
+    ) -> list[dict[str, object]] | tuple[Job, Work]:
+        """A utility's answer, or a validated and registered job ready to run. Raises SimError only."""
+        checked = _checked_task(task)
+        try:
+            utility = UTILITIES.get(checked["taskType"])
+            if utility is not None:
+                return await utility(self.engine, checked, base_url)
+            return await self.engine.submit(checked, base_url, allow_stream=allow_stream)
+        except SimError:
+            raise
+        except Exception as exc:  # a simulator bug must still answer the task, or the client waits forever
+            log.exception("simulator failed on a %s task", checked["taskType"])
+            raise SimError("internalServerError", "The simulator failed to handle this task.") from exc
 
 
 def _as_task_list(payload: object) -> list[Any]:

@@ -12,8 +12,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from PIL import Image
 
@@ -21,6 +23,42 @@ from .errors import SimError
 
 TASK_RETENTION_SECONDS = 3600.0
 FILE_RETENTION_SECONDS = 3600.0
+IMAGE_CACHE_PIXELS = 48_000_000  # per cache of decoded images (~150–200 MB)
+
+_V = TypeVar("_V")
+
+
+def pixels(image: Image.Image) -> int:
+    return image.width * image.height
+
+
+class LRU(Generic[_V]):
+    """Least-recently-used cache bounded by the total weight of its values (pixels, bytes, ...)."""
+
+    def __init__(self, budget: int, weigh: Callable[[_V], int]) -> None:
+        self._items: OrderedDict[Hashable, _V] = OrderedDict()
+        self._budget = budget
+        self._weigh = weigh
+        self._weight = 0
+
+    def get(self, key: Hashable) -> _V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: _V) -> None:
+        self.pop(key)
+        self._items[key] = value
+        self._weight += self._weigh(value)
+        while self._weight > self._budget and len(self._items) > 1:
+            _, evicted = self._items.popitem(last=False)
+            self._weight -= self._weigh(evicted)
+
+    def pop(self, key: Hashable) -> None:
+        value = self._items.pop(key, None)
+        if value is not None:
+            self._weight -= self._weigh(value)
 
 
 @dataclass
@@ -43,11 +81,10 @@ class StoredFile:
 class MediaStore:
     """Files served under /files/<uuid>.<ext>, plus a small cache of decoded images."""
 
-    def __init__(self, decoded_cache_size: int = 64) -> None:
+    def __init__(self) -> None:
         self._files: dict[str, StoredFile] = {}
         self._by_digest: dict[str, str] = {}
-        self._decoded: OrderedDict[str, Image.Image] = OrderedDict()
-        self._decoded_cache_size = decoded_cache_size
+        self._decoded: LRU[Image.Image] = LRU(IMAGE_CACHE_PIXELS, pixels)
 
     def put(self, data: bytes, ext: str, content_type: str, file_uuid: str | None = None) -> StoredFile:
         stored = StoredFile(file_uuid or str(uuid.uuid4()), data, ext, content_type)
@@ -68,19 +105,14 @@ class MediaStore:
         return self._files.get(file_uuid)
 
     def delete(self, file_uuid: str) -> bool:
-        self._decoded.pop(file_uuid, None)
+        self._decoded.pop(file_uuid)
         return self._files.pop(file_uuid, None) is not None
 
     def cached_image(self, file_uuid: str) -> Image.Image | None:
-        image = self._decoded.get(file_uuid)
-        if image is not None:
-            self._decoded.move_to_end(file_uuid)
-        return image
+        return self._decoded.get(file_uuid)
 
     def cache_image(self, file_uuid: str, image: Image.Image) -> None:
-        self._decoded[file_uuid] = image
-        while len(self._decoded) > self._decoded_cache_size:
-            self._decoded.popitem(last=False)
+        self._decoded.put(file_uuid, image)
 
     def prune(self, now: float) -> None:
         expired = [u for u, f in self._files.items() if now - f.created_at > FILE_RETENTION_SECONDS]

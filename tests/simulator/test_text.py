@@ -137,6 +137,16 @@ async def test_a_failure_mid_stream_raises_after_some_text(connect, sim):
     assert sim.total_charged == 0
 
 
+async def test_a_dropped_stream_is_cut_but_completes_server_side(connect, sim):
+    stream = await connect("rest").stream(chat("[sim:drop=4] Explain tides", deliveryMethod=None))
+    pieces = []
+    with pytest.raises(aiohttp.ClientPayloadError):  # the SDK surfaces the cut body as aiohttp's error
+        async for piece in stream.text_stream:
+            pieces.append(piece)
+    assert len(pieces) == 4
+    assert sim.total_charged > 0  # the generation finished (and was billed) on the server
+
+
 async def test_stream_validation_error_is_an_http_error(connect):
     stream = await connect("rest").stream(chat("hi", model="runware:101@1", deliveryMethod=None))
     with pytest.raises(RunwareError) as caught:
