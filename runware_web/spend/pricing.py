@@ -8,8 +8,10 @@ task runs; the ledger always holds what Runware reported.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
-from decimal import ROUND_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 from runware_web.spend.models import Charge
@@ -74,7 +76,7 @@ def shape(task_type: str, params: dict[str, Any]) -> tuple:
             bool(params.get("refiner")),
         )
     if task_type in {"upscale", "imageUpscale"}:
-        return (_int(params.get("upscaleFactor"), 2),)
+        return (_number(params.get("upscaleFactor"), 2.0), _input_size(params))
     if task_type == "textInference":
         settings = params.get("settings") or {}
         return (_int(settings.get("maxTokens"), 0),)
@@ -92,10 +94,12 @@ def table_price(task_type: str, params: dict[str, Any]) -> Decimal:
             + IMAGE_PER_CONTROLNET * controlnets
             + (IMAGE_REFINER if refiner else 0)
         )
-        return amount.quantize(QUANTUM, rounding=ROUND_UP)
+        return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)  # as Runware rounds each charge
     if task_type in {"upscale", "imageUpscale"}:
-        side = UPSCALE_ASSUMED_INPUT * _int(params.get("upscaleFactor"), 2)
-        return UPSCALE_BASE + UPSCALE_PER_OUTPUT_MEGAPIXEL * _megapixels(side, side)
+        factor = _number(params.get("upscaleFactor"), 2.0)
+        width, height = _input_size(params) or (UPSCALE_ASSUMED_INPUT, UPSCALE_ASSUMED_INPUT)
+        out = _megapixels(round(width * factor), round(height * factor))
+        return (UPSCALE_BASE + UPSCALE_PER_OUTPUT_MEGAPIXEL * out).quantize(QUANTUM, rounding=ROUND_HALF_UP)
     if task_type == "textInference":
         return _text_price(params)
     fixed = {
@@ -120,6 +124,30 @@ def _text_price(params: dict[str, Any]) -> Decimal:
     # Tokens are roughly 4/3 of words; round up so that the estimate errs on the safe side.
     prompt_tokens = math.ceil(words * 4 / 3)
     return TEXT_PER_PROMPT_TOKEN * prompt_tokens + TEXT_PER_COMPLETION_TOKEN * completion
+
+
+def _input_size(params: dict[str, Any]) -> tuple[int, int] | None:
+    """The size of an input image sent inline (a data URI), read from its header only."""
+    value = (params.get("inputs") or {}).get("image") or params.get("inputImage")
+    if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
+        return None
+    try:
+        from PIL import Image
+
+        encoded = value.split(",", 1)[1][:65536]
+        header = base64.b64decode(encoded[: len(encoded) // 4 * 4])
+        with Image.open(io.BytesIO(header)) as image:
+            return image.size
+    except Exception:  # not an image we can read: fall back to the assumed size
+        return None
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
 
 
 def _adapters(params: dict[str, Any]) -> int:

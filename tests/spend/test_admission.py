@@ -171,3 +171,43 @@ async def test_thirty_concurrent_submits_through_the_runner_never_overspend(upst
     assert all(isinstance(outcome, Refused) for outcome in outcomes if not isinstance(outcome, Task))
     await wait_all(upstream, admitted)
     assert await ledger_total(user=alice) == KNOWN_COST * 10
+
+
+async def test_thirty_generate_requests_over_studio_sockets_admit_ten(upstream):
+    """The same race as members cause it: 30 studio sockets send Generate at the same moment."""
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from runware_web.studio.routing import websocket_urlpatterns
+
+    alice = await acreate_user("alice", monthly_budget=KNOWN_COST * 10)
+    sockets = []
+    for _ in range(30):
+        ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/studio/")
+        ws.scope["user"] = alice
+        assert (await ws.connect())[0]
+        await ws.receive_from(timeout=10)  # the state every page gets on connecting
+        sockets.append(ws)
+    generate = {"action": "generate", "model": MODEL, "positivePrompt": PARAMS["positivePrompt"],
+                "width": "1600", "height": "320", "steps": "25", "numberResults": "1", "outputFormat": "JPG"}
+
+    await asyncio.gather(*(ws.send_json_to(generate) for ws in sockets))
+
+    async def answer(ws) -> str:
+        """What the sender itself is told (other tabs' new cards arrive on every socket)."""
+        while True:
+            frame = await ws.receive_from(timeout=20)
+            if 'id="generate-feedback"' in frame:
+                return frame
+
+    answers = await asyncio.gather(*(answer(ws) for ws in sockets))
+    refused = [frame for frame in answers if "your monthly budget" in frame]
+    assert len(refused) == 20
+    assert all('role="alert"' in frame and "remains" in frame for frame in refused)
+
+    tasks = await database_sync_to_async(lambda: list(Task.objects.filter(user=alice)))()
+    assert len(tasks) == 10
+    await wait_all(upstream, tasks)
+    assert await ledger_total(user=alice) == KNOWN_COST * 10 == alice.monthly_budget
+    for ws in sockets:
+        await ws.disconnect()
