@@ -39,7 +39,15 @@ TEXT_DEFAULT_COMPLETION_TOKENS = 1024  # when the request sets no maxTokens
 UNKNOWN_TASK = Decimal("0.0040")  # a task type the table does not know
 
 DEFAULT_SIZE = 1024
-DEFAULT_STEPS = 20
+# Steps a model runs when the request leaves them out (its documented default); for a model not
+# listed, assume the most any common architecture uses, so the reservation errs on the safe side.
+MODEL_DEFAULT_STEPS = {
+    "runware:101@1": 28,  # FLUX.1 dev
+    "runware:100@1": 4,  # FLUX.1 schnell
+    "civitai:101055@128078": 30,  # SDXL 1.0
+    "runware:5@1": 28,  # SD 3
+}
+DEFAULT_STEPS = 30
 UPSCALE_ASSUMED_INPUT = 1024  # side of the input image when we cannot know it
 
 
@@ -70,7 +78,7 @@ def shape(task_type: str, params: dict[str, Any]) -> tuple:
         return (
             _int(params.get("width"), DEFAULT_SIZE),
             _int(params.get("height"), DEFAULT_SIZE),
-            _int(params.get("steps"), DEFAULT_STEPS),
+            _int(params.get("steps"), MODEL_DEFAULT_STEPS.get(str(params.get("model", "")), DEFAULT_STEPS)),
             _adapters(params),
             len(params.get("controlNet") or []),
             bool(params.get("refiner")),

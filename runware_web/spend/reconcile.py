@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from runware_web.spend import reports
 from runware_web.spend.models import BalanceReading, Charge
@@ -77,9 +78,17 @@ async def take_reading(*, user: Any = None, starting_point: bool = False) -> Bal
 def save_reading(*, balance: Decimal, user: Any = None, starting_point: bool = False) -> BalanceReading:
     with transaction.atomic():
         first = not BalanceReading.objects.filter(is_starting_point=True).exists()
+        last_charge_id = Charge.objects.aggregate(last=Max("id"))["last"] or 0
+        latest = BalanceReading.objects.order_by("-taken_at", "-id").first()
+        if (not starting_point and not first and latest is not None and not latest.is_starting_point
+                and latest.balance == balance and latest.last_charge_id == last_charge_id):
+            # Nothing happened since the last reading: refresh its time instead of adding a row.
+            latest.taken_at, latest.taken_by = timezone.now(), user if getattr(user, "pk", None) else None
+            latest.save(update_fields=["taken_at", "taken_by"])
+            return latest
         return BalanceReading.objects.create(
             balance=balance,
-            last_charge_id=Charge.objects.aggregate(last=Max("id"))["last"] or 0,
+            last_charge_id=last_charge_id,
             tasks_running=Task.objects.active().count(),
             is_starting_point=starting_point or first,
             taken_by=user if getattr(user, "pk", None) else None,

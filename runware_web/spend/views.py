@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -62,6 +63,7 @@ def page_context(request: HttpRequest, period_form: PeriodForm, **extra: Any) ->
         member_budgets=[BudgetForm(target=user) for user in User.objects.filter(is_active=True)
                         .select_related("team").order_by("username")],
         team_budgets=[BudgetForm(target=team) for team in Team.objects.order_by("name")],
+        rate_limit=settings.RATE_LIMIT_PER_MINUTE,
     )
     context.update(extra)
     return context

@@ -6,6 +6,7 @@
   function setLive(state, text) {
     var badge = document.querySelector("[data-live-badge]");
     if (!badge) return;
+    badge.hidden = false;
     badge.dataset.state = state;
     badge.textContent = text;
   }

@@ -150,3 +150,18 @@ def test_deleting_images_and_conversations_never_removes_their_cost(user, staff_
 
     assert reports.total(Charge.objects.filter(user=user)) == Decimal("0.00411234")
     assert reports.member_budget_use(user).spent == Decimal("0.00411234")
+
+
+@pytest.mark.django_db
+def test_readings_with_nothing_new_in_between_do_not_pile_up(user):
+    from runware_web.spend.models import BalanceReading
+
+    start = reconcile.save_reading(balance=Decimal("100"))
+    first = reconcile.save_reading(balance=Decimal("100"))
+    again = reconcile.save_reading(balance=Decimal("100"))
+    assert start.is_starting_point and again.pk == first.pk != start.pk
+    add_charge(user, "0.5")
+    later = reconcile.save_reading(balance=Decimal("99.5"))
+    assert later.pk != first.pk
+    assert BalanceReading.objects.count() == 3
+    assert reconcile.current().matches

@@ -40,6 +40,7 @@ async def charged(runner, user, task_type: str, params: dict, number_results: in
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("task_type, params, number_results", [
     ("imageInference", {**IMAGE, "numberResults": 2}, 2),
+    ("imageInference", {"model": "runware:101@1", "positivePrompt": "a windmill", "width": 512, "height": 512}, 1),
     ("imageInference", {**IMAGE, "lora": [{"model": "civitai:181605@314619", "weight": 0.7}]}, 1),
     ("promptEnhance", {"model": "runware:llama-3-1-8b@prompt-enhancer", "prompt": "a fox",
                        "promptVersions": 3}, 3),
