@@ -40,6 +40,11 @@ def render_reconciliation(error: str = "") -> str:
     )
 
 
+def is_still_staff(user_id: int) -> bool:
+    """The socket was opened by staff; check again before changing anything (they may have been demoted)."""
+    return User.objects.filter(pk=user_id, is_staff=True, is_active=True).exists()
+
+
 def save_budget(data: dict[str, Any]) -> tuple[bool, str]:
     """Validate and save a budget sent over the socket: (saved?, the form re-rendered)."""
     model = Team if data.get("kind") == "team" else User
@@ -95,6 +100,9 @@ class SpendConsumer(PortalConsumer):
     # ------------------------------------------------------------------ actions from the page
 
     async def action_set_budget(self, data: dict[str, Any]) -> None:
+        if not await database_sync_to_async(is_still_staff)(self.user.pk):
+            await self.close(code=4403)
+            return
         saved, html = await database_sync_to_async(save_budget)(data)
         if not html:
             await self.send_error("That member or team no longer exists. Reload the page.")

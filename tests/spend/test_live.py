@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from runware_web.accounts.models import User
 from runware_web.asgi import application
 from runware_web.spend.models import BalanceReading
+from runware_web.spend.templatetags.spend import usd
 from tests.conftest import acreate_user
 from tests.test_sockets import session_cookie
 
@@ -50,7 +51,7 @@ async def test_on_connect_the_page_gets_its_live_regions_and_the_balance(upstrea
         assert f'id="{region}"' in live
     assert "Last 7 days" in live
     balance = await receive_until(ws, 'id="reconciliation"')
-    assert f"${simulator.balance()}" in balance or f"${simulator.balance():.2f}" in balance
+    assert f'<dd data-balance>{usd(simulator.balance())}</dd>' in balance
     assert await database_sync_to_async(BalanceReading.objects.filter(is_starting_point=True).count)() == 1
     await ws.disconnect()
 
@@ -109,3 +110,25 @@ async def test_recording_a_new_starting_point(upstream):
     starting_points = await database_sync_to_async(BalanceReading.objects.filter(is_starting_point=True).count)()
     assert starting_points == 2  # the automatic first one, then the one asked for
     await ws.disconnect()
+
+
+async def test_a_demoted_staff_member_can_no_longer_change_budgets(upstream):
+    alice = await acreate_user("alice")
+    ws = await staff_socket()
+    await receive_until(ws, 'id="reconciliation"')
+    await database_sync_to_async(User.objects.filter(username="sam").update)(is_staff=False)
+    await ws.send_to(text_data=json.dumps({"action": "set_budget", "kind": "member", "pk": str(alice.pk),
+                                           "monthly_budget": "1000"}))
+    assert (await ws.receive_output(timeout=5))["type"] == "websocket.close"
+    assert (await database_sync_to_async(User.objects.get)(pk=alice.pk)).monthly_budget is None
+
+
+async def test_the_balance_can_be_read_without_javascript(upstream, async_client):
+    staff = await acreate_user("sam", is_staff=True)
+    await async_client.aforce_login(staff)
+    response = await async_client.post("/spend/balance/", {"starting_point": "1"})
+    assert response.status_code == 302 and response["Location"] == "/spend/#reconciliation"
+    reading = await database_sync_to_async(BalanceReading.objects.get)()
+    assert reading.is_starting_point and reading.taken_by_id == staff.pk
+    page = (await async_client.get("/spend/")).content.decode()
+    assert "Recorded a new starting point." in page
