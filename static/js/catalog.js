@@ -21,22 +21,13 @@
     if (options) options.innerHTML = "";
   }
 
-  // Model picker: giving the focus back to the input after Escape must not reopen the list.
-  document.addEventListener("htmx:configRequest", function (event) {
-    var picker = event.detail.elt.closest("[data-model-picker]");
-    var trigger = event.detail.triggeringEvent;
-    if (picker && picker.dataset.quiet && trigger && trigger.type === "focus") {
-      delete picker.dataset.quiet;
-      event.preventDefault();
-    }
-  });
-
   function pickerOptions(picker) {
     return Array.from(picker.querySelectorAll(".picker-option"));
   }
 
-  // Model picker keyboard: ↓ opens the list, ↓/↑ move through it, Enter on the input picks the first match
-  // (instead of submitting the studio form with search words), Escape closes the list.
+  // Model picker keyboard (typing or a click opens the list too): ↓ opens the list, ↓/↑ move
+  // through it, Enter on the input picks the first match (instead of submitting the studio form
+  // with search words), Escape closes the list.
   document.addEventListener("keydown", function (event) {
     var picker = event.target.closest && event.target.closest("[data-model-picker]");
     if (!picker) return;
@@ -46,10 +37,7 @@
     if (event.key === "Escape" && options.length) {
       event.preventDefault();
       closePicker(picker);
-      if (event.target !== input) {
-        picker.dataset.quiet = "1";
-        input.focus();
-      }
+      input.focus();
     } else if (event.key === "ArrowDown" && options.length) {
       event.preventDefault();
       options[Math.min(index + 1, options.length - 1)].focus();

@@ -117,7 +117,7 @@ async def test_the_studio_include_renders_a_labelled_search_as_you_type_input(al
     field = r'<input type="text" name="model" id="id_model" value="runware:101@1"[^>]*\brequired'
     assert re.search(field, page)
     assert 'hx-get="/models/picker/"' in page
-    assert 'hx-trigger="focus, input changed delay:300ms, search"' in page
+    assert 'hx-trigger="click, input changed delay:300ms, search"' in page
     assert chosen(page).startswith(f"Chosen: {sim.get_model(FLUX_DEV).name}")
     assert "catalog.css" in page and "catalog.js" in page
 
