@@ -29,7 +29,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -617,14 +617,13 @@ def _record_result(task: Task, key: str, cost: Decimal | None) -> bool:
 
 def _mark_ended(task: Task, *, status: str, error: UpstreamError | None = None) -> None:
     """Finish a task; a cancelled task stays cancelled whatever happens after."""
-    now = timezone.now()
-    fields: dict[str, Any] = {"finished_at": now}
+    fields: dict[str, Any] = {"finished_at": timezone.now()}
     if error is not None:
         fields.update(
             error_code=error.code, error_message=error.full_message, error_parameter=error.parameter[:100]
         )
-    Task.objects.filter(pk=task.pk).exclude(status=Task.Status.CANCELLED).update(status=status, **fields)
-    Task.objects.filter(pk=task.pk, status=Task.Status.CANCELLED).update(**fields)
+    kept = When(status=Task.Status.CANCELLED, then=Value(Task.Status.CANCELLED))
+    Task.objects.filter(pk=task.pk).update(status=Case(kept, default=Value(status)), **fields)
     task.refresh_from_db()
 
 
