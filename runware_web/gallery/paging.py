@@ -45,22 +45,53 @@ class Cursor:
 class Page:
     items: list[Any]
     next_cursor: Cursor | None
+    #: Set when the page stopped at the edge of its search window rather than at a full page: the
+    #: rows older than this were not looked at yet (the next page continues from there).
+    searched_to: datetime | None = None
 
     @property
     def has_next(self) -> bool:
         return self.next_cursor is not None
 
 
-def keyset_page(queryset: QuerySet, cursor: Cursor | None, size: int) -> Page:
-    """One page of `queryset` (newest first) starting after `cursor`, in one query."""
-    queryset = queryset.order_by("-created_at", "-id")
-    if cursor is not None:
-        # `created_at <= c` bounds the index range; the OR only breaks ties within it.
-        queryset = queryset.filter(
-            Q(created_at__lte=cursor.created_at) & (Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id))
-        )
+WINDOW = 5000
+
+
+def keyset_page(
+    queryset: QuerySet, cursor: Cursor | None, size: int, *, window: QuerySet | None = None
+) -> Page:
+    """One page of `queryset` (newest first) starting after `cursor`.
+
+    A filter that no index can serve (text inside the prompt) would read every row of a member
+    whose matches are rare. Give `window` (the same rows without that filter, which an index
+    serves) and a page examines at most WINDOW of them: it may come back short, with a cursor
+    that continues the search where it stopped. Each request stays bounded, whatever the size.
+    """
+    queryset = _after(queryset.order_by("-created_at", "-id"), cursor)
+    edge = None
+    if window is not None:
+        edges = list(_after(window.order_by("-created_at", "-id"), cursor).values_list("created_at", "id")[
+            WINDOW - 1 : WINDOW
+        ])
+        if edges:
+            edge = Cursor(*edges[0])
+            queryset = queryset.filter(
+                Q(created_at__gte=edge.created_at) & (Q(created_at__gt=edge.created_at) | Q(id__gte=edge.id))
+            )
     rows = list(queryset[: size + 1])
     if len(rows) > size:
         rows = rows[:size]
         return Page(rows, Cursor.after(rows[-1]))
+    if edge is not None:
+        return Page(rows, edge, searched_to=edge.created_at)
     return Page(rows, None)
+
+
+def _after(queryset: QuerySet, cursor: Cursor | None) -> QuerySet:
+    """The rows after `cursor` in (created_at, id) descending order."""
+    if cursor is None:
+        return queryset
+    # `created_at <= c` bounds the index range; the OR only breaks ties within it.
+    return queryset.filter(
+        Q(created_at__lte=cursor.created_at) & (Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id))
+    )

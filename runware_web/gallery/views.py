@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -42,8 +43,11 @@ def index(request: HttpRequest) -> HttpResponse:
     more = _wants_more(request)
     form = GalleryFilterForm(request.GET or None, models=[] if more else _models_of(request.user))
     filters = _valid_filters(form)
-    images = apply_image_filters(Image.objects.filter(user=request.user).visible(), filters)
-    page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
+    mine = Image.objects.filter(user=request.user).visible()
+    images = apply_image_filters(mine, filters)
+    # Text in the prompt has no index: search it a window of rows at a time (see keyset_page).
+    window = apply_image_filters(mine, {**filters, "prompt": ""}) if filters.get("prompt") else None
+    page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE, window=window)
     context = {
         "form": form,
         "page": page,
@@ -296,15 +300,28 @@ def _valid_filters(form: GalleryFilterForm) -> dict[str, Any]:
     return form.filters()
 
 
+# A loose index scan over image_live_model: one index seek per distinct model, instead of a
+# DISTINCT over every image of the member (100,000 images cost what 100 do). Same SQL on SQLite
+# and PostgreSQL.
+_MODELS_SQL = """
+WITH RECURSIVE used(model) AS (
+    SELECT (SELECT model FROM {table} WHERE user_id = %s AND deleted_at IS NULL AND model > ''
+            ORDER BY model LIMIT 1)
+    UNION ALL
+    SELECT (SELECT model FROM {table} WHERE user_id = %s AND deleted_at IS NULL AND model > used.model
+            ORDER BY model LIMIT 1)
+    FROM used WHERE used.model IS NOT NULL
+)
+SELECT model FROM used WHERE model IS NOT NULL
+"""
+
+
 def _models_of(user: Any) -> list[str]:
-    """The models this member has images of, for the filter's list."""
-    return list(
-        Image.objects.filter(user=user, deleted_at__isnull=True)
-        .exclude(model="")
-        .order_by("model")
-        .values_list("model", flat=True)
-        .distinct()
-    )
+    """The models this member has images of (not counting the trash), for the filter's list."""
+    sql = _MODELS_SQL.format(table=connection.ops.quote_name(Image._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, user.pk])
+        return [model for (model,) in cursor.fetchall()]
 
 
 def _wants_more(request: HttpRequest) -> bool:
