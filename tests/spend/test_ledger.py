@@ -47,7 +47,7 @@ def download_csv(staff) -> list[dict[str, str]]:
     response = client.get(f"/spend/export.csv?from={today}&to={today}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    text = b"".join(response.streaming_content).decode()
+    text = response.content.decode()
     return list(csv.DictReader(io.StringIO(text)))
 
 

@@ -147,7 +147,7 @@ def test_budget_use_shows_what_remains_of_the_month(staff_client, user, team):
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(response.content.decode())))
 
 
 def test_the_export_has_one_row_per_charge_with_the_exact_cost(staff_client, user, other_user):
