@@ -257,7 +257,7 @@ class Runner:
         task_type: str,
         params: dict[str, Any],
         number_results: int = 1,
-        estimated_cost: Decimal = Decimal(0),
+        estimated_cost: Decimal | None = None,
         delivery: str = "sync",
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
@@ -265,7 +265,8 @@ class Runner:
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
         (acknowledged, then polled; for long tasks such as video) or "stream" (textInference
-        over SSE).
+        over SSE). `estimated_cost` is what admission reserves of the budgets while the task runs;
+        without one, the spend piece's price estimate is used.
         """
         await self.ensure_started()
         task = await database_sync_to_async(_admit_and_create)(
@@ -571,9 +572,12 @@ def _item_error(nested: dict[str, Any]) -> UpstreamError:
 # ---------------------------------------------------------------------- database work (sync)
 
 
-def _admit_and_create(*, user: Any, estimated_cost: Decimal, **fields: Any) -> Task:
+def _admit_and_create(*, user: Any, estimated_cost: Decimal | None, **fields: Any) -> Task:
     from runware_web.spend.admission import admit
+    from runware_web.spend.pricing import estimate
 
+    if estimated_cost is None:
+        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"])
     with transaction.atomic():
         admit(user=user, estimate=estimated_cost)
         return Task.objects.create(
