@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from runware_web.gallery.forms import HistoryFilterForm, apply_task_filters
@@ -18,7 +19,10 @@ PAGE_SIZE = 50
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET or None)
-    filters = form.filters() if form.is_bound and form.is_valid() else {}
+    filters = {}
+    if form.is_bound:
+        form.is_valid()  # an invalid filter is shown with its error and left out
+        filters = form.filters()
     tasks = apply_task_filters(_tasks_of(request.user), filters)
     page = keyset_page(tasks, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
     next_url = None
@@ -26,7 +30,13 @@ def index(request: HttpRequest) -> HttpResponse:
         params = request.GET.copy()
         params["cursor"] = str(page.next_cursor)
         next_url = f"{request.path}?{params.urlencode()}"
-    context = {"form": form, "page": page, "next_url": next_url, "filtered": bool(filters)}
+    context = {
+        "form": form,
+        "page": page,
+        "next_url": next_url,
+        "filtered": bool(filters),
+        "gallery_root": reverse("gallery:index"),  # rows link to their images from it
+    }
     if request.htmx and request.htmx.target == "load-more":
         return render(request, "history/index.html#rows", context)
     return render(request, "history/index.html", context)
@@ -39,7 +49,7 @@ def row(request: HttpRequest, task_id) -> HttpResponse:
         task = _tasks_of(request.user).get(pk=task_id)
     except Task.DoesNotExist:
         raise Http404("No such task.") from None
-    return render(request, "history/index.html#row", {"task": task})
+    return render(request, "history/index.html#row", {"task": task, "gallery_root": reverse("gallery:index")})
 
 
 def _tasks_of(user):

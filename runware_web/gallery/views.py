@@ -55,6 +55,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "filtered": bool(filters) or bool(form.is_bound and form.errors),
         "continued": "cursor" in request.GET,
         "selectable": True,
+        "gallery_root": reverse("gallery:index"),
     }
     if more:
         return render(request, "gallery/index.html#tiles", context)
@@ -71,7 +72,12 @@ def team(request: HttpRequest) -> HttpResponse:
             shared_with_team=True, deleted_at__isnull=True, user__team_id=user.team_id
         ).select_related("user")
     page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
-    context = {"page": page, "next_url": _next_url(request, page), "team": user.team if user.team_id else None}
+    context = {
+        "page": page,
+        "next_url": _next_url(request, page),
+        "team": user.team if user.team_id else None,
+        "gallery_root": reverse("gallery:index"),
+    }
     if _wants_more(request):
         return render(request, "gallery/team.html#tiles", context)
     return render(request, "gallery/team.html", context)
@@ -85,6 +91,7 @@ def trash_index(request: HttpRequest) -> HttpResponse:
         "page": page,
         "next_url": _next_url(request, page),
         "retention_days": settings.TRASH_RETENTION_DAYS,
+        "gallery_root": reverse("gallery:index"),
     }
     if _wants_more(request):
         return render(request, "gallery/trash.html#tiles", context)
@@ -254,7 +261,9 @@ def _selection_done(
     )
     for image in changed:
         html += render_to_string(
-            "gallery/_tile.html", {"image": image, "oob": True, "selectable": True}, request=request
+            "gallery/_tile.html",
+            {"image": image, "oob": True, "selectable": True, "gallery_root": reverse("gallery:index")},
+            request=request,
         )
     return HttpResponse(html)
 
@@ -279,6 +288,11 @@ def _zip_response(images: list[Image]) -> FileResponse:
 
 @require_POST
 def empty_trash(request: HttpRequest) -> HttpResponse:
+    """Delete the member's trash for good. The page's dialog confirms it (htmx sends confirm=yes);
+    without JavaScript a page asks first."""
+    if request.POST.get("confirm") != "yes":
+        count = Image.objects.filter(user=request.user).trashed().count()
+        return render(request, "gallery/empty_trash.html", {"count": count})
     count = trash.purge(Image.objects.filter(user=request.user))
     if count:
         messages.success(request, f"{count} image{'s' if count != 1 else ''} deleted for good.")

@@ -78,7 +78,7 @@ def test_deleting_keeps_the_cost_in_the_ledger(alice_client, user):
     Charge.objects.create(task=image.task, user=user, task_type="imageInference", result_key="#0",
                           amount=Decimal("0.0041"))
     alice_client.post(reverse("gallery:delete", args=[image.pk]))
-    alice_client.post(reverse("gallery:empty_trash"))
+    alice_client.post(reverse("gallery:empty_trash"), {"confirm": "yes"})
     assert not Image.objects.filter(pk=image.pk).exists()
     assert Charge.objects.get(task=image.task).amount == Decimal("0.0041")
 

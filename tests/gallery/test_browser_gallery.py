@@ -145,3 +145,20 @@ def test_select_several_then_favourite_and_delete_them_with_one_undo(page):
     expect(page.get_by_text("2 images restored.")).to_be_visible()
     expect(page.get_by_text("In the trash")).to_have_count(0)
     assert Image.objects.trashed().count() == 0
+
+
+def test_empty_the_trash_after_confirming_in_a_dialog(page):
+    from django.utils import timezone
+
+    from tests.gallery.factories import make_image
+
+    alice = make_user("alice")
+    make_image(alice, "an old sketch", deleted_at=timezone.now())
+    log_in(page, "alice")
+    page.goto("/gallery/trash/")
+    expect(page.get_by_role("button", name=re.compile("Restore.*old sketch"))).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Empty trash").click()
+    expect(page.get_by_text("1 image deleted for good.")).to_be_visible()
+    expect(page.get_by_text("The trash is empty")).to_be_visible()
+    assert not Image.objects.filter(user=alice).exists()

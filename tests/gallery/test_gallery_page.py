@@ -26,7 +26,8 @@ def test_it_shows_the_members_images_newest_first(alice_client, user):
     old, new = images_over_days(user, 2)[::-1]
     response = alice_client.get(reverse("gallery:index"))
     assert tiles(response) == [str(new.pk), str(old.pk)]
-    assert reverse("gallery:thumb", args=[new.pk]) in response.content.decode()
+    assert f'href="{reverse("gallery:detail", args=[new.pk])}"' in response.content.decode()
+    assert f'src="{reverse("gallery:thumb", args=[new.pk])}"' in response.content.decode()
     assert 'loading="lazy"' in response.content.decode()
 
 

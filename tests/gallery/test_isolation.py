@@ -48,7 +48,7 @@ def test_another_members_trashed_image_cannot_be_restored(alice_client, other_us
 
 def test_emptying_my_trash_never_touches_theirs(alice_client, other_user):
     binned = make_image(other_user, deleted_at=timezone.now())
-    alice_client.post(reverse("gallery:empty_trash"))
+    alice_client.post(reverse("gallery:empty_trash"), {"confirm": "yes"})
     assert Image.objects.filter(pk=binned.pk).exists()
 
 

@@ -52,7 +52,7 @@ def test_emptying_the_trash_deletes_rows_and_files_of_that_member_only(
     theirs = make_image(other_user, deleted_at=timezone.now())
     files = [binned.file.name, binned.thumbnail.name]
     with django_capture_on_commit_callbacks(execute=True):  # files go once the deletion is committed
-        response = alice_client.post(reverse("gallery:empty_trash"), follow=True)
+        response = alice_client.post(reverse("gallery:empty_trash"), {"confirm": "yes"}, follow=True)
     assert "1 image deleted for good." in response.content.decode()
     assert not Image.objects.filter(pk=binned.pk).exists()
     assert not any(default_storage.exists(name) for name in files)
@@ -76,3 +76,18 @@ def test_the_command_empties_what_is_older_than_the_retention(
     assert set(Image.objects.values_list("pk", flat=True)) == {recent.pk, alive.pk}
     assert not default_storage.exists(old.file.name) and not default_storage.exists(also_old.thumbnail.name)
     assert default_storage.exists(recent.file.name)
+
+
+def test_without_javascript_emptying_the_trash_asks_first(alice_client, user):
+    binned = make_image(user, deleted_at=timezone.now())
+    body = alice_client.post(reverse("gallery:empty_trash")).content.decode()
+    assert "Empty the trash?" in body and "1 image will be deleted for good" in body
+    assert 'name="confirm" value="yes"' in body
+    assert Image.objects.filter(pk=binned.pk).exists()  # nothing deleted yet
+
+
+def test_the_trash_page_confirms_in_a_dialog_before_emptying(alice_client, user):
+    make_image(user, deleted_at=timezone.now())
+    body = alice_client.get(reverse("gallery:trash")).content.decode()
+    assert 'hx-confirm="Delete every image in the trash for good? This cannot be undone."' in body
+    assert """hx-vals='{"confirm": "yes"}'""" in body
