@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -43,7 +45,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def row(request: HttpRequest, task_id) -> HttpResponse:
+def row(request: HttpRequest, task_id: UUID) -> HttpResponse:
     """One task's row, for a page that watches a running task (polled while it runs)."""
     try:
         task = _tasks_of(request.user).get(pk=task_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
@@ -99,7 +100,7 @@ def trash_index(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def detail(request: HttpRequest, image_id) -> HttpResponse:
+def detail(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     return render(request, "gallery/detail.html", _detail_context(request, image))
 
@@ -121,7 +122,7 @@ def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[st
 
 
 @require_safe
-def image_file(request: HttpRequest, image_id) -> FileResponse:
+def image_file(request: HttpRequest, image_id: UUID) -> FileResponse:
     image = get_image_for_page(request.user, image_id)
     response = FileResponse(image.file.open("rb"), content_type=image.content_type)
     response["Cache-Control"] = _FILE_CACHE
@@ -129,7 +130,7 @@ def image_file(request: HttpRequest, image_id) -> FileResponse:
 
 
 @require_safe
-def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
+def image_thumbnail(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     ensure_thumbnail(image)
     with image.thumbnail.open("rb") as handle:  # a few kB: one read beats streaming it
@@ -139,7 +140,7 @@ def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
 
 
 @require_safe
-def download(request: HttpRequest, image_id) -> FileResponse:
+def download(request: HttpRequest, image_id: UUID) -> FileResponse:
     """The original file, as an attachment with a name a person recognises."""
     image = get_image_for_page(request.user, image_id)
     return FileResponse(
@@ -157,7 +158,7 @@ def download_name(image: Image) -> str:
 
 
 @require_POST
-def favourite(request: HttpRequest, image_id) -> HttpResponse:
+def favourite(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     image.favourite = _flag(request)
     image.save(update_fields=["favourite"])
@@ -166,7 +167,7 @@ def favourite(request: HttpRequest, image_id) -> HttpResponse:
 
 
 @require_POST
-def share(request: HttpRequest, image_id) -> HttpResponse:
+def share(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     wanted = _flag(request)
     if wanted and not request.user.team_id:
@@ -179,7 +180,7 @@ def share(request: HttpRequest, image_id) -> HttpResponse:
 
 
 @require_POST
-def delete(request: HttpRequest, image_id) -> HttpResponse:
+def delete(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     trash.move_to_trash(Image.objects.filter(pk=image.pk))
     image.refresh_from_db(fields=["deleted_at"])
@@ -187,7 +188,7 @@ def delete(request: HttpRequest, image_id) -> HttpResponse:
 
 
 @require_POST
-def restore(request: HttpRequest, image_id) -> HttpResponse:
+def restore(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id, include_trash=True)
     trash.restore(Image.objects.filter(pk=image.pk))
     image.refresh_from_db(fields=["deleted_at"])
