@@ -78,11 +78,13 @@ PAGES = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=100_000, help="images at the large size (default 100,000)")
-    parser.add_argument("--small", type=int, default=1_000, help="images at the small size (default 1,000)")
+    parser.add_argument("--small", type=int, default=1_000, help="images at the small size (default 1,000; at least 500)")
     parser.add_argument("--runs", type=int, default=60, help="requests per page and size (default 60)")
     parser.add_argument("--explain", action="store_true", help="print the query plan of the gallery queries")
     parser.add_argument("--no-heavy", action="store_true", help="skip the one-member-owns-everything round")
     args = parser.parse_args()
+    if args.small < 500 or args.images < args.small:
+        parser.error("--small must be at least 500 (ten images a member) and --images at least --small")
 
     import django
 
@@ -178,22 +180,16 @@ class Seeder:
             if len(batch_images) >= 5000:
                 self.flush(batch_tasks, batch_images)
         self.flush(batch_tasks, batch_images)
-        from django.db import connection
-
-        with connection.cursor() as cursor:  # fresh statistics, as a production database would have
-            cursor.execute("ANALYZE")
+        analyze()
 
     def give_everything_to_one_member(self) -> None:
         """The worst case for a member's own pages: one member owning every image and task."""
-        from django.db import connection
-
         from runware_web.gallery.models import Image
         from runware_web.upstream.models import Task
 
         Task.objects.update(user=self.members[0])
         Image.objects.update(user=self.members[0])
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        analyze()
 
     @staticmethod
     def flush(tasks: list, images: list) -> None:
@@ -204,6 +200,14 @@ class Seeder:
         Image.objects.bulk_create(images, batch_size=2000)
         tasks.clear()
         images.clear()
+
+
+def analyze() -> None:
+    """Fresh statistics (and, on PostgreSQL, a vacuumed table), as autovacuum gives production."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 def urls_for(member) -> dict[str, str]:
@@ -246,26 +250,32 @@ def measure(members: list, runs: int, *, explain: bool) -> dict[str, tuple[int, 
         client.force_login(member)
         clients.append((client, urls_for(member)))
 
-    figures = {}
+    counts = {}
     for page in PAGES:
         with CaptureQueriesContext(connection) as queries:
             response = clients[0][0].get(clients[0][1][page])
         assert response.status_code == 200, (page, response.status_code)
-        query_count = len(queries.captured_queries)  # now: the log is reset by the next request
+        counts[page] = len(queries.captured_queries)  # now: the log is reset by the next request
         if explain and page.startswith(("first", "later", "filter", "team")):
             explain_queries(page, queries.captured_queries)
         for client, urls in clients:  # warm up every member's pages once
             client.get(urls[page])
-        times, cpu = [], []
-        for run in range(runs):
-            client, urls = clients[run % len(clients)]
+
+    # Pages take turns, so a burst of load on a shared machine spreads over all of them.
+    times: dict[str, list[float]] = {page: [] for page in PAGES}
+    cpu: dict[str, list[float]] = {page: [] for page in PAGES}
+    for run in range(runs):
+        client, urls = clients[run % len(clients)]
+        for page in PAGES:
             started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(urls[page])
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
+            times[page].append((time.perf_counter() - started) * 1000)
+            cpu[page].append((time.process_time() - started_cpu) * 1000)
             assert response.status_code == 200
-        figures[page] = (query_count, statistics.median(times), percentile(times, 95), percentile(cpu, 95))
-    return figures
+    return {
+        page: (counts[page], statistics.median(times[page]), percentile(times[page], 95), percentile(cpu[page], 95))
+        for page in PAGES
+    }
 
 
 def percentile(values: list[float], pct: int) -> float:
