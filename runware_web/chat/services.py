@@ -82,15 +82,16 @@ async def delete_conversation(*, user: Any, conversation_id: Any) -> None:
 
 
 async def _submit(user: Any, plan: Plan, *, field: str) -> Any:
+    submit = runner.submit(
+        user=user,
+        feature=FEATURE,
+        task_type="textInference",
+        params=plan.params,
+        estimated_cost=plan.estimate,
+        delivery="stream",
+    )
     try:
-        return await runner.submit(
-            user=user,
-            feature=FEATURE,
-            task_type="textInference",
-            params=plan.params,
-            estimated_cost=plan.estimate,
-            delivery="stream",
-        )
+        return await submit
     except Refused as refused:
         raise ChatError(refused.message, field=field) from None
 
@@ -125,7 +126,7 @@ def thread_state(conversation: Conversation) -> dict[str, Any]:
     streaming = any(message.is_streaming for message in messages)
     return {
         "conversation": conversation,
-        "messages": messages,
+        "chat_messages": messages,
         "streaming": streaming,
         "can_regenerate": bool(last and last.role == Message.Role.ASSISTANT and not streaming),
     }
