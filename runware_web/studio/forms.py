@@ -230,7 +230,7 @@ class LoraForm(RowForm):
     kind = "lora"
 
     model = AIRField(label="LoRA model")
-    weight = forms.FloatField(label="Weight", min_value=-4, max_value=4, initial=1,
+    weight = forms.FloatField(label="LoRA weight", min_value=-4, max_value=4, initial=1,
                               widget=forms.NumberInput(attrs={"step": "0.05"}))
 
     def to_param(self) -> dict[str, Any]:
@@ -244,7 +244,7 @@ class ControlNetForm(RowForm):
     guide = forms.UUIDField(label="Guide image", widget=forms.HiddenInput,
                             error_messages={"required": "Add a guide image (a preprocessed edge, depth or pose map)."})
     model = AIRField(label="ControlNet model")
-    weight = forms.FloatField(label="Weight", required=False, min_value=0, max_value=1, initial=1,
+    weight = forms.FloatField(label="ControlNet weight", required=False, min_value=0, max_value=1, initial=1,
                               widget=forms.NumberInput(attrs={"step": "0.05"}))
     start = forms.IntegerField(label="Start", required=False, min_value=0, max_value=100)
     end = forms.IntegerField(label="End", required=False, min_value=0, max_value=100)

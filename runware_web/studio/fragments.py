@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 
 from runware_web.studio.forms import StudioForm, error_id_for_parameter
 from runware_web.studio.services import Card, card_for, recent_cards
@@ -37,9 +38,26 @@ def arrived(card: Card, index: int) -> str:
 
 def form_errors(form: StudioForm) -> str:
     """Every error container of the form (valid fields' containers are emptied)."""
-    return render_to_string(
-        "studio/_errors.html", {"errors": form.errors_by_id(), "count": form.error_count()}
-    ) + feedback("")
+    return _errors(form.errors_by_id(), count=form.error_count()) + feedback("")
+
+
+def _errors(errors: dict[str, list[str]], *, count: int = 0) -> str:
+    if "errors-model" in errors and has_model_picker():
+        errors = {**errors, MODEL_PICKER_ERROR_ID: errors["errors-model"]}
+    return render_to_string("studio/_errors.html", {"errors": errors, "count": count})
+
+
+# The catalog piece's model picker keeps the Model field's messages in its own element.
+MODEL_PICKER_ERROR_ID = "id_model_error"
+
+
+def has_model_picker() -> bool:
+    """Whether the catalog piece's search-as-you-type model picker is installed."""
+    try:
+        get_template("catalog/_model_picker.html")
+    except TemplateDoesNotExist:
+        return False
+    return True
 
 
 def feedback(message: str) -> str:
@@ -52,5 +70,5 @@ def failure(task: Task, error: UpstreamError) -> str:
     html = card(task)
     error_id = error_id_for_parameter(error.parameter)
     if error_id:
-        html += render_to_string("studio/_errors.html", {"errors": {error_id: [error.message]}, "count": 0})
+        html += _errors({error_id: [error.message]})
     return html

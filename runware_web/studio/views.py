@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.gallery.models import Image
 from runware_web.gallery.uploads import ImageUploadField
-from runware_web.studio import services
+from runware_web.studio import fragments, services
 from runware_web.studio.forms import ASPECT_PRESETS, SUGGESTED_MODELS, StudioForm
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.runner import runner
@@ -36,22 +36,23 @@ def index(request: HttpRequest) -> HttpResponse:
 async def generate(request: HttpRequest) -> HttpResponse:
     """The same form as the socket's, posted without JavaScript: submit, then show the generation."""
     user = await request.auser()
-    prepared = await database_sync_to_async(services.prepare)(user, request.POST, request.FILES)
+    prepared = await sync_to_async(services.prepare)(user, request.POST, request.FILES)
     if not prepared.is_valid:
         return await sync_to_async(_render_index)(request, prepared.form, status=400)
+    submission = runner.submit(
+        user=user,
+        feature=services.FEATURE,
+        task_type="imageInference",
+        params=prepared.params,
+        number_results=prepared.number_results,
+        estimated_cost=prepared.estimate.amount,
+        delivery="sync",
+    )
     try:
-        task = await runner.submit(
-            user=user,
-            feature=services.FEATURE,
-            task_type="imageInference",
-            params=prepared.params,
-            number_results=prepared.number_results,
-            estimated_cost=prepared.estimate.amount,
-            delivery="sync",
-        )
+        task = await _detached(submission)
     except Refused as refusal:
         return await sync_to_async(_render_index)(request, prepared.form, feedback=refusal.message)
-    await database_sync_to_async(services.remember)(task, prepared)
+    await sync_to_async(services.remember)(task, prepared)
     return HttpResponseRedirect(reverse("studio:generation", args=[task.pk]))
 
 
@@ -64,7 +65,7 @@ def generation(request: HttpRequest, task_id: UUID) -> HttpResponse:
 @require_POST
 async def cancel(request: HttpRequest, task_id: UUID) -> HttpResponse:
     user = await request.auser()
-    await database_sync_to_async(services.get_own_task)(user, task_id)
+    await sync_to_async(services.get_own_task)(user, task_id)
     await runner.cancel(user=user, task_id=task_id)
     return redirect("studio:generation", task_id)
 
@@ -107,6 +108,21 @@ def estimate(request: HttpRequest) -> HttpResponse:
     return render(request, "studio/_estimate.html", {"estimate": services.estimate_for_query(request.GET)})
 
 
+async def _detached(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run `work` (and the runner task it starts) outside this request's context.
+
+    Behind synchronous middleware an async view runs inside the request's async_to_sync context,
+    whose thread executor is shut down once the response is sent; a task started from it could not
+    save its results afterwards. Work started here gets a context and a database thread of its own.
+    """
+
+    async def run() -> Any:
+        async with ThreadSensitiveContext():
+            return await work
+
+    return await asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+
+
 def _render_index(
     request: HttpRequest,
     form: StudioForm,
@@ -124,7 +140,7 @@ def _render_index(
         "aspect_presets": ASPECT_PRESETS,
         "notices": notices or [],
         "feedback": feedback,
-        "model_picker": _has_model_picker(),
+        "model_picker": fragments.has_model_picker(),
     }
     return render(request, "studio/index.html", context, status=status)
 
@@ -141,12 +157,3 @@ def _index(value: str | None) -> int | None:
         return max(0, int(value)) if value not in (None, "") else None
     except ValueError:
         return None
-
-
-def _has_model_picker() -> bool:
-    """The catalog piece's search-as-you-type model picker, once it exists."""
-    try:
-        get_template("catalog/_model_picker.html")
-    except TemplateDoesNotExist:
-        return False
-    return True
