@@ -1,9 +1,12 @@
 from django.urls import path
 
-from runware_web.views import coming_soon
+from runware_web.tools import views
 
 app_name = "tools"
 
 urlpatterns = [
-    path("", coming_soon("Tools", "Caption, upscale, remove backgrounds, make ControlNet guides and masks."), name="index"),
+    path("", views.index, name="index"),
+    path("upload/", views.upload, name="upload"),
+    path("enhance/", views.enhance, name="enhance"),
+    path("run/<str:task_type>/", views.run_tool, name="run"),
 ]

@@ -1,0 +1,90 @@
+"""Starting tool tasks and reading back what they produced. Shared by the consumer and the views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db.models import Prefetch
+
+from runware_web.gallery.models import Image
+from runware_web.gallery.store import data_uri
+from runware_web.tools.forms import EnhanceForm, ImageToolForm, split_versions
+from runware_web.tools.models import TextResult, ToolRun
+from runware_web.upstream.models import Task
+from runware_web.upstream.runner import runner
+
+FEATURE = "tools"
+RECENT_RUNS = 20
+
+
+async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> Task:
+    """Submit a valid tool form for one of the member's images. Raises `Refused` (budget, rate)."""
+    image_input = await database_sync_to_async(data_uri)(image)
+    task = await runner.submit(
+        user=user,
+        feature=FEATURE,
+        task_type=form.task_type,
+        params=form.runware_params(image_input),
+        number_results=1,
+        estimated_cost=form.estimate(image),
+    )
+    # Written before the runner's first database step (both queue on the same DB thread), so the
+    # handler finds the source image when the result arrives.
+    await database_sync_to_async(ToolRun.objects.create)(task=task, user=user, tool=form.task_type, source=image)
+    return task
+
+
+async def start_enhance(*, user: Any, form: EnhanceForm) -> Task:
+    versions = form.cleaned_data["promptVersions"]
+    task = await runner.submit(
+        user=user,
+        feature=FEATURE,
+        task_type="promptEnhance",
+        params=form.runware_params(),
+        number_results=versions,
+        estimated_cost=form.estimate(),
+    )
+    await database_sync_to_async(ToolRun.objects.create)(
+        task=task, user=user, tool=ToolRun.Tool.ENHANCE, prompt=form.cleaned_data["prompt"]
+    )
+    return task
+
+
+@dataclass
+class Enhanced:
+    task: Task
+    versions: list[str]
+    wanted: int
+
+
+def enhanced(task_id: Any, wanted: int) -> Enhanced:
+    """The versions an ended promptEnhance task returned (sync)."""
+    task = Task.objects.get(pk=task_id)
+    texts = list(task.text_results.order_by("index").values_list("text", flat=True))
+    return Enhanced(task=task, versions=split_versions(texts, wanted), wanted=wanted)
+
+
+def runs_for_image(user: Any, image: Image) -> list[ToolRun]:
+    """The member's recent tool runs on an image, with what they made (sync)."""
+    return list(
+        ToolRun.objects.filter(user=user, source=image)
+        .select_related("task", "source")
+        .prefetch_related(
+            Prefetch("task__images", queryset=Image.objects.visible().order_by("created_at")),
+            Prefetch("task__text_results", queryset=TextResult.objects.order_by("index")),
+        )[:RECENT_RUNS]
+    )
+
+
+def run_with_outputs(task_id: Any) -> ToolRun | None:
+    return (
+        ToolRun.objects.filter(pk=task_id)
+        .select_related("task", "source")
+        .prefetch_related(
+            Prefetch("task__images", queryset=Image.objects.visible().order_by("created_at")),
+            Prefetch("task__text_results", queryset=TextResult.objects.order_by("index")),
+        )
+        .first()
+    )
