@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 
 from runware_web.gallery.access import get_own_image
 from runware_web.tools import services
-from runware_web.tools.forms import IMAGE_TOOLS, ImageToolForm
+from runware_web.tools.forms import IMAGE_TOOLS, ImageToolForm, bind_frame
 from runware_web.upstream.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
 
@@ -48,7 +48,7 @@ class ToolsConsumer(PortalConsumer):
         await self.run_tool("imageMasking", data)
 
     async def run_tool(self, task_type: str, data: dict[str, Any]) -> None:
-        form = IMAGE_TOOLS[task_type](data)
+        form = bind_frame(IMAGE_TOOLS[task_type], data)
         valid = form.is_valid()
         image = None
         if form.cleaned_data.get("image"):  # whose image it is comes before anything else
@@ -79,7 +79,7 @@ def render_form(form: ImageToolForm) -> str:
 
 def _render_results(user: Any, image_id: str) -> str:
     try:
-        image = get_own_image(user, image_id)
+        image = services.own_image(user, image_id)
     except Http404:
         return ""
     return render_to_string("tools/_results.html", {"image": image, "runs": services.runs_for_image(user, image)})

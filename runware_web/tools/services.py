@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.db.models import Prefetch
+from django.http import Http404
 
+from runware_web.gallery.access import get_own_image
 from runware_web.gallery.models import Image
 from runware_web.gallery.store import data_uri
 from runware_web.tools.forms import EnhanceForm, ImageToolForm, split_versions
@@ -17,6 +20,15 @@ from runware_web.upstream.runner import runner
 
 FEATURE = "tools"
 RECENT_RUNS = 20
+
+
+def own_image(user: Any, image_id: Any) -> Image:
+    """One of the member's images by its id as typed in a URL or a frame, else 404 (sync)."""
+    try:
+        parsed = uuid.UUID(str(image_id))
+    except ValueError:
+        raise Http404("No such image.") from None
+    return get_own_image(user, parsed)
 
 
 async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> Task:

@@ -58,7 +58,7 @@ def _page(
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     image_id = request.GET.get("image")
-    image = get_own_image(request.user, image_id) if image_id else None
+    image = services.own_image(request.user, image_id) if image_id else None
     return _page(request, image=image)
 
 

@@ -15,7 +15,7 @@ from runware_web.gallery.models import Image
 from runware_web.spend.models import Charge
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
-from tests.tools.conftest import aget_image, make_image, receive_until, started_task_id, tools_socket
+from tests.tools.conftest import make_image, receive_until, started_task_id, tools_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
