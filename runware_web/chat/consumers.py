@@ -68,11 +68,12 @@ class ChatConsumer(PortalConsumer):
         if conversation is None:
             return
         try:
-            await regenerate(user=self.user, conversation_id=conversation.pk)
+            turn = await regenerate(user=self.user, conversation_id=conversation.pk)
         except ChatError as error:
             await self.send_error(error.message)
             return
-        await self.send_html(await self._render(conversation.pk, fragments.thread))
+        await self.send_html(await database_sync_to_async(fragments.turn_started)(
+            conversation, new=1, removed=(turn.replaced,) if turn.replaced else ()))
 
     async def action_settings(self, data: dict[str, Any]) -> None:
         conversation = await self._conversation(data)
@@ -101,7 +102,7 @@ class ChatConsumer(PortalConsumer):
     def _after_send(self, conversation: Conversation) -> str:
         conversation.refresh_from_db()
         return (
-            fragments.thread(conversation)
+            fragments.turn_started(conversation, new=2)
             + fragments.composer_field(conversation)
             + fragments.sidebar(self.user, conversation)
         )

@@ -27,6 +27,15 @@ def thread(conversation: Conversation) -> str:
     return _part("thread", state) + _part("actions", state)
 
 
+def turn_started(conversation: Conversation, *, new: int, removed: tuple[int, ...] = ()) -> str:
+    """The newest `new` messages appended to the thread (and a replaced reply removed), with the
+    controls. The rest of the thread is left as it is, so a reasoning fold the member opened stays open."""
+    state = thread_state(conversation)
+    first_turn = len(state["chat_messages"]) == new  # the empty-state note is still on the page
+    context = {**state, "chat_messages": state["chat_messages"][-new:], "removed": removed, "first_turn": first_turn}
+    return _part("appended", context) + _part("actions", state) + _part("title", state)
+
+
 def actions(conversation: Conversation) -> str:
     return _part("actions", thread_state(conversation))
 

@@ -38,6 +38,12 @@ class ChatError(Exception):
 
 
 @dataclass(frozen=True)
+class Turn:
+    reply: Message  # still streaming
+    replaced: int | None  # the reply it replaces (regenerate)
+
+
+@dataclass(frozen=True)
 class Plan:
     conversation: Conversation
     params: dict[str, Any]
@@ -49,18 +55,20 @@ class Plan:
 # ---------------------------------------------------------------------- async entry points
 
 
-async def send_message(*, user: Any, conversation_id: Any, content: str) -> Message:
-    """Save the member's message and start the streamed reply; returns the reply (still streaming)."""
+async def send_message(*, user: Any, conversation_id: Any, content: str) -> Turn:
+    """Save the member's message and start the streamed reply."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=content)
     task = await _submit(user, plan, field="content")
-    return await database_sync_to_async(_record_turn)(plan, task, content=content)
+    reply = await database_sync_to_async(_record_turn)(plan, task, content=content)
+    return Turn(reply=reply, replaced=None)
 
 
-async def regenerate(*, user: Any, conversation_id: Any) -> Message:
+async def regenerate(*, user: Any, conversation_id: Any) -> Turn:
     """Replace the last reply with a new one, from the same conversation up to it."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=None)
     task = await _submit(user, plan, field="")
-    return await database_sync_to_async(_record_turn)(plan, task, content=None)
+    reply = await database_sync_to_async(_record_turn)(plan, task, content=None)
+    return Turn(reply=reply, replaced=plan.replacing)
 
 
 async def stop(*, user: Any, conversation_id: Any) -> Message:

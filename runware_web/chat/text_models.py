@@ -32,9 +32,10 @@ _VENDORS = {"anthropic": "Anthropic", "google": "Google", "minimax": "MiniMax", 
 
 
 def label(air: str) -> str:
-    """`openai:gpt@5-mini` → `OpenAI gpt 5-mini`: readable, and still recognisable as the AIR."""
+    """`openai:gpt@5-mini` → `OpenAI gpt 5-mini`, `minimax:m2.7@0` → `MiniMax m2.7`."""
     vendor, _, rest = air.partition(":")
     name, _, version = rest.partition("@")
+    version = "" if version == "0" else version
     return f"{_VENDORS.get(vendor, vendor)} {name} {version}".strip()
 
 

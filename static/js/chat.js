@@ -43,9 +43,11 @@
   });
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     var form = composer();
-    if (form && /id="composer-field-|toast-error/.test(event.detail.message || "")) delete form.dataset.sending;
+    var message = event.detail.message || "";
+    if (form && /id="composer-field-|toast-error/.test(message)) delete form.dataset.sending;
     if (hadFocus && input() && document.activeElement !== input()) input().focus();
-    if (follow) toBottom();
+    // The member's own message was just added (or a reply regenerated): show it, then follow.
+    if (follow || /hx-swap-oob="beforeend:#thread-/.test(message)) toBottom();
   });
 
   // Forms that destroy something ask first: <form data-confirm="Delete …?">.

@@ -198,7 +198,8 @@ async def test_regenerate_replaces_the_last_reply_and_each_turn_sends_the_whole_
     frame = await ws.receive_from()
     second = await latest_reply(conversation)
     assert second.pk != first.pk and second.task_id != first.task_id
-    assert f'id="msg-{second.pk}"' in frame and f'id="msg-{first.pk}"' not in frame
+    assert f'<li id="msg-{second.pk}"' in frame
+    assert f'<div id="msg-{first.pk}" hx-swap-oob="delete">' in frame  # the old reply leaves the page
     await frames_until(ws, lambda f: has_ended(f, second.pk))
     await upstream.wait(second.task_id)
     assert (await reload(first)).replaced
