@@ -40,6 +40,7 @@ from runware_web.upstream.models import Task, Worker
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+CLOSE_TIMEOUT = 5.0  # seconds each step of shutdown may take
 STALE_WORKER_SECONDS = 60.0
 STREAM_PUBLISH_INTERVAL = 0.05
 UPSTREAM_STATUS_KEY = "runware-web:upstream-status"
@@ -226,13 +227,15 @@ class Runner:
                 log.warning(
                     "Shutting down with %d task(s) still running; the next worker recovers them.", len(still)
                 )
-                await asyncio.gather(*still, return_exceptions=True)
+                await asyncio.wait(still, timeout=CLOSE_TIMEOUT)
         for background in list(state.background):
             background.cancel()
-        await asyncio.gather(*state.background, return_exceptions=True)
+        if state.background:
+            await asyncio.wait(list(state.background), timeout=CLOSE_TIMEOUT)
         if state.client is not None:
+            # The SDK's close can wait on a reconnect in progress; never let it hold shutdown.
             with contextlib.suppress(Exception):
-                await state.client.close()
+                await asyncio.wait_for(state.client.close(), timeout=CLOSE_TIMEOUT)
         if state.started:
             await database_sync_to_async(self._mark_stopped)()
 
