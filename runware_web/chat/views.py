@@ -65,7 +65,7 @@ def rename(request: HttpRequest, conversation_id: str) -> HttpResponse:
     chat.title = form.cleaned_data["title"]
     chat.save(update_fields=["title"])
     messages.success(request, "Conversation renamed.")
-    return redirect(chat)
+    return redirect("chat:index" if request.POST.get("next") == "list" else chat)
 
 
 @require_POST

@@ -57,6 +57,17 @@ def test_a_reply_grows_in_place_and_the_conversation_is_there_after_a_reload(pag
     page.get_by_role("link", name="Explain how lighthouses work").click()
     expect(page.locator(".message-assistant .message-body")).to_have_text(final)
 
+    page.goto("/chat/")  # rename and delete from the list
+    page.get_by_text("Rename", exact=True).click()
+    page.get_by_label("Title").fill("Lighthouses")
+    page.get_by_role("button", name="Save title").click()
+    expect(page.get_by_text("Conversation renamed.")).to_be_visible()
+    expect(page.get_by_role("link", name="Lighthouses")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Conversation deleted.")).to_be_visible()
+    expect(page.get_by_text("No conversations yet")).to_be_visible()
+
 
 def test_html_in_a_reply_is_shown_as_text(page, model_says):
     make_user("alice")

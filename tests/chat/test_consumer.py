@@ -150,7 +150,7 @@ async def test_closing_the_socket_mid_reply_still_saves_the_reply_and_its_cost(u
 
 
 async def test_stop_keeps_the_text_shown_and_the_ledger_keeps_the_real_cost(upstream, slow_stream):
-    slow_stream(0.05)
+    slow_stream(0.03)
     alice = await acreate_user("alice")
     conversation = await acreate_conversation(alice)
     ws = await connect(alice, conversation)
