@@ -33,7 +33,8 @@ def arrived(card: Card, index: int) -> str:
     """One image arrived: its slot and the generation's status line."""
     slot = next((slot for slot in card.slots if slot.index == index), None)
     html = render_to_string("studio/_slot.html", {"card": card, "slot": slot}) if slot else ""
-    return html + render_to_string("studio/_status.html", {"card": card})
+    return (html + render_to_string("studio/_card_head.html", {"card": card})
+            + render_to_string("studio/_status.html", {"card": card}))
 
 
 def form_errors(form: StudioForm) -> str:
