@@ -22,7 +22,7 @@ def get_image_for_viewer(user: Any, image_id: Any) -> Image:
     """An image the user may look at (their own, or shared with their team), else 404."""
     try:
         return viewable_images(user).get(pk=image_id)
-    except (Image.DoesNotExist, ValueError, TypeError):
+    except (Image.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such image.") from None
 
 
@@ -33,7 +33,7 @@ def get_own_image(user: Any, image_id: Any, *, include_trash: bool = False) -> I
         images = images.visible()
     try:
         return images.get(pk=image_id)
-    except (Image.DoesNotExist, ValueError, TypeError):
+    except (Image.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such image.") from None
 
 

@@ -14,6 +14,8 @@ import math
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
+from runware_web.gallery.models import Image
+from runware_web.gallery.store import IMAGE_REF_PREFIX
 from runware_web.spend.models import Charge
 from runware_web.upstream.models import Task
 
@@ -137,15 +139,18 @@ def _text_price(params: dict[str, Any]) -> Decimal:
 def _input_size(params: dict[str, Any]) -> tuple[int, int] | None:
     """The size of an input image sent inline (a data URI), read from its header only."""
     value = (params.get("inputs") or {}).get("image") or params.get("inputImage")
+    if isinstance(value, str) and value.startswith(IMAGE_REF_PREFIX):
+        size = Image.objects.filter(pk=value.removeprefix(IMAGE_REF_PREFIX)).values_list("width", "height").first()
+        return tuple(size) if size else None
     if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
         return None
     try:
-        from PIL import Image
+        from PIL import Image as PILImage
 
         encoded = value.split(",", 1)[1][:65536]
         header = base64.b64decode(encoded[: len(encoded) // 4 * 4])
-        with Image.open(io.BytesIO(header)) as image:
-            return image.size
+        with PILImage.open(io.BytesIO(header)) as picture:
+            return picture.size
     except Exception:  # not an image we can read: fall back to the assumed size
         return None
 

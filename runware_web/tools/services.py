@@ -12,7 +12,7 @@ from django.http import Http404
 
 from runware_web.gallery.access import get_own_image
 from runware_web.gallery.models import Image
-from runware_web.gallery.store import data_uri
+from runware_web.gallery.store import image_ref
 from runware_web.tools.forms import EnhanceForm, ImageToolForm, split_versions
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
@@ -33,7 +33,7 @@ def own_image(user: Any, image_id: Any) -> Image:
 
 async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> Task:
     """Submit a valid tool form for one of the member's images. Raises `Refused` (budget, rate)."""
-    image_input = await database_sync_to_async(data_uri)(image)
+    image_input = image_ref(image)  # the runner sends the image's bytes; the Task row keeps the reference
     task = await runner.submit(
         user=user,
         feature=FEATURE,

@@ -85,6 +85,20 @@ class Handler:
 
 
 _handlers: dict[str, Handler] = {}
+_input_resolvers: list[Any] = []
+
+
+def register_input_resolver(resolve: Any) -> None:
+    """`resolve(user_id, params) -> params` runs in a DB thread just before a task is sent, turning
+    references stored in Task.params (e.g. the gallery's image references) into what Runware takes.
+    It may raise; the task then fails with the exception's message."""
+    _input_resolvers.append(resolve)
+
+
+def _resolve_inputs(user_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    for resolve in _input_resolvers:
+        params = resolve(user_id, params)
+    return params
 
 
 def register(handler: Handler) -> Handler:
@@ -314,8 +328,13 @@ class Runner:
             return
         handler = handler_for(task.feature)
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        try:
+            params = await database_sync_to_async(_resolve_inputs)(task.user_id, task.params)
+        except Exception as exc:
+            await self._fail(task, handler, UpstreamError(code="validation", message=str(exc)))
+            return
         payload = {
-            **task.params,
+            **params,
             "taskType": task.task_type,
             "taskUUID": str(task.pk),
             "includeCost": True,
@@ -429,7 +448,12 @@ class Runner:
         if task is None:
             return
         handler = handler_for(task.feature)
-        payload = {**task.params, "taskType": task.task_type, "taskUUID": str(task.pk), "includeCost": True}
+        try:
+            params = await database_sync_to_async(_resolve_inputs)(task.user_id, task.params)
+        except Exception as exc:
+            await self._fail(task, handler, UpstreamError(code="validation", message=str(exc)))
+            return
+        payload = {**params, "taskType": task.task_type, "taskUUID": str(task.pk), "includeCost": True}
         text: list[str] = []
         reasoning: list[str] = []
         loop = asyncio.get_running_loop()

@@ -47,7 +47,7 @@ async def test_caption_describes_the_image_and_offers_it_as_the_prompt(user, ima
     task, images, texts, charges = await outcome(task_id)
 
     assert task.task_type == "caption" and task.feature == "tools" and task.status == "done"
-    assert task.params["inputs"]["image"].startswith("data:image/png;base64,")
+    assert task.params["inputs"]["image"] == f"portal-image:{image.pk}"  # the row keeps a reference, not bytes
     [caption] = texts
     assert "96x64" in caption.text  # the simulator describes the pixels it was sent
     assert caption.source_id == image.pk

@@ -273,3 +273,31 @@ async def test_totals_are_sums_of_ledger_rows(upstream, probe):
 
     ledger, tasks = await totals()
     assert ledger == tasks and ledger > 0
+
+
+async def test_image_references_are_sent_as_the_images_bytes(upstream, probe, simulator):
+    """Task rows keep `portal-image:<id>`; Runware gets the image itself, and a vanished image fails clearly."""
+    from runware_web.gallery.store import image_ref, save_image
+    from tests.images import png_bytes
+
+    alice = await acreate_user("alice")
+    seed = await database_sync_to_async(save_image)(user=alice, data=png_bytes(64, 64), kind="uploaded")
+    task = await upstream.submit(
+        user=alice, feature="probe", task_type="imageInference",
+        params=image_params(seedImage=image_ref(seed), strength=0.5),
+    )
+    await upstream.wait(task.pk)
+    task = await reload(task)
+    assert task.status == Task.Status.DONE, task.error_message
+    assert task.params["seedImage"] == f"portal-image:{seed.pk}"
+
+    await database_sync_to_async(seed.delete)()
+    task = await upstream.submit(
+        user=alice, feature="probe", task_type="imageInference",
+        params=image_params(seedImage=image_ref(seed), strength=0.5),
+    )
+    await upstream.wait(task.pk)
+    task = await reload(task)
+    assert task.status == Task.Status.FAILED
+    assert "no longer in your gallery" in task.error_message
+    assert await charges_of(task) == []
