@@ -1,12 +1,11 @@
 """The studio's work with the database: preparing a request, saving results, pre-filling the form.
 
-Everything here is synchronous; consumers and async views call it through
-`database_sync_to_async`, handlers from the runner's loop the same way.
+Everything here is synchronous: the consumer and the handler call it through
+`database_sync_to_async`, async views through `sync_to_async`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +24,6 @@ from runware_web.studio.forms import GenerateForm, StudioForm
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task
 from runware_web.upstream.runner import parse_cost
-
-log = logging.getLogger(__name__)
 
 FEATURE = "studio"
 RECENT_GENERATIONS = 12

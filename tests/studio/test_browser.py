@@ -55,6 +55,7 @@ def test_three_images_arrive_one_by_one_and_are_still_there_after_a_reload(page,
 
     results = page.get_by_role("region", name="Results")
     expect(results.get_by_role("status")).to_have_count(3)  # a placeholder per image, at once
+    expect(page.get_by_text("No images yet")).to_have_count(0)
     images = results.get_by_role("img", name=PROMPT)
     expect(images).to_have_count(3)
     expect(results.get_by_text(re.compile(r"3 images · \d+\.\d s · \$0\.\d+"))).to_be_visible()

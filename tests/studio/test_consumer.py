@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
 from runware_web.gallery.models import Image
 from runware_web.spend.models import Charge
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
-from tests.studio.helpers import PROMPT, card_id, connect, receive_until, request, uploaded_image
+from tests.studio.helpers import PROMPT, card_id, connect, receive_until, request, studio_app, uploaded_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,10 +159,6 @@ async def test_closing_the_socket_mid_generation_loses_nothing(upstream, simulat
 
 
 async def connect_and_get_state(user) -> str:
-    from channels.testing import WebsocketCommunicator
-
-    from tests.studio.helpers import studio_app
-
     ws = WebsocketCommunicator(studio_app, "/ws/studio/")
     ws.scope["user"] = user
     assert (await ws.connect())[0]
