@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -59,7 +60,7 @@ def redact(text: str) -> str:
 
 def from_sdk(exc: BaseException) -> UpstreamError:
     """Map a runware-sdk error (or anything else raised while talking to Runware)."""
-    code = getattr(exc, "code", None) or "unknown"
+    code = getattr(exc, "code", None) or _network_code(exc)
     raw_message = redact(str(getattr(exc, "message", "") or exc))[:500]
     parameter = getattr(exc, "parameter", None) or ""
     if code == "connection" and _never_connected(raw_message):
@@ -68,6 +69,17 @@ def from_sdk(exc: BaseException) -> UpstreamError:
     if code == "validation" and parameter:
         message = f"Runware refused the value of “{parameter}”. Change it and try again."
     return UpstreamError(code=code, message=message, parameter=parameter, detail=raw_message)
+
+
+def _network_code(exc: BaseException) -> str:
+    """Errors raised below the SDK (a stream cut off, a socket timing out) by what they mean."""
+    import aiohttp
+
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)):
+        return "timeout"
+    if isinstance(exc, (aiohttp.ClientError, ConnectionError)):
+        return "connection"
+    return "unknown"
 
 
 def _never_connected(message: str) -> bool:

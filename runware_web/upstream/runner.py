@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -255,7 +256,7 @@ class Runner:
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         background = self._state.background
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
         background.add(task)
         task.add_done_callback(background.discard)
         return task
@@ -303,7 +304,11 @@ class Runner:
         run = _Run(task_id=task.pk)
         runs = self._runs
         runner_coro = self._execute_stream(run) if task.delivery == "stream" else self._execute(run)
-        run.future = asyncio.get_running_loop().create_task(runner_coro, name=f"runware-task-{task.pk}")
+        # A fresh context: the task must not inherit the request's (asgiref binds sync work of a
+        # request to a thread that goes away with the response).
+        run.future = asyncio.get_running_loop().create_task(
+            runner_coro, name=f"runware-task-{task.pk}", context=contextvars.Context()
+        )
         runs[str(task.pk)] = run
         run.future.add_done_callback(lambda _: runs.pop(str(task.pk), None))
 
@@ -540,7 +545,10 @@ class Runner:
                 raise
             except Exception as exc:
                 status = UPSTREAM_KEY_REFUSED if from_sdk(exc).code == "auth" else UPSTREAM_UNREACHABLE
-            await cache.aset(UPSTREAM_STATUS_KEY, status, timeout=None)
+            try:
+                await cache.aset(UPSTREAM_STATUS_KEY, status, timeout=None)
+            except RuntimeError:  # the event loop is closing (its executor is gone)
+                return
             if status == UPSTREAM_OK:
                 delay = 1.0
                 await asyncio.sleep(30)

@@ -47,3 +47,13 @@ def test_the_log_filter_redacts_the_key(settings):
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "sending %s", ("sk-live-abcdef123456",), None)
     RedactApiKey().filter(record)
     assert record.getMessage() == "sending [redacted]"
+
+
+def test_a_stream_cut_off_below_the_sdk_is_a_lost_connection():
+    import asyncio
+
+    import aiohttp
+
+    assert from_sdk(aiohttp.ClientPayloadError("Response payload is not completed")).code == "connection"
+    assert from_sdk(asyncio.TimeoutError()).code == "timeout"
+    assert from_sdk(ValueError("odd")).code == "unknown"
