@@ -16,11 +16,10 @@ from typing import Any
 
 from runware_web.gallery.models import Image
 from runware_web.gallery.store import IMAGE_REF_PREFIX
-from runware_web.spend.models import Charge
 from runware_web.upstream.models import Task
 
 QUANTUM = Decimal("0.00000001")
-RECENT_CHARGES = 50  # how many recent outputs of the same task type and model to look at
+RECENT_TASKS = 20  # how many recent tasks of the same type and model to learn prices from
 
 # USD, mirroring the simulator's documented price table.
 IMAGE_BASE = Decimal("0.0005")
@@ -62,16 +61,22 @@ def estimate(task_type: str, params: dict[str, Any], number_results: int) -> Dec
 
 
 def recent_cost_per_output(task_type: str, params: dict[str, Any]) -> Decimal | None:
-    """The highest cost Runware recently reported for one output of the same shape, if any."""
+    """The highest cost per output Runware recently reported for tasks of the same shape, if any.
+
+    Reads the newest finished tasks of the same type and model (an index covers exactly that),
+    whose `cost` is the sum of their ledger rows.
+    """
     wanted = shape(task_type, params)
-    charges = (
-        Charge.objects.filter(task__task_type=task_type, task__model=str(params.get("model", ""))[:200],
-                              task__status=Task.Status.DONE)
-        .select_related("task")
-        .order_by("-created_at")[:RECENT_CHARGES]
+    recent = (
+        Task.objects.filter(
+            task_type=task_type, model=str(params.get("model", ""))[:200], status=Task.Status.DONE,
+            results_received__gt=0,
+        )
+        .order_by("-created_at")
+        .values_list("params", "cost", "results_received")[:RECENT_TASKS]
     )
-    amounts = [charge.amount for charge in charges if shape(task_type, charge.task.params) == wanted]
-    return max(amounts) if amounts else None
+    amounts = [cost / count for task_params, cost, count in recent if shape(task_type, task_params) == wanted]
+    return max(amounts).quantize(QUANTUM, rounding=ROUND_UP) if amounts else None
 
 
 def shape(task_type: str, params: dict[str, Any]) -> tuple:

@@ -65,6 +65,8 @@ class Task(models.Model):
             models.Index(fields=["user", "-created_at"], name="task_user_recent"),
             models.Index(fields=["user", "feature", "-created_at"], name="task_user_feature"),
             models.Index(fields=["status", "worker"], name="task_status_worker"),
+            # Price estimates learn from the newest finished tasks of a type and model.
+            models.Index(fields=["task_type", "model", "-created_at"], name="task_type_model_recent"),
         ]
 
     def __str__(self) -> str:

@@ -325,19 +325,26 @@ class Runner:
 
     # ------------------------------------------------------------------ running
 
+    async def _prepare(self, run: _Run) -> tuple[Task, Handler, dict[str, Any]] | None:
+        """Claim the task and resolve its inputs (one database round trip); None: do not send it."""
+        claimed = await database_sync_to_async(_claim)(run.task_id, self.worker_id)
+        if claimed is None:
+            return None
+        task, params = claimed
+        handler = handler_for(task.feature)
+        if isinstance(params, Exception):
+            await self._fail(task, handler, UpstreamError(code="validation", message=str(params)))
+            return None
+        return task, handler, params
+
     async def _execute(self, run: _Run) -> None:
         from runware import RunOptions
 
-        task = await database_sync_to_async(_mark_running)(run.task_id, self.worker_id)
-        if task is None:
+        prepared = await self._prepare(run)
+        if prepared is None:
             return
-        handler = handler_for(task.feature)
+        task, handler, params = prepared
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        try:
-            params = await database_sync_to_async(_resolve_inputs)(task.user_id, task.params)
-        except Exception as exc:
-            await self._fail(task, handler, UpstreamError(code="validation", message=str(exc)))
-            return
         payload = {
             **params,
             "taskType": task.task_type,
@@ -449,15 +456,10 @@ class Runner:
     async def _execute_stream(self, run: _Run) -> None:
         from runware import StreamOptions
 
-        task = await database_sync_to_async(_mark_running)(run.task_id, self.worker_id)
-        if task is None:
+        prepared = await self._prepare(run)
+        if prepared is None:
             return
-        handler = handler_for(task.feature)
-        try:
-            params = await database_sync_to_async(_resolve_inputs)(task.user_id, task.params)
-        except Exception as exc:
-            await self._fail(task, handler, UpstreamError(code="validation", message=str(exc)))
-            return
+        task, handler, params = prepared
         payload = {**params, "taskType": task.task_type, "taskUUID": str(task.pk), "includeCost": True}
         text: list[str] = []
         reasoning: list[str] = []
@@ -624,16 +626,26 @@ def _admit_and_create(*, user: Any, estimated_cost: Decimal | None, **fields: An
         )
 
 
-def _mark_running(task_id: uuid.UUID, worker_id: str) -> Task | None:
-    """Claim a queued task for this worker; None when it must not be sent (cancelled meanwhile)."""
+def _claim(task_id: uuid.UUID, worker_id: str) -> tuple[Task, dict[str, Any] | Exception] | None:
+    """Claim a queued task for this worker and resolve the inputs to send.
+
+    None when it must not be sent (cancelled meanwhile); the resolution's exception in place of
+    the parameters when an input cannot be had (the task then fails with its message).
+    """
     now = timezone.now()
-    if Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
+    if not Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
         status=Task.Status.RUNNING, started_at=now, worker=worker_id
     ):
-        return Task.objects.select_related("user").get(pk=task_id)
-    # Cancelled before it was sent: nothing is sent, so nothing is billed.
-    Task.objects.filter(pk=task_id, status=Task.Status.CANCELLED, started_at__isnull=True).update(finished_at=now)
-    return None
+        # Cancelled before it was sent: nothing is sent, so nothing is billed.
+        Task.objects.filter(pk=task_id, status=Task.Status.CANCELLED, started_at__isnull=True).update(
+            finished_at=now
+        )
+        return None
+    task = Task.objects.select_related("user").get(pk=task_id)
+    try:
+        return task, _resolve_inputs(task.user_id, task.params)
+    except Exception as exc:
+        return task, exc
 
 
 def _record_result(task: Task, key: str, cost: Decimal | None) -> bool:
