@@ -17,7 +17,7 @@ from django.http import Http404, QueryDict
 
 from runware_web.gallery.access import get_image_for_viewer, get_own_image
 from runware_web.gallery.models import Image
-from runware_web.gallery.store import data_uri, save_image
+from runware_web.gallery.store import image_ref, save_image
 from runware_web.gallery.uploads import CheckedImage, ImageUploadField
 from runware_web.studio.estimate import Estimate, estimate
 from runware_web.studio.forms import GenerateForm, StudioForm
@@ -160,7 +160,7 @@ def prepare(user: Any, data: QueryDict, files: Mapping[str, Any] | None = None) 
         except Http404:
             form.add_image_error(target, index, MISSING_IMAGE)
             continue
-        images[str(image_id)] = data_uri(image)
+        images[str(image_id)] = image_ref(image)  # the runner sends the bytes; the Task row keeps this
     if form.has_errors:
         return Prepared(form=form)
 

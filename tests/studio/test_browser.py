@@ -85,7 +85,7 @@ def test_image_to_image_from_an_uploaded_image(page, tmp_path):
     expect(page.get_by_text(re.compile(r"1 image · \d+\.\d s · \$0\.\d+"))).to_be_visible()
     uploaded = Image.objects.get(user=alice, kind=Image.Kind.UPLOADED)
     task = Task.objects.get(user=alice)
-    assert task.params["seedImage"].startswith("data:image/png;base64,") and task.params["strength"] == 0.55
+    assert task.params["seedImage"] == f"portal-image:{uploaded.pk}" and task.params["strength"] == 0.55
     assert Image.objects.get(task=task).source == uploaded
 
 

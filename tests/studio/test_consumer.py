@@ -283,7 +283,7 @@ async def test_image_to_image_sends_the_members_upload_and_links_the_results_to_
     await upstream.wait(task_id)
     task, images, _ = await task_state(task_id)
     assert task.status == Task.Status.DONE
-    assert task.params["seedImage"].startswith("data:image/png;base64,") and task.params["strength"] == 0.6
+    assert task.params["seedImage"] == f"portal-image:{seed.pk}" and task.params["strength"] == 0.6
     assert images[0].source_id == seed.pk
     generation = await database_sync_to_async(Generation.objects.get)(task_id=task_id)
     assert generation.settings["seedImage"] == str(seed.pk)

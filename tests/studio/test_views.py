@@ -167,7 +167,8 @@ async def test_without_javascript_the_form_posts_and_the_generation_page_shows_t
     page = (await async_client.get(response["Location"])).content.decode()
     assert page.count(f'alt="{PROMPT}"') == 2 and re.search(r"2 images · \d+\.\d s · \$0\.\d+", page)
     task = await Task.objects.aget(pk=task_id)
-    assert task.params["seedImage"].startswith("data:image/png;base64,")  # the upload went along
+    upload = await Image.objects.aget(user_id=task.user_id, kind=Image.Kind.UPLOADED)
+    assert task.params["seedImage"] == f"portal-image:{upload.pk}"  # the upload went along
 
 
 @pytest.mark.django_db(transaction=True)
