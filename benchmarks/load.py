@@ -37,6 +37,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -83,10 +84,12 @@ class Servers:
         self.ws_url = f"ws://127.0.0.1:{self.sim_port}/v1"
         self.http_url = f"http://127.0.0.1:{self.sim_port}/v1"
         env = {**os.environ, "RUNWARE_WS_URL": self.ws_url, "RUNWARE_HTTP_URL": self.http_url}
+        # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
+        self.log = tempfile.NamedTemporaryFile(prefix="runware-load-worker-", suffix=".log", delete=False)
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
              "runware_web.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
         )
         wait_for_port(self.port, self.worker, "the Daphne worker")
 
@@ -279,6 +282,7 @@ def run(clients: int, rounds: int, results: int) -> dict:
         "per_socket": (idle - before) / clients,
         "errors": len(portal.errors) + max(missing, 0),
         "error_samples": portal.errors[:3],
+        "log": servers.log.name,
     }
 
 
@@ -303,6 +307,8 @@ def print_report(rows: list[dict], rounds: int, results: int) -> None:
               f"{row['per_socket'] / 1024:>14.1f} {row['errors']:>6}")
         for sample in row["error_samples"]:
             print(f"        error: {sample}")
+        if row["errors"]:
+            print(f"        the worker's log: {row['log']}")
     print(f"\nAt rest (one member alone, {AT_REST_ROUNDS} generations, same run):")
     for row in rows:
         alone, bare_alone = row["alone"]
