@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
+import asyncio
+import contextvars
+from collections.abc import Coroutine
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -78,7 +82,7 @@ def save_settings(request: HttpRequest, conversation_id: str) -> HttpResponse:
 @require_POST
 async def delete(request: HttpRequest, conversation_id: str) -> HttpResponseRedirect:
     user = await request.auser()
-    await delete_conversation(user=user, conversation_id=conversation_id)
+    await detached(delete_conversation(user=user, conversation_id=conversation_id))
     await sync_to_async(messages.success)(request, "Conversation deleted.")
     return redirect("chat:index")
 
@@ -89,7 +93,9 @@ async def send(request: HttpRequest, conversation_id: str) -> HttpResponse:
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
-            await send_message(user=user, conversation_id=conversation_id, content=form.cleaned_data["content"])
+            await detached(
+                send_message(user=user, conversation_id=conversation_id, content=form.cleaned_data["content"])
+            )
         except ChatError as error:
             form.add_error("content", error.message)
         else:
@@ -110,10 +116,26 @@ async def regenerate_reply(request: HttpRequest, conversation_id: str) -> HttpRe
 async def _act(request: HttpRequest, conversation_id: str, action: Any) -> HttpResponse:
     user = await request.auser()
     try:
-        await action(user=user, conversation_id=conversation_id)
+        await detached(action(user=user, conversation_id=conversation_id))
     except ChatError as error:
         await sync_to_async(messages.error)(request, error.message)
     return _back_to(conversation_id)
+
+
+async def detached(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run `work` outside the request's context, and return its result.
+
+    A task the runner starts copies the context of whoever started it. A request's context holds
+    the thread executor of its synchronous middleware, which is shut down once the response is
+    sent, so a reply started from it could not save anything afterwards. Work started here has a
+    context (and a database thread) of its own, which the runner's task inherits instead.
+    """
+
+    async def run() -> Any:
+        async with ThreadSensitiveContext():
+            return await work
+
+    return await asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
 
 
 def _back_to(conversation_id: str) -> HttpResponseRedirect:
