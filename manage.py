@@ -9,7 +9,6 @@ themselves inside it.
 import os
 import sys
 
-
 # Environment defaults of the two README commands: `up` is the local, embedded set-up; the test
 # run uses the test settings (production settings made fit for plain-HTTP test servers).
 COMMAND_DEFAULTS = {

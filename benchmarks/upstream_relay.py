@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-import uuid
-
 import contextlib
 import os
 import socket
 import subprocess
 import sys
+import time
+import uuid
 
 from _setup import ROOT, database_label, django_with_fresh_database
 

@@ -229,7 +229,7 @@ async def _ask_runware(params: dict[str, Any]) -> dict[str, Any]:
             client.model_search(dict(params), RunOptions(timeout=int(SEARCH_TIMEOUT_SECONDS * 1000))),
             timeout=SEARCH_TIMEOUT_SECONDS + 1,
         )
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise TIMEOUT_ERROR from None
     except Exception as exc:  # every SDK or network failure
         raise from_sdk(exc) from exc

@@ -39,12 +39,12 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return self.display_title
 
+    def get_absolute_url(self) -> str:
+        return reverse("chat:conversation", args=[self.pk])
+
     @property
     def display_title(self) -> str:
         return self.title or "New conversation"
-
-    def get_absolute_url(self) -> str:
-        return reverse("chat:conversation", args=[self.pk])
 
 
 class Message(models.Model):

@@ -36,10 +36,9 @@ async def result_bytes(item: dict[str, Any], prefix: str = "image") -> bytes:
     url = item.get(f"{prefix}URL")
     if not url:
         raise ValueError(f"The result has no {prefix} in it.")
-    async with aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session:
-        async with session.get(url) as response:
-            response.raise_for_status()
-            return await response.read()
+    async with aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session, session.get(url) as response:
+        response.raise_for_status()
+        return await response.read()
 
 
 def save_image(

@@ -271,7 +271,7 @@ def _selection_done(
 
 def _zip_response(images: list[Image]) -> FileResponse:
     """The originals in one zip (stored, not recompressed: PNG/JPEG/WebP are compressed already)."""
-    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 (the response closes it)
     used: set[str] = set()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
         for image in images:

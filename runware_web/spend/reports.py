@@ -8,10 +8,11 @@ each row (exact on its own, once Django has read it back) is added up in Python 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection

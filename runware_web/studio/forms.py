@@ -296,7 +296,7 @@ def _scalar(value: Any) -> str:
 def _rows(data: QueryDict, kind: str, fields: Iterable[str]) -> list[dict[str, str]]:
     names = [f"{kind}_{field}" for field in fields]
     columns = [data.getlist(name) for name in names]
-    return [dict(zip(names, values)) for values in zip_longest(*columns, fillvalue="")]
+    return [dict(zip(names, values, strict=True)) for values in zip_longest(*columns, fillvalue="")]
 
 
 class StudioForm:

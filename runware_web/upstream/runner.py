@@ -34,7 +34,7 @@ from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
+from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
 from runware_web.upstream.models import Task, Worker
 
@@ -304,11 +304,9 @@ class Runner:
         run = _Run(task_id=task.pk)
         runs = self._runs
         runner_coro = self._execute_stream(run) if task.delivery == "stream" else self._execute(run)
-        # A fresh context: the task must not inherit the request's (asgiref binds sync work of a
-        # request to a thread that goes away with the response).
-        run.future = asyncio.get_running_loop().create_task(
-            runner_coro, name=f"runware-task-{task.pk}", context=contextvars.Context()
-        )
+        # Callers that start tasks from a request run `submit` in a context of their own (see
+        # chat.views.detached), so the task does not hold on to the request's database thread.
+        run.future = asyncio.get_running_loop().create_task(runner_coro, name=f"runware-task-{task.pk}")
         runs[str(task.pk)] = run
         run.future.add_done_callback(lambda _: runs.pop(str(task.pk), None))
 

@@ -47,7 +47,7 @@ def test_a_reply_grows_in_place_and_the_conversation_is_there_after_a_reload(pag
 
     snapshots = page.evaluate("window.replySnapshots")
     assert len(snapshots) >= 4, f"the reply should be seen growing before it ends: {snapshots}"
-    assert all(len(a) < len(b) for a, b in zip(snapshots, snapshots[1:]))
+    assert all(len(a) < len(b) for a, b in zip(snapshots, snapshots[1:], strict=False))
     final = reply.locator(".message-body").inner_text()
 
     page.reload()

@@ -94,7 +94,7 @@ async def test_a_reply_streams_in_order_and_the_saved_reply_is_the_streamed_text
 
     bodies = [b for b in (body_text(f, reply.pk) for f in frames) if b]
     assert len(set(bodies)) >= 3, "the reply should arrive in several pieces"
-    for earlier, later in zip(bodies, bodies[1:]):
+    for earlier, later in zip(bodies, bodies[1:], strict=False):
         assert later.startswith(earlier), "each piece extends what was shown before"
     saved = await reload(reply)
     assert saved.status == Message.Status.DONE

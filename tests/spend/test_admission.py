@@ -49,7 +49,7 @@ async def test_the_known_cost_is_what_the_simulator_charges(upstream):
     alice = await acreate_user("alice")
     task = await submit(upstream, alice)
     await upstream.wait(task.pk)
-    assert KNOWN_COST == Decimal("0.00178")
+    assert Decimal("0.00178") == KNOWN_COST
     assert await ledger_total(task=task) == KNOWN_COST
 
 

@@ -99,9 +99,8 @@ async def test_a_mix_of_generations_chats_and_tools_reconciles_to_the_last_decim
 
 async def test_reconciliation_flags_what_the_ledger_does_not_account_for(upstream, simulator):
     """Something billed outside the portal (here: a task sent by another client) is flagged."""
-    from runware import Runware
-
     from django.conf import settings
+    from runware import Runware
 
     alice = await acreate_user("alice")
     await reconcile.take_reading(starting_point=True)

@@ -63,7 +63,7 @@ async def test_a_members_new_charge_updates_their_total_without_reloading(upstre
 
     task = await upstream.submit(user=alice, feature="spend-test", task_type="imageInference", params=PARAMS)
     await upstream.wait(task.pk)
-    frame = await receive_until(ws, f'id="charge-')
+    frame = await receive_until(ws, 'id="charge-')
     cost = (await database_sync_to_async(lambda: task.charges.get().amount)()).normalize()
     assert f"${cost}" in section(frame, f"member-{alice.pk}")
     assert f"${cost}" in section(frame, "spend-newest")

@@ -221,6 +221,6 @@ def test_usage_without_a_team_says_so(client, other_user):
 
 def test_the_budget_fields_in_the_admin_are_editable(staff_client, user):
     response = staff_client.get("/admin/accounts/user/")
-    assert f'name="form-0-monthly_budget"' in response.content.decode()
+    assert 'name="form-0-monthly_budget"' in response.content.decode()
     response = staff_client.get(f"/admin/accounts/team/{Team.objects.get().pk}/change/")
     assert 'name="monthly_budget"' in response.content.decode()

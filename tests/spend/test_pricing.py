@@ -14,6 +14,7 @@ from runware_web.upstream.models import Task
 from tests.conftest import acreate_user, make_user
 from tests.spend.helpers import add_charge
 
+
 def png_data_uri(width: int, height: int) -> str:
     import base64
     import io

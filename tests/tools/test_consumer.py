@@ -175,8 +175,9 @@ async def test_a_page_for_another_members_image_is_sent_nothing(user, other_imag
     ws_other = await tools_socket(user)  # connecting with ?image= of someone else's image
     await ws.disconnect()
     await ws_other.disconnect()
-    from tests.tools.conftest import tools_app
     from channels.testing import WebsocketCommunicator
+
+    from tests.tools.conftest import tools_app
 
     spy = WebsocketCommunicator(tools_app, f"/ws/tools/?image={other_image.pk}")
     spy.scope["user"] = user

@@ -17,7 +17,6 @@ from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
 from tests.tools.conftest import png_bytes
 
-
 # ------------------------------------------------------------------ the page
 
 

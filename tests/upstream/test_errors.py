@@ -50,10 +50,9 @@ def test_the_log_filter_redacts_the_key(settings):
 
 
 def test_a_stream_cut_off_below_the_sdk_is_a_lost_connection():
-    import asyncio
 
     import aiohttp
 
     assert from_sdk(aiohttp.ClientPayloadError("Response payload is not completed")).code == "connection"
-    assert from_sdk(asyncio.TimeoutError()).code == "timeout"
+    assert from_sdk(TimeoutError()).code == "timeout"
     assert from_sdk(ValueError("odd")).code == "unknown"
