@@ -7,11 +7,10 @@ event loop, never in a request thread.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import contextvars
 from collections.abc import Coroutine
+from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.db import database_sync_to_async
