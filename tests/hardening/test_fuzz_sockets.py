@@ -281,7 +281,7 @@ async def test_a_binary_frame_is_refused_and_the_socket_stays_open(user, sockets
 # A JSON object or list where a form expects text is bound to the Django form as it is, and
 # `CharField` turns it into its Python repr: the frame is taken as valid text. The studio converts
 # frames first (`studio.forms.as_querydict`: structures become empty values); chat and tools do
-# not. The fuzzing above leaves these fields out of its structures until they are fixed.
+# do not (tools now converts them). The fuzzing above leaves these fields out of its structures until they are fixed.
 
 STRUCTURE = {"a": 1}
 
@@ -306,8 +306,6 @@ async def test_a_structure_as_a_system_prompt_is_refused(user, sockets, simulato
     assert conversation.system_prompt == ""
 
 
-@pytest.mark.xfail(strict=True, reason="tools/consumers.py ToolsConsumer.run_tool binds the raw frame to the "
-                   "tool's form: a JSON object as caption's `prompt` is sent to Runware as \"{'a': 1}\"")
 async def test_a_structure_as_a_caption_question_is_refused(user, sockets, simulator, upstream):
     image = await database_sync_to_async(make_image)(user)
     ws = await sockets(user, "/ws/tools/")
