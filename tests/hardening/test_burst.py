@@ -19,12 +19,6 @@ TABS = 150  # more than redis-py's default pool of 100 connections
 on_redis = "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
 
 
-@pytest.mark.xfail(
-    on_redis, strict=True,
-    reason="runware_web/settings.py CHANNEL_LAYERS: channels_redis gets the bare REDIS_URL, so redis-py's pool "
-    "allows 100 connections and raises MaxConnectionsError beyond them; group_add in PortalConsumer.connect "
-    "then fails and the handshake is a 500. Fix: hosts=[{'address': REDIS_URL, 'max_connections': ...}]",
-)
 async def test_a_burst_of_tabs_all_connect_and_all_see_a_generation(user, upstream):
     app = URLRouter(websocket_urlpatterns)
 
