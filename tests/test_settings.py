@@ -17,7 +17,8 @@ ROOT = settings.BASE_DIR
 
 
 def run_django(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "RUNWARE"))}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DJANGO_", "RUNWARE", "DATABASE_", "REDIS_"))}
     clean["DJANGO_SETTINGS_MODULE"] = "runware_web.settings"
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
