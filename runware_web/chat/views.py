@@ -7,12 +7,9 @@ event loop, never in a request thread.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-from collections.abc import Coroutine
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -33,6 +30,7 @@ from runware_web.chat.services import (
     stop,
     thread_state,
 )
+from runware_web.upstream.runner import detached
 
 
 @require_safe
@@ -119,22 +117,6 @@ async def _act(request: HttpRequest, conversation_id: str, action: Any) -> HttpR
     except ChatError as error:
         await sync_to_async(messages.error)(request, error.message)
     return _back_to(conversation_id)
-
-
-async def detached(work: Coroutine[Any, Any, Any]) -> Any:
-    """Run `work` outside the request's context, and return its result.
-
-    A task the runner starts copies the context of whoever started it. A request's context holds
-    the thread executor of its synchronous middleware, which is shut down once the response is
-    sent, so a reply started from it could not save anything afterwards. Work started here has a
-    context (and a database thread) of its own, which the runner's task inherits instead.
-    """
-
-    async def run() -> Any:
-        async with ThreadSensitiveContext():
-            return await work
-
-    return await asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
 
 
 def _back_to(conversation_id: str) -> HttpResponseRedirect:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -20,7 +17,7 @@ from runware_web.gallery.uploads import ImageUploadField
 from runware_web.studio import fragments, services
 from runware_web.studio.forms import ASPECT_PRESETS, SUGGESTED_MODELS, StudioForm
 from runware_web.upstream.errors import Refused
-from runware_web.upstream.runner import runner
+from runware_web.upstream.runner import detached, runner
 
 IMAGE_LABELS = {"seedImage": "Seed image", "maskImage": "Mask image", "controlnet_guide": "Guide image"}
 
@@ -49,7 +46,7 @@ async def generate(request: HttpRequest) -> HttpResponse:
         delivery="sync",
     )
     try:
-        task = await _detached(submission)
+        task = await detached(submission)
     except Refused as refusal:
         return await sync_to_async(_render_index)(request, prepared.form, feedback=refusal.message)
     await sync_to_async(services.remember)(task, prepared)
@@ -106,21 +103,6 @@ def image_input(request: HttpRequest) -> HttpResponse:
 def estimate(request: HttpRequest) -> HttpResponse:
     """The cost estimate next to the Generate button, for the form's current settings."""
     return render(request, "studio/_estimate.html", {"estimate": services.estimate_for_query(request.GET)})
-
-
-async def _detached(work: Coroutine[Any, Any, Any]) -> Any:
-    """Run `work` (and the runner task it starts) outside this request's context.
-
-    Behind synchronous middleware an async view runs inside the request's async_to_sync context,
-    whose thread executor is shut down once the response is sent; a task started from it could not
-    save its results afterwards. Work started here gets a context and a database thread of its own.
-    """
-
-    async def run() -> Any:
-        async with ThreadSensitiveContext():
-            return await work
-
-    return await asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
 
 
 def _render_index(

@@ -25,6 +25,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -582,6 +583,22 @@ class Runner:
             run.future = self._spawn(self._recover(run, task, handler_for(task.feature), lost=lost))
             self._runs[str(task.pk)] = run
         return len(adopted)
+
+
+async def detached(work: Any) -> Any:
+    """Run `work` (and any runner task it starts) outside the current request's context.
+
+    Behind synchronous middleware an async view runs inside the request's async_to_sync context,
+    whose thread executor is shut down once the response is sent; a task started from it could not
+    save its results afterwards. Views that start tasks call `await detached(...)`; work started
+    here gets a context and a database thread of its own.
+    """
+
+    async def run() -> Any:
+        async with ThreadSensitiveContext():
+            return await work
+
+    return await asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
 
 
 async def _safe(coro: Any) -> str:
