@@ -52,10 +52,22 @@ DEFAULT_STEPS = 30
 UPSCALE_ASSUMED_INPUT = 1024  # side of the input image when we cannot know it
 
 
-def estimate(task_type: str, params: dict[str, Any], number_results: int) -> Decimal:
-    """The expected cost of a whole task (all its outputs), as a Decimal in USD."""
+def estimate(
+    task_type: str, params: dict[str, Any], number_results: int, *, learned: dict[tuple, Decimal | None] | None = None
+) -> Decimal:
+    """The expected cost of a whole task (all its outputs), as a Decimal in USD.
+
+    `learned`, when given, keeps what recent tasks said per model and shape, so that estimating a
+    batch of similar tasks reads them once.
+    """
     count = max(1, int(number_results or 1))
-    recent = recent_cost_per_output(task_type, params)
+    key = (task_type, str(params.get("model", "")), shape(task_type, params))
+    if learned is not None and key in learned:
+        recent = learned[key]
+    else:
+        recent = recent_cost_per_output(task_type, params)
+        if learned is not None:
+            learned[key] = recent
     per_output = recent if recent is not None else table_price(task_type, params)
     return (per_output * count).quantize(QUANTUM, rounding=ROUND_UP)
 

@@ -20,6 +20,8 @@ import os
 import socket
 import uuid
 import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,11 +32,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connections, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from runware_web.upstream.batching import GroupCommit, each_in_a_savepoint
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
 from runware_web.upstream.models import Task, Worker
@@ -166,14 +168,22 @@ class _LoopState:
     client: Any = None
     runs: dict[str, _Run] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    writes: dict[Any, GroupCommit] = field(default_factory=dict)
+    # The runner's writes go through one thread of their own: requests (which may be waiting on a
+    # write, as a view starting a task does) keep theirs.
+    database: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
+    )
     started: bool = False
 
 
-async def notify_staff(task: Task) -> None:
-    """The staff spend page follows the ledger live."""
+async def _notify_staff(items: list[tuple[Task, str, Decimal | None]], charged: Sequence[Any]) -> None:
+    """The staff spend page follows the ledger live: one message per member per batch of charges."""
     layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(STAFF_SPEND_GROUP, {"type": "spend.changed", "user_id": task.user_id})
+    if layer is None:
+        return
+    for user_id in dict.fromkeys(task.user_id for (task, _, _), new in zip(items, charged, strict=True) if new is True):
+        await layer.group_send(STAFF_SPEND_GROUP, {"type": "spend.changed", "user_id": user_id})
 
 
 class Runner:
@@ -196,6 +206,13 @@ class Runner:
     @property
     def _runs(self) -> dict[str, _Run]:
         return self._state.runs
+
+    def _batch(self, write_many: Any, **options: Any) -> GroupCommit:
+        """This loop's group commit for one kind of write (see batching)."""
+        state = self._state
+        if write_many not in state.writes:
+            state.writes[write_many] = GroupCommit(write_many, executor=state.database, **options)
+        return state.writes[write_many]
 
     async def ensure_started(self) -> None:
         """Register this worker, start its heartbeat and recover what dead workers left."""
@@ -244,6 +261,11 @@ class Runner:
                     "Shutting down with %d task(s) still running; the next worker recovers them.", len(still)
                 )
                 await asyncio.wait(still, timeout=CLOSE_TIMEOUT)
+        for batch in state.writes.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(batch.close(), timeout=CLOSE_TIMEOUT)
+        await asyncio.get_running_loop().run_in_executor(state.database, connections.close_all)
+        state.database.shutdown(wait=False)
         for background in list(state.background):
             background.cancel()
         if state.background:
@@ -288,14 +310,16 @@ class Runner:
         without one, the spend piece's price estimate is used.
         """
         await self.ensure_started()
-        task = await database_sync_to_async(_admit_and_create)(
-            user=user,
-            feature=feature,
-            task_type=task_type,
-            params=params,
-            number_results=number_results,
-            estimated_cost=estimated_cost,
-            delivery=delivery,
+        task = await self._batch(_admit_and_create_many)(
+            {
+                "user": user,
+                "feature": feature,
+                "task_type": task_type,
+                "params": params,
+                "number_results": number_results,
+                "estimated_cost": estimated_cost,
+                "delivery": delivery,
+            }
         )
         self.start(task)
         return task
@@ -322,11 +346,15 @@ class Runner:
         is still saved and charged. Returns None when there is no such active task of theirs."""
         return await database_sync_to_async(_mark_cancelled)(user=user, task_id=task_id)
 
+    async def _record(self, task: Task, key: str, cost: Decimal | None) -> bool:
+        """Count one output and put its cost in the ledger; whether a new charge was recorded."""
+        return await self._batch(_record_results, after=_notify_staff)((task, key, cost))
+
     # ------------------------------------------------------------------ running
 
     async def _prepare(self, run: _Run) -> tuple[Task, Handler, dict[str, Any]] | None:
         """Claim the task and resolve its inputs (one database round trip); None: do not send it."""
-        claimed = await database_sync_to_async(_claim)(run.task_id, self.worker_id)
+        claimed = await self._batch(_claim_many)((run.task_id, self.worker_id))
         if claimed is None:
             return None
         task, params = claimed
@@ -409,8 +437,7 @@ class Runner:
             return
         run.seen.add(key)
         # Runware has billed this output: the charge is recorded before anything else can fail.
-        if await database_sync_to_async(_record_result)(task, key, parse_cost(item.get("cost"))):
-            await notify_staff(task)
+        await self._record(task, key, parse_cost(item.get("cost")))
         try:
             html = await handler.on_result(task, item)
         except Exception:
@@ -498,8 +525,7 @@ class Runner:
             await self._fail(task, handler, from_sdk(exc))
             return
         await grew(final=True)
-        if await database_sync_to_async(_record_result)(task, "stream", parse_cost(result.cost)):
-            await notify_staff(task)
+        await self._record(task, "stream", parse_cost(result.cost))
         try:
             await handler.on_stream_end(task, result)
         except Exception:
@@ -507,12 +533,12 @@ class Runner:
         await self._finish(task, handler)
 
     async def _finish(self, task: Task, handler: Handler) -> None:
-        await database_sync_to_async(_mark_ended)(task, status=Task.Status.DONE)
+        await self._batch(_mark_ended_many)((task, Task.Status.DONE, None))
         await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_finished(task)))
 
     async def _fail(self, task: Task, handler: Handler, error: UpstreamError) -> None:
         log.info("Task %s (%s) failed: %s [%s]", task.pk, task.task_type, error.code, error.detail)
-        await database_sync_to_async(_mark_ended)(task, status=Task.Status.FAILED, error=error)
+        await self._batch(_mark_ended_many)((task, Task.Status.FAILED, error))
         await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_failed(task, error)))
 
     # ------------------------------------------------------------------ workers and recovery
@@ -624,61 +650,127 @@ def _item_error(nested: dict[str, Any]) -> UpstreamError:
 # ---------------------------------------------------------------------- database work (sync)
 
 
-def _admit_and_create(*, user: Any, estimated_cost: Decimal | None, **fields: Any) -> Task:
-    from runware_web.spend.admission import admit
+def _admit_and_create(**request: Any) -> Task:
+    """Admit and record one task (raises Refused); see _admit_and_create_many."""
+    outcome = _admit_and_create_many([request])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _admit_and_create_many(requests: list[dict[str, Any]]) -> list[Task | Exception]:
+    """Admit submitted tasks and write their rows: one transaction per member, in submission order.
+
+    Each request holds `user`, `estimated_cost` (None: the price estimate) and Task fields. A
+    refused task's outcome is its `Refused`.
+    """
+    from runware_web.spend.admission import admit_many
     from runware_web.spend.pricing import estimate
 
+    learned: dict[tuple, Decimal | None] = {}
+    outcomes: list[Task | Exception | None] = [None] * len(requests)
+    members: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        members.setdefault(request["user"].pk, []).append(index)
+    for indexes in members.values():
+        user = requests[indexes[0]]["user"]
+        try:
+            with transaction.atomic():
+                tasks = [_new_task(requests[index], estimate, learned) for index in indexes]
+                refusals = admit_many(user=user, estimates=[task.estimated_cost for task in tasks])
+                Task.objects.bulk_create([task for task, refused in zip(tasks, refusals, strict=True) if not refused])
+        except Exception as exc:
+            refusals, tasks = [exc] * len(indexes), [None] * len(indexes)
+        for index, task, refused in zip(indexes, tasks, refusals, strict=True):
+            outcomes[index] = refused or task
+    return outcomes  # type: ignore[return-value]
+
+
+def _new_task(request: dict[str, Any], estimate: Any, learned: dict[tuple, Decimal | None]) -> Task:
+    fields = dict(request)
+    user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     if estimated_cost is None:
-        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"])
-    with transaction.atomic():
-        admit(user=user, estimate=estimated_cost)
-        return Task.objects.create(
-            user=user,
-            team_id=user.team_id,
-            model=str(fields["params"].get("model", ""))[:200],
-            estimated_cost=estimated_cost,
-            **fields,
-        )
+        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"], learned=learned)
+    return Task(
+        user=user,
+        team_id=user.team_id,
+        model=str(fields["params"].get("model", ""))[:200],
+        estimated_cost=estimated_cost,
+        **fields,
+    )
 
 
-def _claim(task_id: uuid.UUID, worker_id: str) -> tuple[Task, dict[str, Any] | Exception] | None:
-    """Claim a queued task for this worker and resolve the inputs to send.
+def _claim_many(items: list[tuple[uuid.UUID, str]]) -> list[tuple[Task, dict[str, Any] | Exception] | None]:
+    """Claim queued tasks for this worker and resolve the inputs to send, for each:
 
     None when it must not be sent (cancelled meanwhile); the resolution's exception in place of
     the parameters when an input cannot be had (the task then fails with its message).
     """
+    ids = [task_id for task_id, _ in items]
+    worker_id = items[0][1]
     now = timezone.now()
-    if not Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
-        status=Task.Status.RUNNING, started_at=now, worker=worker_id
-    ):
+    with transaction.atomic():
+        Task.objects.filter(pk__in=ids, status=Task.Status.QUEUED).update(
+            status=Task.Status.RUNNING, started_at=now, worker=worker_id
+        )
+        tasks = Task.objects.select_related("user").in_bulk(ids)
         # Cancelled before it was sent: nothing is sent, so nothing is billed.
-        Task.objects.filter(pk=task_id, status=Task.Status.CANCELLED, started_at__isnull=True).update(
+        Task.objects.filter(pk__in=ids, status=Task.Status.CANCELLED, started_at__isnull=True).update(
             finished_at=now
         )
-        return None
-    task = Task.objects.select_related("user").get(pk=task_id)
-    try:
-        return task, _resolve_inputs(task.user_id, task.params)
-    except Exception as exc:
-        return task, exc
+    outcomes: list[tuple[Task, dict[str, Any] | Exception] | None] = []
+    for task_id in ids:
+        task = tasks.get(task_id)
+        if task is None or task.status != Task.Status.RUNNING or task.worker != worker_id or task.started_at != now:
+            outcomes.append(None)
+            continue
+        try:
+            outcomes.append((task, _resolve_inputs(task.user_id, task.params)))
+        except Exception as exc:
+            outcomes.append((task, exc))
+    return outcomes
 
 
-def _record_result(task: Task, key: str, cost: Decimal | None) -> bool:
-    """One output arrived: count it and put its cost in the ledger (once per output).
+def _record_results(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
+    """Outputs arrived: count each one and put its cost in the ledger, once per output.
 
-    Returns whether a new charge was recorded.
+    Returns, for each, whether a new charge was recorded. One transaction, whatever the number.
     """
-    from runware_web.spend.ledger import record_charge
     from runware_web.spend.models import Charge
 
+    tasks = {task.pk: task for task, _, _ in items}
     with transaction.atomic():
-        charged = cost is not None and record_charge(task=task, result_key=key, amount=cost)
-        if charged or cost is None:
-            total = Charge.objects.filter(task=OuterRef("pk")).values("task").annotate(s=Sum("amount")).values("s")
-            Task.objects.filter(pk=task.pk).update(
-                results_received=F("results_received") + 1, cost=Coalesce(Subquery(total), Value(Decimal(0)))
-            )
-    return charged
+        ledger: dict[uuid.UUID, dict[str, Decimal]] = {task_id: {} for task_id in tasks}
+        for task_id, key, amount in Charge.objects.filter(task__in=tasks).values_list("task", "result_key", "amount"):
+            ledger[task_id][key] = amount
+        received: dict[uuid.UUID, int] = dict.fromkeys(tasks, 0)
+        new: list[Charge] = []
+        outcomes: list[bool] = []
+        for task, key, cost in items:
+            key = key[:100]
+            charged = cost is not None and key not in ledger[task.pk]
+            if charged:
+                ledger[task.pk][key] = cost
+                new.append(Charge(
+                    task=task, user_id=task.user_id, team_id=task.team_id, task_type=task.task_type,
+                    model=task.model, result_key=key, amount=cost,
+                ))
+            if charged or cost is None:
+                received[task.pk] += 1
+            outcomes.append(charged)
+        # Another worker adopting a task could race to the same output; the unique constraint keeps
+        # the ledger right whichever wins.
+        Charge.objects.bulk_create(new, ignore_conflicts=True)
+        for task_id, count in received.items():
+            if count:
+                Task.objects.filter(pk=task_id).update(
+                    results_received=F("results_received") + count, cost=sum(ledger[task_id].values(), Decimal(0))
+                )
+    return outcomes
+
+
+def _mark_ended_many(items: list[tuple[Task, str, UpstreamError | None]]) -> list[Any]:
+    return each_in_a_savepoint(lambda task, status, error: _mark_ended(task, status=status, error=error), items)
 
 
 def _mark_ended(task: Task, *, status: str, error: UpstreamError | None = None) -> None:
