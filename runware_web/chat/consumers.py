@@ -4,10 +4,14 @@ The page connects with `?conversation=<id>` so that a reload or reconnect is sen
 thread. Every action names its conversation; another member's gives "No such conversation."
 (the socket's 404) and changes nothing. Replies stream through the runner, which publishes each
 chunk to the member's group; `PortalConsumer.task_update` forwards them here.
+
+Forms are bound with `bind_frame`, as a POST would bind them: a number is its text, and a JSON list
+or object where a field takes one value is refused next to that field (never sent as its repr).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +23,7 @@ from runware_web.chat.access import get_own_conversation
 from runware_web.chat.forms import MessageForm, SettingsForm
 from runware_web.chat.models import Conversation
 from runware_web.chat.services import ChatError, regenerate, send_message, stop
+from runware_web.forms import bind_frame
 from runware_web.upstream.consumers import PortalConsumer
 
 NO_SUCH_CONVERSATION = "No such conversation. It may have been deleted; open it again from the list."
@@ -40,7 +45,7 @@ class ChatConsumer(PortalConsumer):
         conversation = await self._conversation(data)
         if conversation is None:
             return
-        form = MessageForm(data)
+        form = bind_frame(MessageForm, data)
         if not form.is_valid():
             await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
             return
@@ -109,7 +114,7 @@ class ChatConsumer(PortalConsumer):
 
 
 def _save_settings(conversation: Conversation, data: dict[str, Any]) -> str:
-    form = SettingsForm.for_conversation(conversation, data)
+    form = bind_frame(partial(SettingsForm.for_conversation, conversation), data)
     if not form.is_valid():
         return fragments.settings_form(conversation, form)
     form.save(conversation)

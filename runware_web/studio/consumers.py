@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.http import Http404
 
+from runware_web.forms import as_querydict
 from runware_web.studio import fragments, services
-from runware_web.studio.forms import as_querydict
 from runware_web.upstream.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.runner import publish, runner

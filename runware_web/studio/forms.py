@@ -276,23 +276,6 @@ class ControlNetForm(RowForm):
         return param
 
 
-def as_querydict(data: Mapping[str, Any]) -> QueryDict:
-    """A ws-send JSON object as the QueryDict a POST would give (repeated fields arrive as lists)."""
-    query = QueryDict(mutable=True)
-    for key, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        query.setlist(str(key), [_scalar(item) for item in values])
-    return query
-
-
-def _scalar(value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""  # e.g. a File object, which JSON turns into {}
-    if isinstance(value, bool):
-        return "on" if value else ""
-    return str(value)
-
-
 def _rows(data: QueryDict, kind: str, fields: Iterable[str]) -> list[dict[str, str]]:
     names = [f"{kind}_{field}" for field in fields]
     columns = [data.getlist(name) for name in names]

@@ -97,31 +97,6 @@ def split_versions(texts: list[str], wanted: int) -> list[str]:
     return versions[:wanted]
 
 
-STRUCTURE_ERROR = "Expected a single value here, not a list or an object."
-
-
-def bind_frame(form_class: type[forms.Form], frame: dict[str, Any]) -> forms.Form:
-    """Bind a socket frame (JSON) the way a POST would be bound: scalars become text, a ticked
-    checkbox is true, and a list or object where the form wants one value is an error on that field
-    (never its Python repr taken as text)."""
-    data: dict[str, str] = {}
-    structured: list[str] = []
-    for name, value in frame.items():
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif isinstance(value, str | int | float):
-            data[name] = str(value)
-        elif value is not None:
-            structured.append(name)
-    form = form_class(data)
-    form.is_valid()
-    for name in structured:
-        if name in form.fields:
-            form.add_error(name, STRUCTURE_ERROR)
-    return form
-
-
 class ImageToolForm(forms.Form):
     """A tool that runs on one of the member's images; `image` is the image's UUID."""
 

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 
 from runware_web.chat import text_models
 from runware_web.chat.models import Conversation, Message
+from runware_web.forms import STRUCTURE_ERROR
 from runware_web.spend.models import Charge
 from runware_web.upstream.models import Task
 from tests.chat.conftest import acreate_conversation, chat_socket
@@ -358,6 +359,61 @@ async def test_invalid_settings_are_shown_next_to_the_field_and_nothing_is_saved
     saved = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
     assert (saved.model, saved.max_tokens, saved.temperature, saved.system_prompt) == (
         "openai:gpt@5-mini", 200, 0.2, "Be brief")
+    await ws.disconnect()
+
+
+async def test_a_number_as_a_message_is_sent_as_its_text_as_a_form_post_would_be(upstream):
+    # A textarea posted with 42 in it carries the text "42"; a script that sends the JSON number gets
+    # the same message, as on every other socket (the studio and the tools take numbers as text too).
+    alice = await acreate_user("alice")
+    conversation = await acreate_conversation(alice)
+    ws = await connect(alice, conversation)
+    await ws.send_json_to({"action": "send", "conversation": str(conversation.pk), "content": 42})
+    frame = await ws.receive_from(timeout=10)
+    reply = await latest_reply(conversation)
+    assert reply is not None, frame
+    await frames_until(ws, lambda f: has_ended(f, reply.pk))
+    await upstream.wait(reply.task_id)
+    question = await database_sync_to_async(conversation.messages.get)(role="user")
+    assert question.content == "42"
+    assert (await reload(reply)).task.params["messages"] == [{"role": "user", "content": "42"}]
+    await ws.disconnect()
+
+
+def field_with_error(frame: str) -> str:
+    """The one field of a fragment that shows an error, with its input and its messages."""
+    fields = re.findall(r'<div[^>]*class="field has-error">.*?</div>', frame, re.S)
+    assert len(fields) == 1, frame
+    return html.unescape(fields[0])
+
+
+async def test_a_structure_is_refused_next_to_its_field_and_the_other_values_are_kept(upstream):
+    alice = await acreate_user("alice")
+    conversation = await acreate_conversation(alice, system_prompt="Answer like a pirate.")
+    ws = await connect(alice, conversation)
+    await ws.send_json_to({
+        "action": "settings", "conversation": str(conversation.pk),
+        "model": "openai:gpt@5-mini", "maxTokens": 200, "temperature": "0.2", "systemPrompt": {"text": "Be brief"},
+    })
+    frame = await ws.receive_from()
+    field = field_with_error(frame)
+    assert 'name="systemPrompt"' in field and STRUCTURE_ERROR in field and "{'text'" not in field
+    assert 'value="openai:gpt@5-mini" selected' in frame and 'value="200"' in frame and 'value="0.2"' in frame
+    assert "Nothing was saved" in frame
+    saved = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert (saved.model, saved.max_tokens, saved.system_prompt) == (
+        conversation.model, conversation.max_tokens, "Answer like a pirate.")
+
+    await ws.send_json_to({"action": "send", "conversation": str(conversation.pk), "content": ["Hello"]})
+    frame = await ws.receive_from()
+    field = field_with_error(frame)
+    assert f'id="composer-field-{conversation.pk}"' in field and STRUCTURE_ERROR in field
+    assert "Write a message first." not in field  # it was not empty: it was not a message
+    assert not await database_sync_to_async(conversation.messages.exists)()
+
+    reply = await send(ws, conversation, "Hello")  # the socket is still open, and still sends
+    await frames_until(ws, lambda f: has_ended(f, reply.pk))
+    await upstream.wait(reply.task_id)
     await ws.disconnect()
 
 

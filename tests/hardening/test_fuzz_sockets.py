@@ -41,9 +41,11 @@ FUZZ = settings(
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-# Values a form field can never take as text: nothing, or structures (JSON objects and lists).
-non_scalars = st.one_of(st.none(), st.just({}), st.just([]), st.dictionaries(st.text(max_size=5), scalars, min_size=1, max_size=3),
-                        st.lists(st.dictionaries(st.text(max_size=5), scalars, max_size=2), min_size=1, max_size=3))
+# JSON objects and lists: a field that takes one value must refuse them, never take their repr as text.
+structures = st.one_of(st.just({}), st.just([]), st.dictionaries(st.text(max_size=5), scalars, min_size=1, max_size=3),
+                       st.lists(st.dictionaries(st.text(max_size=5), scalars, max_size=2), min_size=1, max_size=3))
+# Values a required field can never take as text: nothing, or structures.
+non_scalars = st.one_of(st.none(), structures)
 letters = st.text(alphabet="abcxyz-_ !é", min_size=1, max_size=12)
 
 
@@ -186,12 +188,13 @@ def chat_frames(conversation_id: str) -> st.SearchStrategy[str]:
                                "conversation": ids, "content": st.text(max_size=20)}),
         # Her own conversation, with a message that is no message.
         poisoned({"action": "send", "conversation": conversation_id},
-                 {"content": st.one_of(st.just(""), st.text(alphabet=" \t\n\r", min_size=1, max_size=5), st.none(),
-                                       st.just({}), st.just([]))}, known),
+                 {"content": st.one_of(st.just(""), st.text(alphabet=" \t\n\r", min_size=1, max_size=5), non_scalars)},
+                 known),
         poisoned({"action": "settings", "conversation": conversation_id, **CHAT_SETTINGS}, {
             "model": st.one_of(letters, non_scalars),
             "maxTokens": st.one_of(st.integers().filter(lambda n: not 1 <= n <= MAX_REPLY_TOKENS), letters, non_scalars),
-            "temperature": st.one_of(st.floats(min_value=2.01), st.floats(max_value=-0.01), letters),
+            "temperature": st.one_of(st.floats(min_value=2.01), st.floats(max_value=-0.01), letters, non_scalars),
+            "systemPrompt": structures,  # optional: nothing is a blank prompt, but a structure is no prompt
         }, known),
         real={"send", "stop", "regenerate", "settings"},
     )
@@ -205,7 +208,8 @@ async def test_the_chat_socket_refuses_garbage(user, sockets, simulator, upstrea
     frame = data.draw(chat_frames(str(conversation.pk)), label="frame")
     await assert_refused(ws, frame, user, simulator)
     await conversation.arefresh_from_db()
-    assert (conversation.model, conversation.max_tokens) == (DEFAULT_MODEL, 1024), "settings must not change"
+    kept = (conversation.model, conversation.max_tokens, conversation.system_prompt)
+    assert kept == (DEFAULT_MODEL, 1024, ""), "settings must not change"
 
 
 # ------------------------------------------------------------------------------------ /ws/tools/
@@ -277,17 +281,19 @@ async def test_a_binary_frame_is_refused_and_the_socket_stays_open(user, sockets
     assert "not JSON" in await receive_until(ws, lambda f: ALERT in f)
 
 
-# ------------------------------------------------------------------------------------ known bugs
-# A JSON object or list where a form expects text is bound to the Django form as it is, and
-# `CharField` turns it into its Python repr: the frame is taken as valid text. The studio converts
-# frames first (`studio.forms.as_querydict`: structures become empty values); chat and tools do
-# do not (tools now converts them). The fuzzing above leaves these fields out of its structures until they are fixed.
+# ------------------------------------------------------------------------------------ structures
+# A JSON object or list where a form expects text must be refused next to its field: Django's
+# `CharField` would otherwise take its Python repr as the text ("{'a': 1}"), and send it to Runware
+# or save it. Chat and tools bind frames with `runware_web.forms.bind_frame` (a structure is an error
+# on its field, also where the field is optional, as chat's `systemPrompt` is); the fuzzing above
+# gives structures to their fields. The studio converts frames with `runware_web.forms.as_querydict`
+# (a structure is an empty value, so a required field says it is required; an optional one, such as
+# `negativePrompt`, takes it as blank, which is why the studio's fuzzing gives structures only to
+# required fields).
 
 STRUCTURE = {"a": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="chat/consumers.py ChatConsumer.action_send binds the raw frame to "
-                   "MessageForm: a JSON object as `content` is sent to Runware as the text \"{'a': 1}\"")
 async def test_a_structure_as_a_chat_message_is_refused(user, sockets, simulator, upstream):
     conversation = await database_sync_to_async(make_conversation)(user, "Alice's chat")
     ws = await sockets(user, "/ws/chat/")
@@ -295,8 +301,6 @@ async def test_a_structure_as_a_chat_message_is_refused(user, sockets, simulator
                                          "content": STRUCTURE}), user, simulator)
 
 
-@pytest.mark.xfail(strict=True, reason="chat/consumers.py _save_settings binds the raw frame to SettingsForm: "
-                   "a JSON object as `systemPrompt` is saved as the text \"{'a': 1}\"")
 async def test_a_structure_as_a_system_prompt_is_refused(user, sockets, simulator, upstream):
     conversation = await database_sync_to_async(make_conversation)(user, "Alice's chat")
     ws = await sockets(user, "/ws/chat/")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from runware_web.forms import STRUCTURE_ERROR, bind_frame
 from runware_web.tools.forms import (
-    STRUCTURE_ERROR,
     CaptionForm,
     EnhanceForm,
     MaskForm,
     PreprocessForm,
     RemoveBackgroundForm,
     UpscaleForm,
-    bind_frame,
     split_versions,
 )
 
