@@ -23,7 +23,6 @@ from concurrent.futures import Executor
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import transaction
 
 MAX_BATCH = 200  # items per round trip: keeps every statement well under the databases' parameter limits
 
@@ -87,17 +86,3 @@ class GroupCommit:
         if self.writer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.writer)
-
-
-def each_in_a_savepoint(function: Callable[..., Any], items: list[tuple[Any, ...]]) -> list[Any]:
-    """`function(*item)` for every item, in one transaction; an item that raises is rolled back alone
-    and its exception becomes its outcome."""
-    outcomes: list[Any] = []
-    with transaction.atomic():
-        for item in items:
-            try:
-                with transaction.atomic():
-                    outcomes.append(function(*item))
-            except Exception as exc:
-                outcomes.append(exc)
-    return outcomes
