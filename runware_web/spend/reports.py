@@ -16,8 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Cast, Round, TruncDate
 from django.utils import timezone
 
 from runware_web.accounts.models import Team, User
@@ -120,15 +120,31 @@ def charges_in(period: Period) -> QuerySet[Charge]:
     return charges_between(period.start, period.end)
 
 
-def _exact_in_database() -> bool:
-    return connection.vendor == "postgresql"
+# PostgreSQL sums numerics exactly. SQLite keeps decimals as REAL, so summing them there would
+# round; but every amount has at most COST's 10 decimal places and is far below $100,000, so
+# amount × 10¹⁰ rounds to an exact integer, and SQLite sums integers exactly. Either way the
+# total is exact and computed where the rows are, never by reading every row into Python.
+DECIMAL_PLACES = Charge._meta.get_field("amount").decimal_places
+
+
+def exact_sum(column: str = "amount") -> Sum:
+    if connection.vendor == "postgresql":
+        return Sum(column)
+    return Sum(Cast(Round(F(column) * 10**DECIMAL_PLACES), BigIntegerField()))
+
+
+def as_amount(value: Any) -> Decimal:
+    """What exact_sum() gave, as a Decimal (zero for no rows)."""
+    if value is None:
+        return ZERO
+    if connection.vendor == "postgresql":
+        return value
+    return Decimal(value).scaleb(-DECIMAL_PLACES)
 
 
 def total(charges: QuerySet[Charge]) -> Decimal:
     """The exact sum of some ledger rows."""
-    if _exact_in_database():
-        return charges.aggregate(total=Sum("amount"))["total"] or ZERO
-    return sum(charges.values_list("amount", flat=True), ZERO)
+    return as_amount(charges.order_by().aggregate(total=exact_sum())["total"])
 
 
 @dataclass
@@ -143,16 +159,8 @@ class Group:
 
 def grouped(charges: QuerySet[Charge], key: str) -> dict[Any, Group]:
     """Exact totals of ledger rows grouped by one column (or annotation)."""
-    charges = charges.order_by()
-    if _exact_in_database():
-        rows = charges.values(key).annotate(total=Sum("amount"), count=Count("id"))
-        return {row[key]: Group(row[key], row["total"], row["count"]) for row in rows}
-    groups: dict[Any, Group] = {}
-    for value, amount in charges.values_list(key, "amount"):
-        group = groups.get(value) or groups.setdefault(value, Group(value))
-        group.total += amount
-        group.count += 1
-    return groups
+    rows = charges.order_by().values(key).annotate(total=exact_sum(), count=Count("id"))
+    return {row[key]: Group(row[key], as_amount(row["total"]), row["count"]) for row in rows}
 
 
 def by_day(charges: QuerySet[Charge], days: Iterable[date]) -> list[Group]:

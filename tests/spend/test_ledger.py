@@ -164,3 +164,24 @@ def test_readings_with_nothing_new_in_between_do_not_pile_up(user):
     assert later.pk != first.pk
     assert BalanceReading.objects.count() == 3
     assert reconcile.current().matches
+
+
+AMOUNTS = [Decimal("0.0013"), Decimal("0.0000000001"), Decimal("1234.5678901234"), Decimal("0.1"),
+           Decimal("0.2"), Decimal("0.3"), Decimal("99999.9999999999"), Decimal("0.0000004567")]
+
+
+def test_totals_are_exact_in_the_database_to_the_tenth_decimal(user, other_user):
+    """Sums come from the database (never every row read into Python), and still to the last digit:
+    0.1 + 0.2 is 0.3 here, and ten-decimal amounts next to large ones lose nothing."""
+    for repeat in range(3):
+        for amount in AMOUNTS:
+            add_charge(user, amount)
+    add_charge(other_user, "7.0000000003")
+    expected = sum(AMOUNTS, Decimal(0)) * 3
+
+    assert reports.total(Charge.objects.filter(user=user)) == expected
+    assert str(reports.total(Charge.objects.filter(user=other_user))) == "7.0000000003"
+    assert reports.total(Charge.objects.none()) == 0
+    groups = reports.grouped(Charge.objects.all(), "user")
+    assert (groups[user.pk].total, groups[user.pk].count) == (expected, len(AMOUNTS) * 3)
+    assert groups[other_user.pk].total == Decimal("7.0000000003")
