@@ -371,7 +371,7 @@ class Runner:
         if prepared is None:
             return
         task, handler, params = prepared
-        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         payload = {
             **params,
             "taskType": task.task_type,
@@ -405,23 +405,14 @@ class Runner:
         run: _Run,
         task: Task,
         handler: Handler,
-        queue: asyncio.Queue[tuple[str, dict[str, Any]]],
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
         call: asyncio.Future[Any],
     ) -> None:
-        """Handle results in arrival order while the upstream call is running, then the rest."""
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, call}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await getter
-                break
-            kind, item = getter.result()
-            await self._handle_item(run, task, handler, kind, item)
-        while not queue.empty():
-            kind, item = queue.get_nowait()
-            await self._handle_item(run, task, handler, kind, item)
+        """Handle results in arrival order until the upstream call has ended."""
+        # The SDK calls back with every item before its call resolves: the end marker comes last.
+        call.add_done_callback(lambda _: queue.put_nowait(None))
+        while (entry := await queue.get()) is not None:
+            await self._handle_item(run, task, handler, *entry)
 
     async def _handle_item(self, run: _Run, task: Task, handler: Handler, kind: str, item: dict) -> None:
         if kind == "progress":
