@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import io
+import zipfile
+from typing import Any
 
 from PIL import Image
 
 
-def png_bytes(width: int = 64, height: int = 64, colour: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+def encoded(picture: Image.Image, image_format: str, **options: Any) -> bytes:
+    """`picture` as a file of `image_format`, saved with Pillow's `options` (exif=, icc_profile=, …)."""
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    picture.save(buffer, format=image_format, **options)
     return buffer.getvalue()
+
+
+def decoded(data: bytes) -> Image.Image:
+    """The picture in a file's bytes, loaded (its `format`, `info` and `getexif()` are the file's)."""
+    picture = Image.open(io.BytesIO(data))
+    picture.load()
+    return picture
+
+
+def png_bytes(width: int = 64, height: int = 64, colour: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    return encoded(Image.new("RGB", (width, height), colour), "PNG")
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 30, 30),
+               **options: Any) -> bytes:
+    return encoded(Image.new("RGB", (width, height), colour), "JPEG", **options)
+
+
+def with_trailing_zip(picture: bytes) -> bytes:
+    """An image file followed by a zip archive holding an HTML page (a polyglot: both at once)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("payload.html", "<script>alert(1)</script>")
+    return picture + archive.getvalue()

@@ -1,27 +1,31 @@
-"""Hostile uploads are refused with a clear message, through every upload endpoint of the portal.
+"""Hostile uploads are refused with a clear message, through every upload endpoint of the portal;
+accepted ones are stored as their picture only.
 
 Endpoints: the studio's input-image upload (htmx), the studio's no-JavaScript form (files sent with
-the generation), and the tools page's upload. A refused file stores nothing and starts nothing.
+the generation), and the tools page's upload. A refused file stores nothing and starts nothing. An
+accepted file is stored re-encoded from its pixels: nothing after the image's end, no EXIF.
 """
 
 from __future__ import annotations
 
 import inspect
 import io
+import os
 import struct
-import zipfile
 import zlib
-from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLResolver, get_resolver, reverse
 from PIL import Image as PILImage
+from PIL import ImageCms
 
 from runware_web.gallery.models import Image
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import png_bytes
+from tests.images import decoded, encoded, jpeg_bytes, with_trailing_zip
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,19 +61,6 @@ def gif_html_polyglot() -> bytes:
     return out.getvalue()
 
 
-def with_trailing_zip(picture: bytes) -> bytes:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("payload.html", "<script>alert(1)</script>")
-    return picture + archive.getvalue()
-
-
-def jpeg_bytes() -> bytes:
-    out = io.BytesIO()
-    PILImage.new("RGB", (64, 48), (200, 30, 30)).save(out, format="JPEG")
-    return out.getvalue()
-
-
 def huge_file() -> bytes:
     return png_bytes() + b"\x00" * settings.UPLOAD_MAX_BYTES
 
@@ -91,25 +82,25 @@ REFUSED = {
 # ------------------------------------------------------------------------------------ the endpoints
 
 
-def studio_upload(client, upload: SimpleUploadedFile) -> tuple[int, str]:
-    response = client.post(reverse("studio:upload"), {"target": "seedImage", "seedImage_file": upload})
+GENERATION = {"positivePrompt": "a lighthouse at dusk", "model": "runware:101@1", "width": "256", "height": "256",
+              "numberResults": "1", "outputFormat": "PNG"}
+
+ENDPOINTS: dict[str, tuple[str, dict[str, str], str]] = {  # URL name, the form's other fields, the file's field
+    "studio upload": ("studio:upload", {"target": "seedImage"}, "seedImage_file"),
+    "studio form": ("studio:generate", GENERATION, "seedImage_file"),
+    "tools upload": ("tools:upload", {}, "image"),
+}
+
+
+def post_upload(client, endpoint: str, upload: SimpleUploadedFile) -> Any:
+    """The POST a member's browser sends with the file (a coroutine with an AsyncClient)."""
+    url_name, fields, file_field = ENDPOINTS[endpoint]
+    return client.post(reverse(url_name), {**fields, file_field: upload})
+
+
+def send(client, endpoint: str, upload: SimpleUploadedFile) -> tuple[int, str]:
+    response = post_upload(client, endpoint, upload)
     return response.status_code, response.content.decode()
-
-
-def studio_form(client, upload: SimpleUploadedFile) -> tuple[int, str]:
-    fields = {"positivePrompt": "a lighthouse at dusk", "model": "runware:101@1", "width": "256", "height": "256",
-              "numberResults": "1", "outputFormat": "PNG", "seedImage_file": upload}
-    response = client.post(reverse("studio:generate"), fields)
-    return response.status_code, response.content.decode()
-
-
-def tools_upload(client, upload: SimpleUploadedFile) -> tuple[int, str]:
-    response = client.post(reverse("tools:upload"), {"image": upload})
-    return response.status_code, response.content.decode()
-
-
-ENDPOINTS: dict[str, Callable] = {"studio upload": studio_upload, "studio form": studio_form,
-                                  "tools upload": tools_upload}
 
 
 def views_reading_files() -> set[str]:
@@ -120,7 +111,7 @@ def views_reading_files() -> set[str]:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, [*names, pattern.namespace] if pattern.namespace else names)
-            elif pattern.name and not names[:1] == ["admin"]:
+            elif pattern.name and names[:1] != ["admin"]:
                 try:
                     source = inspect.getsource(inspect.unwrap(pattern.callback))
                 except (OSError, TypeError):
@@ -144,7 +135,7 @@ def test_every_upload_endpoint_is_covered():
 @pytest.mark.parametrize("kind", sorted(REFUSED))
 def test_a_hostile_file_is_refused_with_a_clear_message(alice_client, user, endpoint, kind):
     name, data, content_type, message = REFUSED[kind]
-    status, html = ENDPOINTS[endpoint](alice_client, SimpleUploadedFile(name, data, content_type=content_type))
+    status, html = send(alice_client, endpoint, SimpleUploadedFile(name, data, content_type=content_type))
 
     assert status in {200, 400}  # the form again, never a server error
     assert message in html, f"{kind} through {endpoint}: no {message!r} in the answer"
@@ -156,20 +147,114 @@ def test_a_hostile_file_is_refused_with_a_clear_message(alice_client, user, endp
 
 @pytest.mark.parametrize("endpoint", ["studio upload", "tools upload"])
 def test_a_png_named_jpg_is_decoded_and_accepted_as_png(alice_client, user, endpoint):
-    status, html = ENDPOINTS[endpoint](alice_client, SimpleUploadedFile("holiday.jpg", png_bytes(), "image/jpeg"))
+    status, html = send(alice_client, endpoint, SimpleUploadedFile("holiday.jpg", png_bytes(), "image/jpeg"))
     assert status in {200, 302}
     image = Image.objects.get(user=user)
     assert (image.content_type, image.width, image.height) == ("image/png", 96, 64)
     assert image.file.name.endswith(".png")
 
 
-@pytest.mark.xfail(strict=True, reason="gallery/uploads.py check_image_bytes decodes the image but keeps every "
-                   "byte after its end: a PNG or JPEG carrying a zip (or HTML) after IEND/EOI is stored and served "
-                   "as it came; it should be refused (or re-encoded)")
+# ------------------------------------------------------------------ what an accepted file is stored as
+
+ZIP_SIGNATURE = b"PK\x03\x04"
+GPS, MAKE, ORIENTATION = 0x8825, 0x010F, 0x0112
+
+
+@pytest.fixture
+async def alice_async(async_client, user):
+    await async_client.aforce_login(user)
+    return async_client
+
+
+async def stored_and_served(client, upstream, endpoint: str, upload: SimpleUploadedFile) -> tuple[Image, bytes]:
+    """Upload through `endpoint`; the image the portal kept and the bytes its file URL serves.
+
+    The studio form also starts a generation with the upload as its seed image: it is waited for.
+    """
+    response = await post_upload(client, endpoint, upload)
+    assert response.status_code in {200, 302}, response.content.decode()[:500]
+    if endpoint == "studio form":
+        await upstream.wait((await Task.objects.aget()).pk)
+    image = await Image.objects.aget(kind=Image.Kind.UPLOADED)
+    served = await client.get(reverse("gallery:file", args=[image.pk]))
+    assert served.status_code == 200
+    return image, b"".join(served.streaming_content)
+
+
+def photo_exif(*, orientation: int = 1) -> bytes:
+    """What a phone writes into a photo: its make, where it was taken and which way it was held."""
+    exif = PILImage.Exif()
+    exif[MAKE] = "Pixel"
+    exif[ORIENTATION] = orientation
+    exif.get_ifd(GPS).update({1: "N", 2: (48.0, 51.0, 29.6), 3: "E", 4: (2.0, 17.0, 40.2)})
+    return exif.tobytes()
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
 @pytest.mark.parametrize("picture", [png_bytes, jpeg_bytes], ids=["png", "jpeg"])
-def test_an_image_with_a_trailing_archive_is_refused(alice_client, user, endpoint, picture):
-    data = with_trailing_zip(picture())
-    status, html = ENDPOINTS[endpoint](alice_client, SimpleUploadedFile("innocent.png", data, "image/png"))
-    assert not Image.objects.filter(user=user).exists(), "a polyglot was stored"
-    assert status in {200, 400}
+async def test_an_image_with_a_trailing_archive_is_kept_without_it(alice_async, upstream, endpoint, picture):
+    """Accepted, because phones append data to photos (a Pixel "motion photo" is a JPEG and then
+    its video); but what the portal serves is the picture alone, with no zip for a browser or an
+    unzip tool to find in it."""
+    original = picture()
+    upload = SimpleUploadedFile("innocent.png", with_trailing_zip(original), "image/png")
+    image, served = await stored_and_served(alice_async, upstream, endpoint, upload)
+
+    assert ZIP_SIGNATURE not in served
+    kept = decoded(served)
+    assert (kept.format, kept.size) == (decoded(original).format, decoded(original).size)
+    assert (image.width, image.height, image.size_bytes) == (*kept.size, len(served))
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_a_photos_location_is_not_kept_but_its_colour_profile_is(alice_async, upstream, endpoint):
+    profile = srgb_profile()
+    photo = jpeg_bytes(exif=photo_exif(), icc_profile=profile, comment=b"<script>alert(1)</script>")
+    assert decoded(photo).getexif().get_ifd(GPS)  # the upload does say where it was taken
+
+    _, served = await stored_and_served(alice_async, upstream, endpoint, SimpleUploadedFile("me.jpg", photo))
+
+    kept = decoded(served)
+    assert not kept.getexif() and "exif" not in kept.info
+    assert b"Pixel" not in served and b"<script>" not in served
+    assert kept.info.get("icc_profile") == profile
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_a_photo_taken_sideways_is_stored_upright(alice_async, upstream, endpoint):
+    """A phone held upright stores the sensor's sideways picture with EXIF orientation 6 ("turn
+    90° clockwise to show"); the portal stores the picture as it is meant to be seen."""
+    upright = PILImage.new("RGB", (48, 64), (40, 90, 220))  # sky above…
+    upright.paste((40, 160, 40), (0, 32, 48, 64))  # …grass below
+    sideways = upright.transpose(PILImage.Transpose.ROTATE_90)  # as the sensor saw it: 64×48
+    photo = encoded(sideways, "JPEG", quality=95, exif=photo_exif(orientation=6))
+
+    image, served = await stored_and_served(alice_async, upstream, endpoint, SimpleUploadedFile("tall.jpg", photo))
+
+    kept = decoded(served)
+    assert kept.size == (image.width, image.height) == (48, 64)
+    assert ORIENTATION not in kept.getexif()  # nothing left for a viewer to turn a second time
+    sky, grass = kept.getpixel((24, 8)), kept.getpixel((24, 56))
+    assert sky[2] > 180 and grass[1] > 120 and grass[2] < 100, (sky, grass)
+
+
+def translucent(image_format: str) -> bytes:
+    """A picture whose every pixel has its own colour and opacity (some fully transparent)."""
+    picture = PILImage.frombytes("RGBA", (32, 24), os.urandom(32 * 24 * 4))
+    return encoded(picture, image_format, **({"lossless": True, "exact": True} if image_format == "WEBP" else {}))
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP"], ids=["png", "lossless webp"])
+async def test_a_transparent_image_keeps_its_exact_pixels(alice_async, upstream, endpoint, image_format):
+    original = translucent(image_format)
+    upload = SimpleUploadedFile(f"cutout.{image_format.lower()}", original)
+    _, served = await stored_and_served(alice_async, upstream, endpoint, upload)
+
+    kept = decoded(served)
+    assert (kept.format, kept.mode) == (image_format, "RGBA")
+    assert kept.tobytes() == decoded(original).tobytes()
