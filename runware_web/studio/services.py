@@ -190,8 +190,12 @@ def store_upload(user: Any, checked: CheckedImage, *, kind: str = Image.Kind.UPL
 def save_result(task: Task, item: dict[str, Any], data: bytes) -> tuple[Task, Card, int]:
     """Store one generated image. Returns the task as it is now, its card and the image's slot."""
     generation = Generation.objects.filter(task_id=task.pk).first()
-    _save_generated(task, item, data, generation)
-    return current(task)
+    image = _save_generated(task, item, data, generation)
+    fresh, card, _ = current(task)
+    # Its slot is where it landed among the stored images (results recorded together are all
+    # counted before the first of them is stored, so the count does not say which one this is).
+    index = next((slot.index for slot in card.slots if slot.image is not None and slot.image.pk == image.pk), 0)
+    return fresh, card, index
 
 
 def _save_generated(task: Task, item: dict[str, Any], data: bytes, generation: Generation | None) -> Image:

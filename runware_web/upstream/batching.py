@@ -7,10 +7,12 @@ goes at once (so a lone task waits for nothing); while it is busy, the writes th
 are queued and all go in its next trip, in one transaction. The busier the portal, the larger the
 batches, and the cheaper each write.
 
-A batch function runs in the database thread, takes the queued items in arrival order and returns
-one outcome per item: a value, or an exception that is raised to that item's caller only. It runs
-in an executor the caller owns (the runner's own database thread): never in the thread of a request
-that may be waiting on the very write it queued.
+Writes are of several kinds, each a batch function that runs in the database thread, takes the
+queued items of its kind in arrival order and returns one outcome per item: a value, or an
+exception that is raised to that item's caller only. A kind that fails leaves the others written
+(see _write_trip). The trip runs in an executor the
+caller owns (the runner's own database thread): never in the thread of a request that may be
+waiting on the very write it queued.
 """
 
 from __future__ import annotations
@@ -18,71 +20,118 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db import transaction
 
-MAX_BATCH = 200  # items per round trip: keeps every statement well under the databases' parameter limits
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200  # items per trip: keeps every statement well under the databases' parameter limits
 
 BatchFunction = Callable[[list[Any]], Sequence[Any]]
+AfterHook = Callable[[list[Any], Sequence[Any]], Awaitable[None]]
+_Queued = tuple[BatchFunction, Any, asyncio.Future[Any]]
 
 
 class GroupCommit:
-    """Queue items for `write_many(items) -> outcomes`; `await batch(item)` returns its outcome.
+    """`await writes(write_many, item)` queues `item` for `write_many(items) -> outcomes` and returns
+    its outcome once the trip that carried it is committed.
 
-    `after(items, outcomes)`, if given, runs in the event loop once a batch is written (to send
-    one notification per batch instead of one per item). One instance belongs to one event loop.
+    `after(items, outcomes)`, when given with a kind, runs in the event loop after each trip that
+    carried that kind (to send one notification per trip instead of one per item). One instance
+    belongs to one event loop.
     """
 
-    def __init__(
-        self,
-        write_many: BatchFunction,
-        *,
-        executor: Executor,
-        after: Callable[[list[Any], Sequence[Any]], Awaitable[None]] | None = None,
-    ) -> None:
-        self.write_many = database_sync_to_async(write_many, thread_sensitive=False, executor=executor)
-        self.after = after
-        self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
+    def __init__(self, *, executor: Executor) -> None:
+        self._trip = database_sync_to_async(_write_trip, thread_sensitive=False, executor=executor)
+        self._after: dict[BatchFunction, AfterHook] = {}
+        self.pending: list[_Queued] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def __call__(self, item: Any) -> Any:
+    async def __call__(self, write_many: BatchFunction, item: Any, *, after: AfterHook | None = None) -> Any:
+        if after is not None:
+            self._after[write_many] = after
         future = asyncio.get_running_loop().create_future()
-        self.pending.append((item, future))
+        self.pending.append((write_many, item, future))
         if self.writer is None:
             # A fresh context: the writer outlives whichever request or task queued first.
             self.writer = asyncio.get_running_loop().create_task(self._write(), context=contextvars.Context())
         return await asyncio.shield(future)
 
     async def _write(self) -> None:
-        batch: list[tuple[Any, asyncio.Future[Any]]] = []
+        trip: list[_Queued] = []
         try:
             while self.pending:
-                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-                items = [item for item, _ in batch]
+                trip, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 try:
-                    outcomes = await self.write_many(items)
-                except Exception as exc:  # the whole round trip failed: every item's caller hears it
-                    outcomes = [exc] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    outcomes = await self._trip([(write_many, item) for write_many, item, _ in trip])
+                except Exception as exc:  # the commit itself failed: every caller of the trip hears it
+                    outcomes = [exc] * len(trip)
+                for (_, _, future), outcome in zip(trip, outcomes, strict=True):
                     if isinstance(outcome, Exception):
                         future.set_exception(outcome)
                     else:
                         future.set_result(outcome)
-                batch = []
-                if self.after is not None:
-                    with contextlib.suppress(Exception):
-                        await self.after(items, outcomes)
+                done, trip = trip, []
+                await self._run_after(done, outcomes)
         finally:
             self.writer = None
-            for _, future in batch + self.pending:  # cancelled (the loop is closing): nobody waits on
+            for _, _, future in trip + self.pending:  # cancelled (the loop is closing)
                 future.cancel()
             self.pending = []
+
+    async def _run_after(self, trip: list[_Queued], outcomes: Sequence[Any]) -> None:
+        for write_many, after in self._after.items():
+            kind = [(item, outcome) for (function, item, _), outcome in zip(trip, outcomes, strict=True)
+                    if function is write_many]
+            if kind:
+                try:
+                    await after([item for item, _ in kind], [outcome for _, outcome in kind])
+                except Exception:
+                    log.exception("After writing a batch of %s", write_many.__name__)
 
     async def close(self) -> None:
         """Finish what is queued (for shutdown)."""
         if self.writer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.writer)
+
+
+def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
+    """One trip: every kind's batch in one transaction.
+
+    Should a kind raise (a database error: refusals and the like are outcomes, not exceptions),
+    the whole transaction is rolled back and each kind is written again in a transaction of its
+    own, so that only the failing kind's callers hear of it. No savepoints on the usual path: on
+    PostgreSQL each would be two more round trips per kind per trip.
+    """
+    kinds: dict[BatchFunction, list[int]] = {}
+    for index, (write_many, _) in enumerate(queued):
+        kinds.setdefault(write_many, []).append(index)
+    outcomes: list[Any] = [None] * len(queued)
+
+    def write(write_many: BatchFunction, indexes: list[int]) -> None:
+        results = write_many([queued[index][1] for index in indexes])
+        for index, result in zip(indexes, results, strict=True):
+            outcomes[index] = result
+
+    try:
+        with transaction.atomic():
+            for write_many, indexes in kinds.items():
+                write(write_many, indexes)
+        return outcomes
+    except Exception:
+        if len(kinds) == 1:
+            raise
+    for write_many, indexes in kinds.items():
+        try:
+            with transaction.atomic():
+                write(write_many, indexes)
+        except Exception as exc:
+            for index in indexes:
+                outcomes[index] = exc
+    return outcomes

@@ -168,12 +168,15 @@ class _LoopState:
     client: Any = None
     runs: dict[str, _Run] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
-    writes: dict[Any, GroupCommit] = field(default_factory=dict)
     # The runner's writes go through one thread of their own: requests (which may be waiting on a
     # write, as a view starting a task does) keep theirs.
     database: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
     )
+    writes: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writes = GroupCommit(executor=self.database)
     started: bool = False
 
 
@@ -207,12 +210,9 @@ class Runner:
     def _runs(self) -> dict[str, _Run]:
         return self._state.runs
 
-    def _batch(self, write_many: Any, **options: Any) -> GroupCommit:
-        """This loop's group commit for one kind of write (see batching)."""
-        state = self._state
-        if write_many not in state.writes:
-            state.writes[write_many] = GroupCommit(write_many, executor=state.database, **options)
-        return state.writes[write_many]
+    async def _write(self, write_many: Any, item: Any, **options: Any) -> Any:
+        """Queue one write for this loop's group commit (see batching); its outcome."""
+        return await self._state.writes(write_many, item, **options)
 
     async def ensure_started(self) -> None:
         """Register this worker, start its heartbeat and recover what dead workers left."""
@@ -261,9 +261,8 @@ class Runner:
                     "Shutting down with %d task(s) still running; the next worker recovers them.", len(still)
                 )
                 await asyncio.wait(still, timeout=CLOSE_TIMEOUT)
-        for batch in state.writes.values():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(batch.close(), timeout=CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(state.writes.close(), timeout=CLOSE_TIMEOUT)
         await asyncio.get_running_loop().run_in_executor(state.database, connections.close_all)
         state.database.shutdown(wait=False)
         for background in list(state.background):
@@ -310,7 +309,8 @@ class Runner:
         without one, the spend piece's price estimate is used.
         """
         await self.ensure_started()
-        task = await self._batch(_admit_and_create_many)(
+        task = await self._write(
+            _admit_and_create_many,
             {
                 "user": user,
                 "feature": feature,
@@ -319,7 +319,7 @@ class Runner:
                 "number_results": number_results,
                 "estimated_cost": estimated_cost,
                 "delivery": delivery,
-            }
+            },
         )
         self.start(task)
         return task
@@ -348,13 +348,13 @@ class Runner:
 
     async def _record(self, task: Task, key: str, cost: Decimal | None) -> bool:
         """Count one output and put its cost in the ledger; whether a new charge was recorded."""
-        return await self._batch(_record_results, after=_notify_staff)((task, key, cost))
+        return await self._write(_record_results, (task, key, cost), after=_notify_staff)
 
     # ------------------------------------------------------------------ running
 
     async def _prepare(self, run: _Run) -> tuple[Task, Handler, dict[str, Any]] | None:
         """Claim the task and resolve its inputs (one database round trip); None: do not send it."""
-        claimed = await self._batch(_claim_many)((run.task_id, self.worker_id))
+        claimed = await self._write(_claim_many, (run.task_id, self.worker_id))
         if claimed is None:
             return None
         task, params = claimed
@@ -408,33 +408,47 @@ class Runner:
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
         call: asyncio.Future[Any],
     ) -> None:
-        """Handle results in arrival order until the upstream call has ended."""
+        """Handle results in arrival order until the upstream call has ended.
+
+        Results that arrived together are recorded together (one write for all of them), then
+        handed to the feature one by one.
+        """
         # The SDK calls back with every item before its call resolves: the end marker comes last.
         call.add_done_callback(lambda _: queue.put_nowait(None))
-        while (entry := await queue.get()) is not None:
-            await self._handle_item(run, task, handler, *entry)
+        while True:
+            entries = [await queue.get()]
+            while not queue.empty() and entries[-1] is not None:
+                entries.append(queue.get_nowait())
+            results: list[dict[str, Any]] = []
+            for entry in entries:
+                if entry is None:
+                    await self._deliver(run, task, handler, results)
+                    return
+                kind, item = entry
+                if kind == "progress":
+                    await self._deliver(run, task, handler, results)
+                    results = []
+                    await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_progress(task, item)))
+                elif item.get("status") != "error":  # the SDK raises for it once the call ends
+                    results.append(item)
+            await self._deliver(run, task, handler, results)
 
-    async def _handle_item(self, run: _Run, task: Task, handler: Handler, kind: str, item: dict) -> None:
-        if kind == "progress":
-            await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_progress(task, item)))
-            return
-        if item.get("status") == "error":
-            return  # the SDK raises for it once the call ends; the failure is handled there
-        await self._deliver(run, task, handler, item)
-
-    async def _deliver(self, run: _Run, task: Task, handler: Handler, item: dict[str, Any]) -> None:
-        key = result_key(item, fallback=f"#{len(run.seen)}")
-        if key in run.seen:
-            return
-        run.seen.add(key)
-        # Runware has billed this output: the charge is recorded before anything else can fail.
-        await self._record(task, key, parse_cost(item.get("cost")))
-        try:
-            html = await handler.on_result(task, item)
-        except Exception:
-            log.exception("Saving a result of task %s failed", task.pk)
-            html = ""
-        await publish(task.user_id, task.feature, task.pk, html)
+    async def _deliver(self, run: _Run, task: Task, handler: Handler, items: list[dict[str, Any]]) -> None:
+        fresh: list[tuple[str, dict[str, Any]]] = []
+        for item in items:
+            key = result_key(item, fallback=f"#{len(run.seen)}")
+            if key not in run.seen:
+                run.seen.add(key)
+                fresh.append((key, item))
+        # Runware has billed these outputs: the charges are recorded before anything else can fail.
+        await asyncio.gather(*(self._record(task, key, parse_cost(item.get("cost"))) for key, item in fresh))
+        for _, item in fresh:
+            try:
+                html = await handler.on_result(task, item)
+            except Exception:
+                log.exception("Saving a result of task %s failed", task.pk)
+                html = ""
+            await publish(task.user_id, task.feature, task.pk, html)
 
     async def _recover(self, run: _Run, task: Task, handler: Handler, *, lost: UpstreamError) -> None:
         """The socket dropped with the task in flight: fetch what Runware still holds for it."""
@@ -455,14 +469,12 @@ class Runner:
                     await self._fail(task, handler, lost if error.code == "notFound" else error)
                     return
                 items = []
-            for item in items:
-                if item.get("status") == "error":
-                    nested = item.get("error") or {}
-                    await self._fail(task, handler, _item_error(nested))
-                    return
-                if item.get("status") == "processing":
-                    continue
-                await self._deliver(run, task, handler, item)
+            await self._deliver(run, task, handler, [item for item in items
+                                                     if item.get("status") not in {"processing", "error"}])
+            failed = next((item for item in items if item.get("status") == "error"), None)
+            if failed is not None:
+                await self._fail(task, handler, _item_error(failed.get("error") or {}))
+                return
             if len(run.seen) >= task.number_results:
                 await self._finish(task, handler)
                 return
@@ -524,12 +536,12 @@ class Runner:
         await self._finish(task, handler)
 
     async def _finish(self, task: Task, handler: Handler) -> None:
-        await self._batch(_mark_ended_many)((task, Task.Status.DONE, None))
+        await self._write(_mark_ended_many, (task, Task.Status.DONE, None))
         await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_finished(task)))
 
     async def _fail(self, task: Task, handler: Handler, error: UpstreamError) -> None:
         log.info("Task %s (%s) failed: %s [%s]", task.pk, task.task_type, error.code, error.detail)
-        await self._batch(_mark_ended_many)((task, Task.Status.FAILED, error))
+        await self._write(_mark_ended_many, (task, Task.Status.FAILED, error))
         await publish(task.user_id, task.feature, task.pk, await _safe(handler.on_failed(task, error)))
 
     # ------------------------------------------------------------------ workers and recovery
@@ -666,6 +678,7 @@ def _admit_and_create_many(requests: list[dict[str, Any]]) -> list[Task | Except
     for indexes in members.values():
         user = requests[indexes[0]]["user"]
         try:
+            # One transaction per member (a savepoint inside a group commit's trip).
             with transaction.atomic():
                 tasks = [_new_task(requests[index], estimate, learned) for index in indexes]
                 refusals = admit_many(user=user, estimates=[task.estimated_cost for task in tasks])
@@ -700,15 +713,14 @@ def _claim_many(items: list[tuple[uuid.UUID, str]]) -> list[tuple[Task, dict[str
     ids = [task_id for task_id, _ in items]
     worker_id = items[0][1]
     now = timezone.now()
-    with transaction.atomic():
-        Task.objects.filter(pk__in=ids, status=Task.Status.QUEUED).update(
-            status=Task.Status.RUNNING, started_at=now, worker=worker_id
-        )
-        tasks = Task.objects.select_related("user").in_bulk(ids)
-        # Cancelled before it was sent: nothing is sent, so nothing is billed.
-        Task.objects.filter(pk__in=ids, status=Task.Status.CANCELLED, started_at__isnull=True).update(
-            finished_at=now
-        )
+    Task.objects.filter(pk__in=ids, status=Task.Status.QUEUED).update(
+        status=Task.Status.RUNNING, started_at=now, worker=worker_id
+    )
+    tasks = Task.objects.select_related("user").in_bulk(ids)
+    # Cancelled before it was sent: nothing is sent, so nothing is billed.
+    cancelled = [task.pk for task in tasks.values() if task.status == Task.Status.CANCELLED and not task.started_at]
+    if cancelled:
+        Task.objects.filter(pk__in=cancelled, started_at__isnull=True).update(finished_at=now)
     outcomes: list[tuple[Task, dict[str, Any] | Exception] | None] = []
     for task_id in ids:
         task = tasks.get(task_id)
@@ -725,37 +737,37 @@ def _claim_many(items: list[tuple[uuid.UUID, str]]) -> list[tuple[Task, dict[str
 def _record_results(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
     """Outputs arrived: count each one and put its cost in the ledger, once per output.
 
-    Returns, for each, whether a new charge was recorded. One transaction, whatever the number.
+    Returns, for each, whether a new charge was recorded. Like every batch function of the runner,
+    it runs inside the transaction of a group commit's trip (see batching).
     """
     from runware_web.spend.models import Charge
 
     tasks = {task.pk: task for task, _, _ in items}
-    with transaction.atomic():
-        ledger: dict[uuid.UUID, dict[str, Decimal]] = {task_id: {} for task_id in tasks}
-        charged = Charge.objects.filter(task__in=tasks).order_by().values_list("task", "result_key", "amount")
-        for task_id, key, amount in charged:
-            ledger[task_id][key] = amount
-        received: dict[uuid.UUID, int] = dict.fromkeys(tasks, 0)
-        new: list[Charge] = []
-        outcomes: list[bool] = []
-        for task, key, cost in items:
-            key = key[:100]
-            charged = cost is not None and key not in ledger[task.pk]
-            if charged:
-                ledger[task.pk][key] = cost
-                new.append(Charge(
-                    task=task, user_id=task.user_id, team_id=task.team_id, task_type=task.task_type,
-                    model=task.model, result_key=key, amount=cost,
-                ))
-            if charged or cost is None:
-                received[task.pk] += 1
-            outcomes.append(charged)
-        # Another worker adopting a task could race to the same output; the unique constraint keeps
-        # the ledger right whichever wins.
-        Charge.objects.bulk_create(new, ignore_conflicts=True)
-        _count_results([
-            (count, sum(ledger[task_id].values(), Decimal(0)), task_id) for task_id, count in received.items() if count
-        ])
+    ledger: dict[uuid.UUID, dict[str, Decimal]] = {task_id: {} for task_id in tasks}
+    existing = Charge.objects.filter(task__in=tasks).order_by().values_list("task", "result_key", "amount")
+    for task_id, key, amount in existing:
+        ledger[task_id][key] = amount
+    received: dict[uuid.UUID, int] = dict.fromkeys(tasks, 0)
+    new: list[Charge] = []
+    outcomes: list[bool] = []
+    for task, key, cost in items:
+        key = key[:100]
+        charged = cost is not None and key not in ledger[task.pk]
+        if charged:
+            ledger[task.pk][key] = cost
+            new.append(Charge(
+                task=task, user_id=task.user_id, team_id=task.team_id, task_type=task.task_type,
+                model=task.model, result_key=key, amount=cost,
+            ))
+        if charged or cost is None:
+            received[task.pk] += 1
+        outcomes.append(charged)
+    # Another worker adopting a task could race to the same output; the unique constraint keeps
+    # the ledger right whichever wins.
+    Charge.objects.bulk_create(new, ignore_conflicts=True)
+    _count_results([
+        (count, sum(ledger[task_id].values(), Decimal(0)), task_id) for task_id, count in received.items() if count
+    ])
     return outcomes
 
 
@@ -787,19 +799,18 @@ def _mark_ended_many(items: list[tuple[Task, str, UpstreamError | None]]) -> lis
     refreshed in place (their handlers read the final state)."""
     now = timezone.now()
     kept = When(status=Task.Status.CANCELLED, then=Value(Task.Status.CANCELLED))
-    with transaction.atomic():
-        plain: dict[str, list[uuid.UUID]] = {}
-        for task, status, error in items:
-            if error is None:
-                plain.setdefault(status, []).append(task.pk)
-                continue
-            Task.objects.filter(pk=task.pk).update(
-                status=Case(kept, default=Value(status)), finished_at=now, error_code=error.code,
-                error_message=error.full_message, error_parameter=error.parameter[:100],
-            )
-        for status, ids in plain.items():
-            Task.objects.filter(pk__in=ids).update(status=Case(kept, default=Value(status)), finished_at=now)
-        fresh = Task.objects.in_bulk([task.pk for task, _, _ in items])
+    plain: dict[str, list[uuid.UUID]] = {}
+    for task, status, error in items:
+        if error is None:
+            plain.setdefault(status, []).append(task.pk)
+            continue
+        Task.objects.filter(pk=task.pk).update(
+            status=Case(kept, default=Value(status)), finished_at=now, error_code=error.code,
+            error_message=error.full_message, error_parameter=error.parameter[:100],
+        )
+    for status, ids in plain.items():
+        Task.objects.filter(pk__in=ids).update(status=Case(kept, default=Value(status)), finished_at=now)
+    fresh = Task.objects.in_bulk([task.pk for task, _, _ in items])
     fields = [field.attname for field in Task._meta.concrete_fields]
     for task, _, _ in items:
         for name in fields:

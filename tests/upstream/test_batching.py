@@ -1,0 +1,85 @@
+"""The runner's group commit: writes that queue up go together, and a failing kind fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import IntegrityError
+
+from runware_web.upstream.batching import GroupCommit
+from runware_web.upstream.models import Worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def writes():
+    executor = ThreadPoolExecutor(max_workers=1)
+    yield GroupCommit(executor=executor)
+    executor.shutdown(wait=True)
+
+
+def stored_workers() -> set[str]:
+    return set(Worker.objects.values_list("id", flat=True))
+
+
+class Recorder:
+    """A batch function that stores Worker rows and remembers what each trip carried."""
+
+    def __init__(self) -> None:
+        self.trips: list[list[str]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.started = threading.Event()
+
+    def __call__(self, names: list[str]) -> list[str]:
+        self.trips.append(list(names))
+        self.started.set()
+        self.hold.wait(timeout=10)
+        Worker.objects.bulk_create([Worker(id=name) for name in names])
+        return [f"stored {name}" for name in names]
+
+
+async def test_writes_queued_while_a_trip_is_in_flight_all_go_in_the_next_one(writes):
+    record = Recorder()
+    record.hold.clear()
+    first = asyncio.ensure_future(writes(record, "first"))
+    await asyncio.get_running_loop().run_in_executor(None, record.started.wait, 10)
+    later = [asyncio.ensure_future(writes(record, f"later-{i}")) for i in range(5)]
+    record.hold.set()
+
+    assert await first == "stored first"
+    assert await asyncio.gather(*later) == [f"stored later-{i}" for i in range(5)]
+    assert record.trips == [["first"], [f"later-{i}" for i in range(5)]]
+    assert await database_sync_to_async(stored_workers)() == {"first", *(f"later-{i}" for i in range(5))}
+
+
+def refuse(names: list[str]) -> list[str]:
+    Worker.objects.bulk_create([Worker(id=name) for name in names])
+    raise IntegrityError("the database said no")
+
+
+def refuse_one(names: list[str]) -> list[object]:
+    return [ValueError(f"not {name}") if name == "bad" else name for name in names]
+
+
+async def test_a_kind_that_fails_fails_only_its_own_callers(writes):
+    record = Recorder()
+    outcomes = await asyncio.gather(
+        writes(record, "kept"), writes(refuse, "rolled-back"), writes(record, "kept-too"),
+        return_exceptions=True,
+    )
+
+    assert outcomes[0] == "stored kept" and outcomes[2] == "stored kept-too"
+    assert isinstance(outcomes[1], IntegrityError)
+    assert await database_sync_to_async(stored_workers)() == {"kept", "kept-too"}
+
+
+async def test_an_exception_returned_as_an_outcome_is_raised_to_that_caller_only(writes):
+    good, bad = await asyncio.gather(writes(refuse_one, "good"), writes(refuse_one, "bad"), return_exceptions=True)
+    assert good == "good"
+    assert isinstance(bad, ValueError) and str(bad) == "not bad"
