@@ -83,6 +83,16 @@ def admit_many(*, user: User, estimates: list[Decimal]) -> list[Refused | None]:
     return outcomes
 
 
+def lock_members(user_ids: list[int]) -> None:
+    """Lock several members' rows, then their teams', each in id order: the one order every
+    admission follows (a member before their team), so that transactions admitting several
+    members at once (the runner's group commits, on several workers) never wait in a cycle."""
+    team_ids = list(
+        User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values_list("team_id", flat=True)
+    )
+    list(Team.objects.select_for_update().filter(pk__in=[pk for pk in team_ids if pk]).order_by("pk").values("pk"))
+
+
 def _budget_refusal(own: BudgetUse, shared: BudgetUse | None, team: Team | None, estimate: Decimal) -> Refused | None:
     if own.budget is not None and own.committed + estimate > own.budget:
         return Refused(

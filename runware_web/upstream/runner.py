@@ -667,7 +667,7 @@ def _admit_and_create_many(requests: list[dict[str, Any]]) -> list[Task | Except
     Each request holds `user`, `estimated_cost` (None: the price estimate) and Task fields. A
     refused task's outcome is its `Refused`.
     """
-    from runware_web.spend.admission import admit_many
+    from runware_web.spend.admission import admit_many, lock_members
     from runware_web.spend.pricing import estimate
 
     learned: dict[tuple, Decimal | None] = {}
@@ -675,6 +675,8 @@ def _admit_and_create_many(requests: list[dict[str, Any]]) -> list[Task | Except
     members: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
         members.setdefault(request["user"].pk, []).append(index)
+    if len(members) > 1:
+        lock_members(sorted(members))
     for indexes in members.values():
         user = requests[indexes[0]]["user"]
         try:

@@ -211,3 +211,35 @@ async def test_thirty_generate_requests_over_studio_sockets_admit_ten(upstream):
     assert await ledger_total(user=alice) == KNOWN_COST * 10 == alice.monthly_budget
     for ws in sockets:
         await ws.disconnect()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writing transaction at a time")
+def test_two_workers_admitting_the_same_members_in_opposite_orders_never_deadlock():
+    """A group commit admits several members in one transaction. Two workers whose trips carry
+    the same teammates in opposite orders must not lock them in a cycle (PostgreSQL would abort
+    one trip with "deadlock detected" and its members would see an error instead of a task)."""
+    from django.db import transaction
+
+    team = Team.objects.create(name="Pixels", monthly_budget=KNOWN_COST * 100)
+    members = [make_user(name, team=team, monthly_budget=KNOWN_COST * 100) for name in ("alice", "bob", "carol")]
+
+    def request(user) -> dict:
+        return {"user": user, "feature": "spend-test", "task_type": "imageInference", "params": PARAMS,
+                "number_results": 1, "estimated_cost": KNOWN_COST, "delivery": "sync"}
+
+    def trip(order: list, start: threading.Barrier) -> list:
+        try:
+            start.wait(timeout=30)
+            with transaction.atomic():
+                return runner_module._admit_and_create_many([request(user) for user in order])
+        finally:
+            connection.close()
+
+    for _ in range(3):
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            forward = pool.submit(trip, members, start)
+            backward = pool.submit(trip, members[::-1], start)
+            outcomes = forward.result(timeout=60) + backward.result(timeout=60)
+        assert all(isinstance(outcome, Task) for outcome in outcomes), outcomes
+    assert Task.objects.filter(team=team).count() == 3 * 6
