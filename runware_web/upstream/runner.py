@@ -32,10 +32,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from runware_web.spend.ledger import record_charges
 from runware_web.upstream.batching import GroupCommit
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
@@ -348,7 +349,7 @@ class Runner:
 
     async def _record(self, task: Task, key: str, cost: Decimal | None) -> bool:
         """Count one output and put its cost in the ledger; whether a new charge was recorded."""
-        return await self._write(_record_results, (task, key, cost), after=_notify_staff)
+        return await self._write(record_charges, (task, key, cost), after=_notify_staff)
 
     # ------------------------------------------------------------------ running
 
@@ -734,66 +735,6 @@ def _claim_many(items: list[tuple[uuid.UUID, str]]) -> list[tuple[Task, dict[str
         except Exception as exc:
             outcomes.append((task, exc))
     return outcomes
-
-
-def _record_results(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
-    """Outputs arrived: count each one and put its cost in the ledger, once per output.
-
-    Returns, for each, whether a new charge was recorded. Like every batch function of the runner,
-    it runs inside the transaction of a group commit's trip (see batching).
-    """
-    from runware_web.spend.models import Charge
-
-    tasks = {task.pk: task for task, _, _ in items}
-    ledger: dict[uuid.UUID, dict[str, Decimal]] = {task_id: {} for task_id in tasks}
-    existing = Charge.objects.filter(task__in=tasks).order_by().values_list("task", "result_key", "amount")
-    for task_id, key, amount in existing:
-        ledger[task_id][key] = amount
-    received: dict[uuid.UUID, int] = dict.fromkeys(tasks, 0)
-    new: list[Charge] = []
-    outcomes: list[bool] = []
-    for task, key, cost in items:
-        key = key[:100]
-        charged = cost is not None and key not in ledger[task.pk]
-        if charged:
-            ledger[task.pk][key] = cost
-            new.append(Charge(
-                task=task, user_id=task.user_id, team_id=task.team_id, task_type=task.task_type,
-                model=task.model, result_key=key, amount=cost,
-            ))
-        if charged or cost is None:
-            received[task.pk] += 1
-        outcomes.append(charged)
-    # Another worker adopting a task could race to the same output; the unique constraint keeps
-    # the ledger right whichever wins.
-    Charge.objects.bulk_create(new, ignore_conflicts=True)
-    _count_results([
-        (count, sum(ledger[task_id].values(), Decimal(0)), task_id) for task_id, count in received.items() if count
-    ])
-    return outcomes
-
-
-def _count_results(rows: list[tuple[int, Decimal, uuid.UUID]]) -> None:
-    """Add to tasks' result counts and set their costs: one statement for the batch.
-
-    The ORM would compile one UPDATE per task (most of a batch's time); the statement is simple
-    enough to write once, with values prepared by the fields themselves.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    meta = Task._meta
-    received, cost, pk = (meta.get_field(name) for name in ("results_received", "cost", "id"))
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(received.column)} = {quote(received.column)} + %s, "
-        f"{quote(cost.column)} = %s WHERE {quote(pk.column)} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [
-            (count, cost.get_db_prep_save(amount, connection),
-             pk.get_db_prep_value(task_id, connection))
-            for count, amount, task_id in rows
-        ])
 
 
 def _mark_ended_many(items: list[tuple[Task, str, UpstreamError | None]]) -> list[None]:
