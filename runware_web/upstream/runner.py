@@ -175,10 +175,10 @@ class _LoopState:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
     )
     writes: GroupCommit = field(init=False)
+    started: bool = False
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(executor=self.database)
-    started: bool = False
 
 
 async def _notify_staff(items: list[tuple[Task, str, Decimal | None]], charged: Sequence[Any]) -> None:
