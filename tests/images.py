@@ -32,6 +32,16 @@ def jpeg_bytes(width: int = 64, height: int = 48, colour: tuple[int, int, int] =
     return encoded(Image.new("RGB", (width, height), colour), "JPEG", **options)
 
 
+def mpo_bytes(first: Image.Image, second: Image.Image, *more: Image.Image, **options: Any) -> bytes:
+    """A JPEG holding more pictures after `first` (CIPA multi-picture format, which Pillow calls
+    "MPO"), as phones write a depth or gain map and 3D cameras a second view. `options` are for
+    the first picture (exif=, quality=, …)."""
+    data = encoded(first, "MPO", save_all=True, append_images=[second, *more], **options)
+    opened = decoded(data)
+    assert (opened.format, opened.n_frames) == ("MPO", 2 + len(more)), "Pillow did not write an MPO"
+    return data
+
+
 def with_trailing_zip(picture: bytes) -> bytes:
     """An image file followed by a zip archive holding an HTML page (a polyglot: both at once)."""
     archive = io.BytesIO()

@@ -16,6 +16,9 @@ from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+# What Pillow calls a JPEG file that holds more pictures after its own (CIPA "MPO"): a phone's
+# depth map or gain map, a 3D camera's second view. It is a JPEG; its first picture is the photo.
+JPEG_FAMILY = {"MPO": "JPEG"}
 
 # Re-encoding a lossy upload costs a little quality once; at 95 the difference is not visible.
 JPEG_QUALITY = 95
@@ -46,7 +49,10 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
       so colours do not change.
     PNG and lossless WebP stay lossless with their mode (alpha, palette, 16-bit grey). A JPEG is
     encoded with its own quality settings, or at quality 95 when it had to be turned; a lossy WebP
-    at quality 95. An animated PNG or WebP keeps its first frame only.
+    at quality 95. An animated PNG or WebP keeps its first frame only, and so does a JPEG that
+    holds more pictures (an MPO: a phone's depth or gain map, a 3D camera's second view): it is
+    stored as a plain JPEG of its first picture. Only the first picture is ever decoded, and the
+    size checks are its size.
 
     Every caller is an upload (`ImageUploadField`). Runware's results do not come through here:
     `gallery.store.save_image` stores them as they were made, with no second lossy encoding.
@@ -59,7 +65,7 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
         )
     try:
         with PILImage.open(io.BytesIO(data)) as probe:
-            image_format = probe.format
+            image_format = JPEG_FAMILY.get(probe.format or "", probe.format)
             width, height = probe.size
             if width * height > settings.UPLOAD_MAX_PIXELS:
                 raise ValidationError(
@@ -75,7 +81,7 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
             probe.verify()
         with PILImage.open(io.BytesIO(data)) as full:
             full.load()  # verify() does not decode the pixels; a truncated file fails here
-            stored, (width, height) = _reencode(full, data)
+            stored, (width, height) = _reencode(full, image_format, data)
     except ValidationError:
         raise
     except PILImage.DecompressionBombError:
@@ -89,9 +95,8 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
     )
 
 
-def _reencode(picture: PILImage.Image, data: bytes) -> tuple[bytes, tuple[int, int]]:
-    """The decoded picture, upright, encoded again in its format; and its size."""
-    image_format = picture.format
+def _reencode(picture: PILImage.Image, image_format: str, data: bytes) -> tuple[bytes, tuple[int, int]]:
+    """The decoded picture (the first frame), upright, encoded again as `image_format`; and its size."""
     options: dict[str, Any] = {}
     if icc_profile := picture.info.get("icc_profile"):
         options["icc_profile"] = icc_profile
@@ -100,11 +105,15 @@ def _reencode(picture: PILImage.Image, data: bytes) -> tuple[bytes, tuple[int, i
             options["transparency"] = transparency
         options["pnginfo"] = _png_colour_chunks(picture.info)
     elif image_format == "JPEG":
-        # The photo's own quantization tables and subsampling (quality="keep") re-encode it almost
-        # exactly and at about its size. Once it is turned they no longer fit its blocks: measured
-        # on photos saved at quality 75-85, quality 95 then comes out 4-9 dB PSNR closer.
+        # The photo's own quantization tables and subsampling re-encode it almost exactly and at
+        # about its size. That is what quality="keep" does, spelled out because Pillow refuses
+        # "keep" for an MPO's first picture (its format is "MPO", not "JPEG"); the output is the
+        # same byte for byte. Once it is turned they no longer fit its blocks: measured on photos
+        # saved at quality 75-85, quality 95 then comes out 4-9 dB PSNR closer.
         if picture.getexif().get(ExifTags.Base.Orientation, 1) not in TURNING_ORIENTATIONS:
-            options["quality"] = "keep"
+            assert isinstance(picture, JpegImagePlugin.JpegImageFile)  # an MpoImageFile is one too
+            options["qtables"] = picture.quantization
+            options["subsampling"] = JpegImagePlugin.get_sampling(picture)
         else:
             options["quality"] = JPEG_QUALITY
             if (subsampling := JpegImagePlugin.get_sampling(picture)) != -1:

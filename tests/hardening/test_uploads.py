@@ -20,12 +20,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLResolver, get_resolver, reverse
 from PIL import Image as PILImage
-from PIL import ImageCms
+from PIL import ImageCms, ImageStat
 
 from runware_web.gallery.models import Image
+from runware_web.gallery.uploads import check_image_bytes
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import png_bytes
-from tests.images import decoded, encoded, jpeg_bytes, with_trailing_zip
+from tests.images import decoded, encoded, jpeg_bytes, mpo_bytes, with_trailing_zip
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,6 +66,26 @@ def huge_file() -> bytes:
     return png_bytes() + b"\x00" * settings.UPLOAD_MAX_BYTES
 
 
+def claiming_size(mpo: bytes, frame: int, width: int, height: int) -> bytes:
+    """An MPO whose picture number `frame` says it is width×height (a bomb's size); nothing else changes."""
+    position = 0
+    for entry in decoded(mpo).mpinfo[0xB002][:frame]:  # Pillow writes the pictures one after another
+        position += entry["Size"]
+    position += 2  # after the picture's SOI, its segments: marker, then a length that counts itself
+    while mpo[position:position + 2] != b"\xff\xc0":  # SOF0, where a baseline JPEG gives its size
+        position += 2 + struct.unpack(">H", mpo[position + 2:position + 4])[0]
+    return mpo[:position + 5] + struct.pack(">HH", height, width) + mpo[position + 9:]
+
+
+def depth_map() -> PILImage.Image:
+    return PILImage.new("L", (32, 24), 128)
+
+
+def mpo_bomb() -> bytes:
+    """A phone photo with a depth map, whose first picture claims to be 20000×20000."""
+    return claiming_size(mpo_bytes(PILImage.new("RGB", (64, 48), (200, 30, 30)), depth_map()), 0, 20_000, 20_000)
+
+
 REFUSED = {
     "a text file": ("notes.txt", b"just some notes, not a picture\n", "text/plain", NOT_AN_IMAGE),
     "a text file named .png": ("picture.png", b"<html>not really a png</html>", "image/png", NOT_AN_IMAGE),
@@ -74,6 +95,7 @@ REFUSED = {
     "an SVG with a script": ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
                              "image/svg+xml", NOT_AN_IMAGE),
     "a decompression bomb": ("bomb.png", decompression_bomb(), "image/png", "too large to decode safely"),
+    "a multi-picture JPEG bomb": ("bomb.jpg", mpo_bomb(), "image/jpeg", "too large to decode safely"),
     "too many pixels": ("wide.png", too_many_pixels(), "image/png", "megapixels are accepted"),
     "a huge file": ("huge.png", huge_file(), "image/png", "the largest accepted is"),
 }
@@ -225,13 +247,15 @@ async def test_a_photos_location_is_not_kept_but_its_colour_profile_is(alice_asy
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
-async def test_a_photo_taken_sideways_is_stored_upright(alice_async, upstream, endpoint):
+@pytest.mark.parametrize("container", ["JPEG", "MPO"], ids=["jpeg", "with a depth map"])
+async def test_a_photo_taken_sideways_is_stored_upright(alice_async, upstream, endpoint, container):
     """A phone held upright stores the sensor's sideways picture with EXIF orientation 6 ("turn
     90° clockwise to show"); the portal stores the picture as it is meant to be seen."""
     upright = PILImage.new("RGB", (48, 64), (40, 90, 220))  # sky above…
     upright.paste((40, 160, 40), (0, 32, 48, 64))  # …grass below
     sideways = upright.transpose(PILImage.Transpose.ROTATE_90)  # as the sensor saw it: 64×48
-    photo = encoded(sideways, "JPEG", quality=95, exif=photo_exif(orientation=6))
+    options = {"quality": 95, "exif": photo_exif(orientation=6)}
+    photo = encoded(sideways, "JPEG", **options) if container == "JPEG" else mpo_bytes(sideways, depth_map(), **options)
 
     image, served = await stored_and_served(alice_async, upstream, endpoint, SimpleUploadedFile("tall.jpg", photo))
 
@@ -258,3 +282,52 @@ async def test_a_transparent_image_keeps_its_exact_pixels(alice_async, upstream,
     kept = decoded(served)
     assert (kept.format, kept.mode) == (image_format, "RGBA")
     assert kept.tobytes() == decoded(original).tobytes()
+
+
+# --------------------------------------------------- photos holding more pictures (CIPA "MPO" files)
+
+
+def stored_as_plain_jpeg(image: Image, served: bytes) -> PILImage.Image:
+    """The served file, checked to be one JPEG picture: no second one, no multi-picture index."""
+    kept = decoded(served)
+    assert (kept.format, getattr(kept, "n_frames", 1)) == ("JPEG", 1)
+    assert served.count(b"\xff\xd8") == 1 and b"MPF\x00" not in served  # one start of image, no index
+    assert (image.content_type, image.width, image.height, image.size_bytes) == ("image/jpeg", *kept.size, len(served))
+    assert image.file.name.endswith(".jpg")
+    return kept
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_a_photo_with_a_second_picture_is_kept_as_a_jpeg_of_its_first(alice_async, upstream, endpoint):
+    """Phones write a gain map or a depth map into their photos, 3D cameras a second view, all in
+    the CIPA multi-picture format (Pillow's "MPO"). It is the member's photo: accepted as a JPEG,
+    and stored as its first picture alone."""
+    photo = mpo_bytes(PILImage.new("RGB", (64, 48), (220, 30, 30)), PILImage.new("RGB", (32, 24), (30, 30, 220)))
+    upload = SimpleUploadedFile("PXL_20261121_101500.jpg", photo, "image/jpeg")
+    image, served = await stored_and_served(alice_async, upstream, endpoint, upload)
+
+    kept = stored_as_plain_jpeg(image, served)
+    assert kept.size == (64, 48)  # the first picture's, not the second's 32×24
+    red, green, blue = ImageStat.Stat(kept).mean
+    assert red > 200 and green < 50 and blue < 50, (red, green, blue)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_only_the_first_picture_of_a_photo_is_ever_decoded(alice_async, upstream, endpoint):
+    """Its second picture claims a bomb's size: opening it would refuse the photo (or decode 400
+    megapixels). The photo is stored, so nothing past its first picture was opened."""
+    photo = claiming_size(mpo_bytes(PILImage.new("RGB", (64, 48), (220, 30, 30)), depth_map()), 1, 20_000, 20_000)
+    image, served = await stored_and_served(alice_async, upstream, endpoint, SimpleUploadedFile("3d.jpg", photo))
+
+    assert stored_as_plain_jpeg(image, served).size == (64, 48)
+
+
+def test_a_photos_first_picture_is_stored_as_the_same_photo_alone_would_be():
+    """Its own quantization tables are kept (as for any JPEG that is not turned), so a phone's
+    photo is not re-encoded at another quality because it carries a gain map."""
+    picture = PILImage.frombytes("RGB", (48, 32), os.urandom(48 * 32 * 3)).resize((192, 128))
+    alone = check_image_bytes(encoded(picture, "JPEG", quality=80))
+    with_map = check_image_bytes(mpo_bytes(picture, depth_map(), quality=80))
+
+    assert (with_map.content_type, with_map.width, with_map.height) == ("image/jpeg", 192, 128)
+    assert with_map.data == alone.data
