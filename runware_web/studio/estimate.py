@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
-from django.db.models import Sum
-
 from runware_web.upstream.models import Task
 
 QUANTUM = Decimal("0.00000001")
-RECENT_TASKS = 20
+RECENT_TASKS = 20  # matching generations to average
+RECENT_WINDOW = 100  # newest finished generations of the model to look among
 
 IMAGE_BASE = Decimal("0.0005")  # per image
 IMAGE_PER_MEGAPIXEL_STEP = Decimal("0.0001")
@@ -79,25 +78,32 @@ def _shape(params: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _recent_cost_per_image(params: dict[str, Any]) -> tuple[Decimal, int] | None:
-    """Average actual cost per image of recent plain generations of the same shape, if any."""
-    tasks = Task.objects.filter(
+    """Average actual cost per image of recent plain generations of the same shape, if any.
+
+    Reads the newest finished tasks of the model (an index covers exactly that) and keeps those
+    of the same size and steps, without adapters: a bounded read however many tasks there are.
+    """
+    recent = Task.objects.filter(
         task_type="imageInference",
         status=Task.Status.DONE,
         model=str(params.get("model", ""))[:200],
         results_received__gt=0,
-        params__width=params.get("width"),
-        params__height=params.get("height"),
-    )
-    for extra in ("lora", "controlNet", "refiner"):
-        tasks = tasks.exclude(params__has_key=extra)
-    if params.get("steps"):
-        tasks = tasks.filter(params__steps=params["steps"])
-    else:
-        tasks = tasks.exclude(params__has_key="steps")
-    recent = list(tasks.order_by("-created_at").values_list("pk", flat=True)[:RECENT_TASKS])
-    if not recent:
+    ).order_by("-created_at").values_list("params", "cost", "results_received")[:RECENT_WINDOW]
+    wanted = _size_and_steps(params)
+    same = [(cost, count) for task_params, cost, count in recent
+            if _is_plain(task_params) and _size_and_steps(task_params) == wanted]
+    same = same[:RECENT_TASKS]
+    images = sum(count for _, count in same)
+    if not images:
         return None
-    totals = Task.objects.filter(pk__in=recent).aggregate(cost=Sum("cost"), images=Sum("results_received"))
-    if not totals["images"]:
-        return None
-    return totals["cost"] / totals["images"], totals["images"]
+    return sum((cost for cost, _ in same), Decimal(0)) / images, images
+
+
+def _is_plain(params: dict[str, Any]) -> bool:
+    """Without adapters, which cost more (the request's own are added from the table)."""
+    return not any(params.get(extra) for extra in ("lora", "controlNet", "refiner"))
+
+
+def _size_and_steps(params: dict[str, Any]) -> tuple[str, str, str]:
+    """As sent: a generation that left steps out ran the model's default."""
+    return (str(params.get("width")), str(params.get("height")), str(params.get("steps") or ""))

@@ -10,7 +10,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 
 from runware_web.studio.forms import StudioForm, error_id_for_parameter
-from runware_web.studio.services import Card, card_for, recent_cards
+from runware_web.studio.services import Card, Slot, card_for, recent_cards
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
 
@@ -29,9 +29,9 @@ def new_card(task: Task) -> str:
     return render_to_string("studio/_card.html", {"card": card_for(task), "prepend": True})
 
 
-def arrived(card: Card, index: int) -> str:
-    """One image arrived: its slot and the generation's status line."""
-    slot = next((slot for slot in card.slots if slot.index == index), None)
+def arrived(card: Card, slot: Slot | None) -> str:
+    """One image arrived: its slot and the generation's head and status line (which read only
+    `card.task`)."""
     html = render_to_string("studio/_slot.html", {"card": card, "slot": slot}) if slot else ""
     return (html + render_to_string("studio/_card_head.html", {"card": card})
             + render_to_string("studio/_status.html", {"card": card}))

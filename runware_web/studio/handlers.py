@@ -36,17 +36,17 @@ class StudioHandler(Handler):
 
 
 def _save_and_render(task: Task, item: dict[str, Any], data: bytes) -> str:
-    fresh, card, index = services.save_result(task, item, data)
+    fresh, slot = services.save_result(task, item, data)
     if fresh.status == Task.Status.CANCELLED:
         return fragments.card(fresh)  # the page stopped waiting: show what still arrived, marked cancelled
-    return fragments.arrived(card, index)
+    return fragments.arrived(services.status_card(fresh), slot)
 
 
 def _render_current(task: Task) -> str:
     fresh, card, index = services.current(task)
     if fresh.status == Task.Status.CANCELLED:
         return fragments.card(fresh)
-    return fragments.arrived(card, index)
+    return fragments.arrived(card, next((slot for slot in card.slots if slot.index == index), None))
 
 
 register(StudioHandler())

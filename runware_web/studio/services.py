@@ -101,6 +101,12 @@ def card_for(task: Task) -> Card:
     return Card(task=task, images=visible, stored=len(every))
 
 
+def status_card(task: Task) -> Card:
+    """A generation's card for its head and status line, which read only the task: its images are
+    not loaded (card_for gives the whole card)."""
+    return Card(task=task, images=[], stored=0)
+
+
 def recent_cards(user: Any, limit: int = RECENT_GENERATIONS) -> list[Card]:
     tasks = studio_tasks(user).prefetch_related(
         Prefetch("images", queryset=Image.objects.order_by("created_at", "id"))
@@ -187,15 +193,15 @@ def store_upload(user: Any, checked: CheckedImage, *, kind: str = Image.Kind.UPL
 # ---------------------------------------------------------------------------- results
 
 
-def save_result(task: Task, item: dict[str, Any], data: bytes) -> tuple[Task, Card, int]:
-    """Store one generated image. Returns the task as it is now, its card and the image's slot."""
+def save_result(task: Task, item: dict[str, Any], data: bytes) -> tuple[Task, Slot]:
+    """Store one generated image. Returns the task as it is now and the image's slot."""
     generation = Generation.objects.filter(task_id=task.pk).first()
     image = _save_generated(task, item, data, generation)
-    fresh, card, _ = current(task)
-    # Its slot is where it landed among the stored images (results recorded together are all
-    # counted before the first of them is stored, so the count does not say which one this is).
-    index = next((slot.index for slot in card.slots if slot.image is not None and slot.image.pk == image.pk), 0)
-    return fresh, card, index
+    # The newest of the task's visible images: its slot comes after theirs. Counting them is
+    # enough (the runner may have counted several results at once, so the number of results
+    # received does not say which one this is).
+    index = Image.objects.filter(task_id=task.pk, deleted_at__isnull=True).count() - 1
+    return Task.objects.get(pk=task.pk), Slot(index, "image", image)
 
 
 def _save_generated(task: Task, item: dict[str, Any], data: bytes, generation: Generation | None) -> Image:
