@@ -129,8 +129,18 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py's default pool stops at 100 connections: one worker holds far more sockets.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 2000}], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    # redis-py's default pool stops at 100 connections: one worker holds far more sockets.
+                    "max_connections": 2000,
+                    # channels_redis waits for messages with a blocking read of 5 s (brpop_timeout);
+                    # redis-py 8 abandons any read after 5 s by default, which killed idle consumers.
+                    "socket_timeout": 15,
+                }],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

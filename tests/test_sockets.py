@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
 
+from runware_web.accounts.models import User
 from runware_web.asgi import application
 from tests.conftest import make_user
 
@@ -89,4 +91,28 @@ async def test_garbage_gets_an_error_and_the_socket_stays_open(frame, message, u
     assert message in reply
     await ws.send_to(text_data="still there?")
     assert "not JSON" in await receive_alert(ws)
+    await ws.disconnect()
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="only the Redis channel layer reads from a socket that can time out")
+@pytest.mark.django_db(transaction=True)
+async def test_a_tab_left_idle_on_the_redis_layer_still_gets_updates():
+    """channels_redis waits for messages with a blocking read of `brpop_timeout` seconds; redis-py 8
+    gives up on any read after 5 s by default, which killed every idle consumer at about 5 s. The
+    layer's socket timeout must outlast the blocking read."""
+    from channels_redis.core import RedisChannelLayer
+
+    from runware_web.upstream.runner import publish
+
+    cookie = await session_cookie()
+    ws = communicator("/ws/studio/", cookie=cookie)
+    assert (await ws.connect())[0]
+    await ws.receive_from(timeout=10)  # the state every page gets on connecting
+    member = await database_sync_to_async(lambda: User.objects.get(username="alice"))()
+
+    # Idle for longer than one blocking read (receive_nothing leaves the consumer running).
+    assert await ws.receive_nothing(timeout=RedisChannelLayer.brpop_timeout + 1.5, interval=0.5)
+    await publish(member.pk, "studio", "idle-check", '<div id="idle-check">still here</div>')
+
+    assert "still here" in await ws.receive_from(timeout=10)
     await ws.disconnect()
