@@ -34,7 +34,6 @@ import contextlib
 import os
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -207,7 +206,7 @@ async def portal_run(servers: Servers, cookies: list[str], rounds: int, results:
         for number in range(rounds):
             await browser.generate(number, results, tally)
 
-    live = [b for b, result in zip(browsers, opened) if not isinstance(result, BaseException)]
+    live = [b for b, result in zip(browsers, opened, strict=True) if not isinstance(result, BaseException)]
     outcomes = await asyncio.gather(*(member(b) for b in live), return_exceptions=True)
     tally.errors += [repr(outcome) for outcome in outcomes if isinstance(outcome, BaseException)]
     await asyncio.gather(*(b.close() for b in live), return_exceptions=True)
@@ -218,7 +217,7 @@ async def portal_run(servers: Servers, cookies: list[str], rounds: int, results:
 
 
 async def bare_run(servers: Servers, clients: int, rounds: int, results: int) -> Tally:
-    from runware import Runware, RunOptions
+    from runware import RunOptions, Runware
 
     tally = Tally()
     client = Runware(api_key="bench", ws_base_url=servers.ws_url, http_base_url=servers.http_url, validate=False)

@@ -69,7 +69,7 @@ def two_workers(simulator):
         for port in ports
     ]
     try:
-        for port, worker in zip(ports, workers):
+        for port, worker in zip(ports, workers, strict=True):
             wait_for_port(port, worker)
         yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:

@@ -173,7 +173,7 @@ AMOUNTS = [Decimal("0.0013"), Decimal("0.0000000001"), Decimal("1234.5678901234"
 def test_totals_are_exact_in_the_database_to_the_tenth_decimal(user, other_user):
     """Sums come from the database (never every row read into Python), and still to the last digit:
     0.1 + 0.2 is 0.3 here, and ten-decimal amounts next to large ones lose nothing."""
-    for repeat in range(3):
+    for _ in range(3):
         for amount in AMOUNTS:
             add_charge(user, amount)
     add_charge(other_user, "7.0000000003")
