@@ -139,6 +139,10 @@ if REDIS_URL:
                     "socket_timeout": 15,
                 }],
                 "capacity": 1000,
+                # All the sockets of one worker share one inbox in Redis ("specific.<worker>!…"),
+                # and channels_redis drops group messages for it beyond its capacity: sized for
+                # hundreds of sockets whose worker falls behind, not for one.
+                "channel_capacity": {"specific.*": 20000},
                 "expiry": 30,
             },
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -116,3 +118,24 @@ async def test_a_tab_left_idle_on_the_redis_layer_still_gets_updates():
 
     assert "still here" in await ws.receive_from(timeout=10)
     await ws.disconnect()
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="only the Redis channel layer shares one inbox per worker")
+async def test_a_worker_that_falls_behind_loses_no_update_on_the_redis_layer():
+    """channels_redis keeps every socket of a worker in one Redis inbox and silently drops group
+    messages beyond that inbox's capacity: 20 members' sockets (each in its member's group) with 60
+    updates each waiting must all get every update once the worker catches up."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channels = [await layer.new_channel() for _ in range(20)]
+    for member, channel in enumerate(channels):
+        await layer.group_add(f"user.{member}", channel)
+    for number in range(60):
+        for member in range(len(channels)):
+            await layer.group_send(f"user.{member}", {"type": "task.update", "number": number})
+
+    for channel in channels:
+        received = [(await asyncio.wait_for(layer.receive(channel), 10))["number"] for _ in range(60)]
+        assert received == list(range(60))
+    await layer.flush()
