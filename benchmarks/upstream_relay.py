@@ -1,6 +1,6 @@
 """How many image results per second the portal's upstream session relays, against a bare SDK.
 
-    .venv/bin/python benchmarks/upstream_relay.py [--tasks 200] [--results 4] [--concurrency 20] [--repeat 3]
+    .venv/bin/python benchmarks/upstream_relay.py [--tasks 200] [--results 4] [--concurrency 20] [--repeat 3] [--warm]
 
 Both sides talk to the same zero-delay simulator in the same run; it runs in its own process
 (as Runware is remote), so it does not compete with the client for this process's interpreter. The bare side is one
@@ -8,6 +8,11 @@ runware-sdk client running the tasks; the portal side submits the same tasks thr
 `runner.submit` (admission, Task row, ledger row per result, publish to the member's group).
 The ratio portal/bare is the overhead of the portal's layer (aim: at least 0.9); the two sides
 alternate `--repeat` times and the median ratio is reported, as one run on a busy machine is noisy.
+
+The simulator really renders each image and keeps what it rendered. By default every run asks
+for images nobody asked for before, so both sides wait on the same rendering, as they would on
+Runware. With --warm both ask for images already rendered: the simulator then answers almost at
+once, and the ratio shows the portal's own ceiling against a client that does nothing at all.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ class SimulatorProcess:
         self.process.wait(timeout=10)
 
 
-async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
+async def bare(sim, tasks: int, results: int, concurrency: int, seeds: int = 0) -> float:
     from runware import Runware
 
     client = Runware(api_key="bench", ws_base_url=sim.ws_url, http_base_url=sim.http_url, validate=False)
@@ -64,7 +69,7 @@ async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
         nonlocal count
         async with gate:
             items = await client.run({
-                **PARAMS, "seed": i + 1, "numberResults": results, "taskType": "imageInference",
+                **PARAMS, "seed": seeds + i + 1, "numberResults": results, "taskType": "imageInference",
                 "taskUUID": str(uuid.uuid4()), "includeCost": True, "deliveryMethod": "sync",
             })
             count += len(items)
@@ -78,7 +83,7 @@ async def bare(sim, tasks: int, results: int, concurrency: int) -> float:
     return count / elapsed
 
 
-async def portal(tasks: int, results: int, concurrency: int) -> float:
+async def portal(tasks: int, results: int, concurrency: int, seeds: int = 0) -> float:
     from channels.db import database_sync_to_async
 
     from runware_web.accounts.models import User
@@ -103,7 +108,7 @@ async def portal(tasks: int, results: int, concurrency: int) -> float:
         async with gate:
             task = await runner.submit(
                 user=user, feature="bench", task_type="imageInference",
-                params={**PARAMS, "seed": i + 1, "numberResults": results}, number_results=results,
+                params={**PARAMS, "seed": seeds + i + 1, "numberResults": results}, number_results=results,
             )
             await runner.wait(task.pk)
 
@@ -124,6 +129,9 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="bare/portal pairs; the median ratio is reported")
+    parser.add_argument("--warm", action="store_true",
+                        help="let both sides ask for images the simulator has already rendered (it keeps them): "
+                        "the simulator then costs almost nothing, and the portal's own ceiling shows")
     args = parser.parse_args()
 
     django_with_fresh_database()
@@ -133,14 +141,21 @@ def main() -> None:
     settings.RUNWARE_WS_URL, settings.RUNWARE_HTTP_URL = sim.ws_url, sim.http_url
     pairs = []
     try:
-        asyncio.run(bare(sim, 20, args.results, args.concurrency))  # warm the simulator's caches
-        for _ in range(args.repeat):
-            bare_rate = asyncio.run(bare(sim, args.tasks, args.results, args.concurrency))
-            portal_rate = asyncio.run(portal(args.tasks, args.results, args.concurrency))
+        asyncio.run(bare(sim, 20, args.results, args.concurrency, seeds=10**9))  # connections, code paths
+        if args.warm:
+            asyncio.run(bare(sim, args.tasks, args.results, args.concurrency))
+        for run in range(args.repeat):
+            # The simulator renders each new (prompt, seed) once and keeps it: unless --warm, every
+            # run of either side asks for seeds nobody asked for before, so both render every image.
+            bare_seeds, portal_seeds = (0, 0) if args.warm else (2 * run + 1, 2 * run + 2)
+            bare_rate = asyncio.run(bare(sim, args.tasks, args.results, args.concurrency, bare_seeds * 10**6))
+            portal_rate = asyncio.run(portal(args.tasks, args.results, args.concurrency, portal_seeds * 10**6))
             pairs.append((bare_rate, portal_rate))
     finally:
         sim.stop()
-    print(f"database: {database_label()}; {args.tasks} tasks × {args.results} images, {args.concurrency} at a time")
+    mode = "images already rendered (--warm)" if args.warm else "every image rendered by the simulator"
+    print(f"database: {database_label()}; {args.tasks} tasks × {args.results} images, "
+          f"{args.concurrency} at a time; {mode}")
     for number, (bare_rate, portal_rate) in enumerate(pairs, 1):
         print(f"run {number}: bare runware-sdk client {bare_rate:8.1f} results/s, "
               f"portal upstream session {portal_rate:8.1f} results/s, ratio {portal_rate / bare_rate:5.2f}")
