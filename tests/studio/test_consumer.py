@@ -61,6 +61,25 @@ async def test_a_valid_request_streams_each_image_as_it_arrives_and_saves_it_wit
     await ws.disconnect()
 
 
+async def test_images_that_arrive_together_each_fill_their_own_slot(upstream, simulator):
+    """With no delay Runware's results come in a burst, and the runner records them together: each
+    image must still replace its own placeholder, none twice, and the status count ends right."""
+    simulator.set_latency(0)
+    alice = await acreate_user("alice")
+    ws = await connect(alice)
+    await ws.send_json_to(request(numberResults=4))
+    task_id = card_id(await receive_until(ws, lambda f: 'id="gen-' in f))
+
+    slots = set()
+    for _ in range(4):
+        frame = await receive_until(ws, lambda f: f'id="slot-{task_id}-' in f and "<img" in f)
+        slots.add(re.search(rf'id="slot-{task_id}-(\d)"', frame).group(1))
+    assert slots == {"0", "1", "2", "3"}
+    final = await receive_until(ws, lambda f: f'id="gen-{task_id}"' in f and "Done" in f)
+    assert final.count("<img") == 4 and "4 images" in final
+    await ws.disconnect()
+
+
 async def test_invalid_fields_are_refused_beside_the_field_and_nothing_reaches_runware(upstream):
     alice = await acreate_user("alice")
     ws = await connect(alice)
