@@ -95,6 +95,24 @@ def test_the_studio_picker_searches_as_one_types_and_shows_the_chosen_name(page)
     expect(page.locator("#model-picker-options")).to_be_empty()
 
 
+def test_enter_typed_before_the_list_arrives_picks_the_first_match_of_what_was_typed(page):
+    """A quick typist: Enter comes before the search has even started (it waits for a pause in
+    typing). The pick waits for the list of what was typed, not an earlier one."""
+    _, models = sim.search(sim.SearchQuery(search="illustrious", category="checkpoint"))
+    make_user("alice")
+    log_in(page, "alice")
+    page.goto("/studio/")
+
+    model = page.get_by_label("Model", exact=True)
+    model.fill("flux")
+    expect(page.locator(".picker-option").first).to_be_visible()  # a list for other words is open
+    model.fill("illustrious")
+    model.press("Enter")
+
+    expect(page.locator("#model-picker-chosen")).to_contain_text(models[0].name)
+    expect(page.get_by_label("Model", exact=True)).to_have_value(models[0].air)
+
+
 def test_enter_in_the_picker_picks_the_first_match_instead_of_generating(page):
     _, models = sim.search(sim.SearchQuery(search="illustrious", category="checkpoint"))
     make_user("alice")
