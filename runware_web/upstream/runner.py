@@ -7,7 +7,9 @@ nothing). Each result is handed to the feature's `Handler` for persistence, its 
 ledger, and the HTML the handler returns is published to the member's group, so every open tab of
 that member (on any worker) sees it.
 
-One `runware-sdk` client per process and event loop, created lazily inside the running loop.
+One `runware-sdk` client per process and event loop, created lazily inside the running loop. The
+runner's own writes (admission, claims, ledger rows, task ends) go through a group commit
+(`upstream.batching`): whatever queues up while the database is busy goes in one transaction.
 """
 
 from __future__ import annotations
@@ -331,7 +333,7 @@ class Runner:
         runs = self._runs
         runner_coro = self._execute_stream(run) if task.delivery == "stream" else self._execute(run)
         # Callers that start tasks from a request run `submit` in a context of their own (see
-        # chat.views.detached), so the task does not hold on to the request's database thread.
+        # `detached` below), so the task does not hold on to the request's database thread.
         run.future = asyncio.get_running_loop().create_task(runner_coro, name=f"runware-task-{task.pk}")
         runs[str(task.pk)] = run
         run.future.add_done_callback(lambda _: runs.pop(str(task.pk), None))
@@ -354,7 +356,7 @@ class Runner:
     # ------------------------------------------------------------------ running
 
     async def _prepare(self, run: _Run) -> tuple[Task, Handler, dict[str, Any]] | None:
-        """Claim the task and resolve its inputs (one database round trip); None: do not send it."""
+        """Claim the task and resolve its inputs (one write of a group commit); None: do not send it."""
         claimed = await self._write(_claim_many, (run.task_id, self.worker_id))
         if claimed is None:
             return None
