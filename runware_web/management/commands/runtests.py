@@ -6,6 +6,7 @@ then runs pytest. Exits with pytest's code; "no tests ran" (pytest's 5) counts a
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -21,7 +22,8 @@ class Command(BaseCommand):
     help = "Install test prerequisites (Debian's chromium) and run the whole test suite."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("pytest_args", nargs="*", help="Extra arguments for pytest.")
+        # REMAINDER: pytest's own options (-x, -k …) after a path go to pytest, not to this command.
+        parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="Extra arguments for pytest.")
 
     def handle(self, *args, pytest_args: list[str], **options) -> None:
         self._ensure_chromium()
