@@ -77,13 +77,17 @@ def test_a_refused_filter_is_explained_next_to_it_and_the_typed_words_stay(page)
     expect(page.locator(".results-summary")).to_contain_text("models found")
 
 
-def test_the_studio_picker_searches_as_one_types_and_shows_the_chosen_name(page):
-    _, models = sim.search(sim.SearchQuery(search="schnell", category="checkpoint"))
+def studio_picker(page, words: str):
+    """Alice on the studio page: its Model field, and the checkpoints the simulator lists for `words`."""
+    _, models = sim.search(sim.SearchQuery(search=words, category="checkpoint"))
     make_user("alice")
     log_in(page, "alice")
     page.goto("/studio/")
+    return page.get_by_label("Model", exact=True), models
 
-    model = page.get_by_label("Model", exact=True)
+
+def test_the_studio_picker_searches_as_one_types_and_shows_the_chosen_name(page):
+    model, models = studio_picker(page, "schnell")
     model.fill("schnell")
     option = page.locator("#model-picker-options").get_by_role("button", name=models[0].name)
     expect(option).to_be_visible()
@@ -98,12 +102,7 @@ def test_the_studio_picker_searches_as_one_types_and_shows_the_chosen_name(page)
 def test_enter_typed_before_the_list_arrives_picks_the_first_match_of_what_was_typed(page):
     """A quick typist: Enter comes before the search has even started (it waits for a pause in
     typing). The pick waits for the list of what was typed, not an earlier one."""
-    _, models = sim.search(sim.SearchQuery(search="illustrious", category="checkpoint"))
-    make_user("alice")
-    log_in(page, "alice")
-    page.goto("/studio/")
-
-    model = page.get_by_label("Model", exact=True)
+    model, models = studio_picker(page, "illustrious")
     model.fill("flux")
     expect(page.locator(".picker-option").first).to_be_visible()  # a list for other words is open
     model.fill("illustrious")
@@ -114,12 +113,7 @@ def test_enter_typed_before_the_list_arrives_picks_the_first_match_of_what_was_t
 
 
 def test_enter_in_the_picker_picks_the_first_match_instead_of_generating(page):
-    _, models = sim.search(sim.SearchQuery(search="illustrious", category="checkpoint"))
-    make_user("alice")
-    log_in(page, "alice")
-    page.goto("/studio/")
-
-    model = page.get_by_label("Model", exact=True)
+    model, models = studio_picker(page, "illustrious")
     model.fill("illustrious")
     expect(page.locator("#model-picker-options").get_by_role("button", name=models[0].name)).to_be_visible()
     model.press("Enter")
