@@ -79,14 +79,7 @@ def recent_cost_per_output(task_type: str, params: dict[str, Any]) -> Decimal | 
     whose `cost` is the sum of their ledger rows.
     """
     wanted = shape(task_type, params)
-    recent = (
-        Task.objects.filter(
-            task_type=task_type, model=str(params.get("model", ""))[:200], status=Task.Status.DONE,
-            results_received__gt=0,
-        )
-        .order_by("-created_at")
-        .values_list("params", "cost", "results_received")[:RECENT_TASKS]
-    )
+    recent = Task.objects.recently_billed(task_type, str(params.get("model", "")), RECENT_TASKS)
     amounts = [cost / count for task_params, cost, count in recent if shape(task_type, task_params) == wanted]
     return max(amounts).quantize(QUANTUM, rounding=ROUND_UP) if amounts else None
 

@@ -83,12 +83,7 @@ def _recent_cost_per_image(params: dict[str, Any]) -> tuple[Decimal, int] | None
     Reads the newest finished tasks of the model (an index covers exactly that) and keeps those
     of the same size and steps, without adapters: a bounded read however many tasks there are.
     """
-    recent = Task.objects.filter(
-        task_type="imageInference",
-        status=Task.Status.DONE,
-        model=str(params.get("model", ""))[:200],
-        results_received__gt=0,
-    ).order_by("-created_at").values_list("params", "cost", "results_received")[:RECENT_WINDOW]
+    recent = Task.objects.recently_billed("imageInference", str(params.get("model", "")), RECENT_WINDOW)
     wanted = _size_and_steps(params)
     same = [(cost, count) for task_params, cost, count in recent
             if _is_plain(task_params) and _size_and_steps(task_params) == wanted]

@@ -17,6 +17,15 @@ class TaskQuerySet(models.QuerySet["Task"]):
     def active(self) -> TaskQuerySet:
         return self.filter(status__in=[Task.Status.QUEUED, Task.Status.RUNNING])
 
+    def recently_billed(self, task_type: str, model: str, limit: int):
+        """(params, cost, results received) of the newest finished tasks of a type and model that
+        produced something: what price estimates learn from (an index covers exactly this read)."""
+        return (
+            self.filter(task_type=task_type, model=model[:200], status=Task.Status.DONE, results_received__gt=0)
+            .order_by("-created_at")
+            .values_list("params", "cost", "results_received")[:limit]
+        )
+
 
 class Task(models.Model):
     """One Runware task. Written before anything is sent, so a restarted worker can recover it.
