@@ -39,6 +39,23 @@ def _simulator_defaults(simulator):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _database_sync_to_async_closes_connections():
+    """Undo what socket tests can leave behind in channels.db.
+
+    channels.testing's communicators swap `channels.db.close_old_connections` for a no-op while they
+    send or receive (`mock.patch`). Communicators awaited side by side (30 sockets racing for a
+    budget) can exit their patches out of order, and the no-op then stays for the rest of the session
+    (django/channels#2118). database_sync_to_async stops handing connections back, each thread that
+    ends keeps its pooled PostgreSQL connection, and the pool runs dry some tests later.
+    """
+    yield
+    import channels.db
+    from django.db import close_old_connections
+
+    channels.db.close_old_connections = close_old_connections
+
+
 @pytest.fixture
 async def upstream():
     """The process's task runner, shut down (waiting for its tasks) at the end of the test."""
