@@ -1,6 +1,6 @@
 """Group commit: the runner's small writes, coalesced into one database round trip.
 
-Every result of every task writes a ledger row, and every task is admitted, claimed and ended:
+Every result of every task writes a ledger row, and every task is admitted and ended:
 small writes, each of which would otherwise cost a trip to the database thread and a transaction
 of its own. A `GroupCommit` queues them instead. When the database thread is free, the next write
 goes at once (so a lone task waits for nothing); while it is busy, the writes that arrive meanwhile
@@ -9,10 +9,9 @@ batches, and the cheaper each write.
 
 Writes are of several kinds, each a batch function that runs in the database thread, takes the
 queued items of its kind in arrival order and returns one outcome per item: a value, or an
-exception that is raised to that item's caller only. A kind that fails leaves the others written
-(see _write_trip). The trip runs in an executor the
-caller owns (the runner's own database thread): never in the thread of a request that may be
-waiting on the very write it queued.
+exception that is raised to that item's caller only. A write that fails leaves the others written
+(see _write_trip). The trip runs in an executor the caller owns (the runner's own database
+thread): never in the thread of a request that may be waiting on the very write it queued.
 """
 
 from __future__ import annotations
@@ -53,14 +52,21 @@ class GroupCommit:
         self.writer: asyncio.Task[None] | None = None
 
     async def __call__(self, write_many: BatchFunction, item: Any, *, after: AfterHook | None = None) -> Any:
+        return (await self.many(write_many, [item], after=after))[0]
+
+    async def many(
+        self, write_many: BatchFunction, items: list[Any], *, after: AfterHook | None = None
+    ) -> list[Any]:
+        """Queue several items of one kind at once; their outcomes, in order (or the first exception)."""
         if after is not None:
             self._after[write_many] = after
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((write_many, item, future))
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        self.pending.extend((write_many, item, future) for item, future in zip(items, futures, strict=True))
         if self.writer is None:
             # A fresh context: the writer outlives whichever request or task queued first.
-            self.writer = asyncio.get_running_loop().create_task(self._write(), context=contextvars.Context())
-        return await asyncio.shield(future)
+            self.writer = loop.create_task(self._write(), context=contextvars.Context())
+        return await asyncio.shield(asyncio.gather(*futures))
 
     async def _write(self) -> None:
         trip: list[_Queued] = []
@@ -104,34 +110,37 @@ class GroupCommit:
 def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
     """One trip: every kind's batch in one transaction.
 
-    Should a kind raise (a database error: refusals and the like are outcomes, not exceptions),
-    the whole transaction is rolled back and each kind is written again in a transaction of its
-    own, so that only the failing kind's callers hear of it. No savepoints on the usual path: on
-    PostgreSQL each would be two more round trips per kind per trip.
+    Should anything raise (a database error: refusals and the like are outcomes, not exceptions),
+    the transaction is rolled back and the trip is written again in parts, each in a transaction
+    of its own: each kind alone and, for a kind that fails alone, each of its items alone. So only
+    the callers whose own write fails hear of it. No savepoints on the usual path: on PostgreSQL
+    each would be two more round trips. Batch functions must therefore change nothing outside the
+    database before their transaction commits (see `transaction.on_commit`).
     """
     kinds: dict[BatchFunction, list[int]] = {}
     for index, (write_many, _) in enumerate(queued):
         kinds.setdefault(write_many, []).append(index)
     outcomes: list[Any] = [None] * len(queued)
 
-    def write(write_many: BatchFunction, indexes: list[int]) -> None:
-        results = write_many([queued[index][1] for index in indexes])
-        for index, result in zip(indexes, results, strict=True):
-            outcomes[index] = result
-
-    try:
-        with transaction.atomic():
-            for write_many, indexes in kinds.items():
-                write(write_many, indexes)
-        return outcomes
-    except Exception:
-        if len(kinds) == 1:
-            raise
-    for write_many, indexes in kinds.items():
+    def written(parts: list[tuple[BatchFunction, list[int]]]) -> bool:
         try:
             with transaction.atomic():
-                write(write_many, indexes)
+                for write_many, indexes in parts:
+                    results = write_many([queued[index][1] for index in indexes])
+                    for index, result in zip(indexes, results, strict=True):
+                        outcomes[index] = result
         except Exception as exc:
-            for index in indexes:
-                outcomes[index] = exc
+            if len(parts) == 1 and len(parts[0][1]) == 1:
+                outcomes[parts[0][1][0]] = exc
+            return False
+        return True
+
+    everything = list(kinds.items())
+    if written(everything) or len(queued) == 1:
+        return outcomes
+    for write_many, indexes in kinds.items():
+        if len(kinds) > 1 and written([(write_many, indexes)]):
+            continue
+        for index in indexes:
+            written([(write_many, [index])])
     return outcomes

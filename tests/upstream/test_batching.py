@@ -44,13 +44,20 @@ class Recorder:
         return [f"stored {name}" for name in names]
 
 
-async def test_writes_queued_while_a_trip_is_in_flight_all_go_in_the_next_one(writes):
-    record = Recorder()
+async def queued_together(writes, record: Recorder, write_many, items: list[str]) -> list[asyncio.Future]:
+    """Queue `items` while `record` holds a trip of its own ("first") in flight: they go together in
+    the next trip. Returns the first write's future, then the items'."""
     record.hold.clear()
     first = asyncio.ensure_future(writes(record, "first"))
     await asyncio.get_running_loop().run_in_executor(None, record.started.wait, 10)
-    later = [asyncio.ensure_future(writes(record, f"later-{i}")) for i in range(5)]
+    later = [asyncio.ensure_future(writes(write_many, item)) for item in items]
     record.hold.set()
+    return [first, *later]
+
+
+async def test_writes_queued_while_a_trip_is_in_flight_all_go_in_the_next_one(writes):
+    record = Recorder()
+    first, *later = await queued_together(writes, record, record, [f"later-{i}" for i in range(5)])
 
     assert await first == "stored first"
     assert await asyncio.gather(*later) == [f"stored later-{i}" for i in range(5)]
@@ -83,3 +90,21 @@ async def test_an_exception_returned_as_an_outcome_is_raised_to_that_caller_only
     good, bad = await asyncio.gather(writes(refuse_one, "good"), writes(refuse_one, "bad"), return_exceptions=True)
     assert good == "good"
     assert isinstance(bad, ValueError) and str(bad) == "not bad"
+
+
+def refuse_bad(names: list[str]) -> list[str]:
+    """Stores every name in one statement, which the database refuses if one of them is "bad"."""
+    Worker.objects.bulk_create([Worker(id=name) for name in names])
+    if "bad" in names:
+        raise IntegrityError("the database said no to bad")
+    return [f"stored {name}" for name in names]
+
+
+async def test_a_write_the_database_refuses_fails_only_its_own_caller_within_its_kind(writes):
+    first, *later = await queued_together(writes, Recorder(), refuse_bad, ["good", "bad", "fine"])
+    await first
+
+    good, bad, fine = await asyncio.gather(*later, return_exceptions=True)
+    assert (good, fine) == ("stored good", "stored fine")
+    assert isinstance(bad, IntegrityError)
+    assert await database_sync_to_async(stored_workers)() == {"first", "good", "fine"}
