@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import time
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
@@ -70,6 +71,26 @@ def estimate(
             learned[key] = recent
     per_output = recent if recent is not None else table_price(task_type, params)
     return (per_output * count).quantize(QUANTUM, rounding=ROUND_UP)
+
+
+class PriceMemory:
+    """What `estimate()` learned from recent tasks, kept for a few seconds.
+
+    The runner estimates every task it admits, many a second when the portal is busy; reading the
+    recent tasks of one kind of output once every few seconds gives the same estimate for much less.
+    `current()` is the mapping to pass as `learned`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._learned: dict[tuple, Decimal | None] = {}
+        self._since = time.monotonic()
+
+    def current(self) -> dict[tuple, Decimal | None]:
+        now = time.monotonic()
+        if now - self._since > self.seconds:
+            self._learned, self._since = {}, now
+        return self._learned
 
 
 def recent_cost_per_output(task_type: str, params: dict[str, Any]) -> Decimal | None:

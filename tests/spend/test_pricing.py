@@ -81,5 +81,23 @@ def test_recent_costs_of_the_same_shape_replace_the_table():
 
 
 @pytest.mark.django_db
+def test_admission_reuses_what_it_learned_for_a_few_seconds_then_learns_again(monkeypatch):
+    """The runner estimates every task it admits; it reads recent prices once per kind of output
+    every PriceMemory.seconds, not once per task."""
+    now = [1000.0]
+    monkeypatch.setattr(pricing.time, "monotonic", lambda: now[0])
+    memory = pricing.PriceMemory(seconds=10)
+    alice = make_user("alice")
+    table = pricing.estimate("imageInference", IMAGE, 1, learned=memory.current())
+    charge = add_charge(alice, "0.0042")
+    Task.objects.filter(pk=charge.task_id).update(params=IMAGE)
+
+    now[0] += 9
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.current()) == table
+    now[0] += 2
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.current()) == Decimal("0.0042")
+
+
+@pytest.mark.django_db
 def test_an_unknown_task_type_still_reserves_something():
     assert pricing.estimate("videoInference", {"model": "klingai:5@3"}, 1) > 0
