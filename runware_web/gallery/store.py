@@ -128,6 +128,15 @@ class MissingInputImage(Exception):
     pass
 
 
+def mentions_image_ref(value: Any) -> bool:
+    """Whether task parameters name any of the portal's images (no database needed to tell)."""
+    if isinstance(value, dict):
+        return any(mentions_image_ref(item) for item in value.values())
+    if isinstance(value, list):
+        return any(mentions_image_ref(item) for item in value)
+    return isinstance(value, str) and value.startswith(IMAGE_REF_PREFIX)
+
+
 def resolve_image_refs(user_id: int, value: Any) -> Any:
     """A copy of task parameters with every image reference replaced by the image's data URI."""
     if isinstance(value, dict):

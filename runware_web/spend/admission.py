@@ -12,15 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Min
 from django.utils import timezone
 
+from runware_web import sql
 from runware_web.accounts.models import Team, User
 from runware_web.spend import reports
-from runware_web.spend.models import Charge
 from runware_web.spend.reports import BudgetUse
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
@@ -54,26 +55,27 @@ def admit(*, user: User, estimate: Decimal) -> None:
         raise refused
 
 
-def admit_many(*, user: User, estimates: list[Decimal]) -> list[Refused | None]:
+def admit_many(*, user: User, estimates: list[Decimal], member: Member | None = None) -> list[Refused | None]:
     """Admit several tasks of one member in order, as if one after the other: each admitted task
     reserves its estimate before the next is weighed. Returns None for each admitted task and the
     Refused for each refused one. Must run inside the transaction that creates the admitted tasks.
+
+    `member` is what `lock_members` read, when the caller admits several members at once; without
+    it, it is read here.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("admit() must run inside the transaction that creates the task")
-    locked_user = User.objects.select_for_update().get(pk=user.pk)
-    team = Team.objects.select_for_update().filter(pk=locked_user.team_id).first() if locked_user.team_id else None
-
-    recent = _recent_tasks(locked_user)
-    own = BudgetUse(
-        budget=reports.user_budget(locked_user),
-        spent=reports.total(Charge.objects.filter(user=locked_user, created_at__gte=month_start())),
-        running=reports.reserved(Task.objects.filter(user=locked_user)),
-    )
-    shared = reports.team_budget_use(team) if team is not None and team.monthly_budget is not None else None
+    member = member or lock_members([user.pk])[user.pk]
+    recent = member.recent
+    own, shared = BudgetUse(budget=None, spent=ZERO), None
+    # Without a budget there is nothing to sum: an uncapped member's admission reads no ledger.
+    if member.capped or settings.DEFAULT_USER_BUDGET is not None:
+        own = reports.member_budget_use(User.objects.only("monthly_budget").get(pk=user.pk))
+    if member.team is not None:
+        shared = reports.team_budget_use(member.team)
     outcomes: list[Refused | None] = []
     for estimate in estimates:
-        refused = _rate_refusal(recent) or _budget_refusal(own, shared, team, estimate)
+        refused = _rate_refusal(recent) or _budget_refusal(own, shared, member.team, estimate)
         outcomes.append(refused)
         if refused is None:
             recent.count += 1
@@ -83,14 +85,57 @@ def admit_many(*, user: User, estimates: list[Decimal]) -> list[Refused | None]:
     return outcomes
 
 
-def lock_members(user_ids: list[int]) -> None:
-    """Lock several members' rows, then their teams', each in id order: the one order every
-    admission follows (a member before their team), so that transactions admitting several
-    members at once (the runner's group commits, on several workers) never wait in a cycle."""
-    team_ids = list(
-        User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values_list("team_id", flat=True)
+@dataclass
+class Member:
+    """What admission must know of a member first, with their row locked."""
+
+    capped: bool  # a budget of their own
+    team: Team | None  # their team, locked, when it has a budget
+    recent: RecentTasks  # for the rate limit
+
+
+def lock_members(user_ids: list[int]) -> dict[int, Member]:
+    """Lock members' rows, then the rows of their teams that have a budget, each in id order: the
+    one order every admission follows (a member before their team), so that transactions
+    admitting several members at once (the runner's group commits, on several workers) never wait
+    in a cycle. Read afresh: an administrator may have changed a budget or a team meanwhile.
+
+    The members are read by hand, in one statement for all of them, with how many tasks each
+    started in the last minute: it runs for every task, and what it reads needs no conversion.
+    Budgets themselves are read through the ORM, for those who have one.
+    """
+    since = timezone.now() - timedelta(minutes=1)
+    params: list[Any] = []
+    recent = "0"
+    if settings.RATE_LIMIT_PER_MINUTE:
+        recent = (
+            f"(SELECT COUNT(*) FROM {sql.table(Task)} started WHERE started.{sql.column(Task, 'user')} = "
+            f"member.{sql.column(User)} AND started.{sql.column(Task, 'created_at')} >= %s)"
+        )
+        params.append(sql.value(Task, "created_at", since))
+    team, budget = sql.column(User, "team"), sql.column(User, "monthly_budget")
+    lock = " FOR UPDATE OF member" if connection.features.has_select_for_update_of else ""
+    statement = (
+        f"SELECT member.{sql.column(User)}, member.{team}, member.{budget} IS NOT NULL, "
+        f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent} "
+        f"FROM {sql.table(User)} member "
+        f"LEFT JOIN {sql.table(Team)} team ON team.{sql.column(Team)} = member.{team} "
+        f"WHERE member.{sql.column(User)} IN ({sql.placeholders(len(user_ids))}) "
+        f"ORDER BY member.{sql.column(User)}{lock}"
     )
-    list(Team.objects.select_for_update().filter(pk__in=[pk for pk in team_ids if pk]).order_by("pk").values("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, *sorted(user_ids)])
+        rows = cursor.fetchall()
+    capped_teams = sorted({team_id for _, team_id, _, team_capped, _ in rows if team_capped})
+    locked = Team.objects.select_for_update().filter(pk__in=capped_teams).order_by("pk") if capped_teams else []
+    teams_by_id = {locked_team.pk: locked_team for locked_team in locked}
+    return {
+        user_id: Member(
+            capped=bool(capped), team=teams_by_id.get(team_id) if team_capped else None,
+            recent=RecentTasks(user_id=user_id, since=since, count=count),
+        )
+        for user_id, team_id, capped, team_capped, count in rows
+    }
 
 
 def _budget_refusal(own: BudgetUse, shared: BudgetUse | None, team: Team | None, estimate: Decimal) -> Refused | None:
@@ -112,27 +157,24 @@ def _budget_refusal(own: BudgetUse, shared: BudgetUse | None, team: Team | None,
 
 
 @dataclass
-class _RecentTasks:
-    """The member's tasks started in the last minute, for the rate limit."""
+class RecentTasks:
+    """How many tasks the member started in the last minute (zero when there is no limit)."""
 
+    user_id: int
+    since: datetime
     count: int
-    oldest: datetime | None
+
+    def oldest(self) -> datetime | None:
+        """When the oldest of them started (read only to tell a refused member how long to wait)."""
+        tasks = Task.objects.filter(user_id=self.user_id, created_at__gte=self.since)
+        return tasks.aggregate(oldest=Min("created_at"))["oldest"]
 
 
-def _recent_tasks(user: User) -> _RecentTasks:
-    if not settings.RATE_LIMIT_PER_MINUTE:
-        return _RecentTasks(count=0, oldest=None)
-    since = timezone.now() - timedelta(minutes=1)
-    recent = Task.objects.filter(user=user, created_at__gte=since)
-    summary = recent.aggregate(count=Count("pk"), oldest=Min("created_at"))
-    return _RecentTasks(count=summary["count"], oldest=summary["oldest"])
-
-
-def _rate_refusal(recent: _RecentTasks) -> Refused | None:
+def _rate_refusal(recent: RecentTasks) -> Refused | None:
     limit = settings.RATE_LIMIT_PER_MINUTE
     if not limit or recent.count < limit:
         return None
-    oldest = recent.oldest
+    oldest = recent.oldest()
     wait = max(1, int((oldest + timedelta(minutes=1) - timezone.now()).total_seconds()) + 1) if oldest else 60
     return Refused(
         f"You have started {recent.count} tasks in the last minute; the limit is {limit} a minute. "

@@ -9,8 +9,11 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
+from runware_web import sql
+from runware_web.spend import reports
 from runware_web.spend.models import Charge
 from runware_web.upstream.models import Task
 
@@ -18,56 +21,74 @@ from runware_web.upstream.models import Task
 def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
     """Outputs arrived: count each one and put its cost in the ledger, once per output.
 
-    Returns, for each, whether a new charge was recorded. Runs inside the transaction of one of
-    the runner's group commits (upstream.batching): a trip carries every output that was waiting.
+    Returns, for each, whether it carried a charge. Runs inside the transaction of one of the
+    runner's group commits (upstream.batching): a trip carries every output that was waiting. The
+    runner passes each output once (it knows which it has seen, also after adopting a task); should
+    two workers ever record the same output, the ledger's unique constraint keeps one row, and
+    each task's cost is recomputed from its rows in the statement that counts its outputs.
     """
-    tasks = {task.pk: task for task, _, _ in items}
-    ledger: dict[uuid.UUID, dict[str, Decimal]] = {task_id: {} for task_id in tasks}
-    existing = Charge.objects.filter(task__in=tasks).order_by().values_list("task", "result_key", "amount")
-    for task_id, key, amount in existing:
-        ledger[task_id][key] = amount
-    received: dict[uuid.UUID, int] = dict.fromkeys(tasks, 0)
-    new: list[Charge] = []
-    outcomes: list[bool] = []
+    given: dict[uuid.UUID, dict[int, Task]] = {}  # the Task objects given, by task
+    received: dict[uuid.UUID, int] = {}
+    charged: list[tuple[Task, str, Decimal]] = []
     for task, key, cost in items:
-        key = key[:100]
-        charged = cost is not None and key not in ledger[task.pk]
-        if charged:
-            ledger[task.pk][key] = cost
-            new.append(Charge(
-                task=task, user_id=task.user_id, team_id=task.team_id, task_type=task.task_type,
-                model=task.model, result_key=key, amount=cost,
-            ))
-        if charged or cost is None:
-            received[task.pk] += 1
-        outcomes.append(charged)
-    # Another worker adopting a task could race to the same output; the unique constraint keeps
-    # the ledger right whichever wins.
-    Charge.objects.bulk_create(new, ignore_conflicts=True)
-    _count_results([
-        (count, sum(ledger[task_id].values(), Decimal(0)), task_id) for task_id, count in received.items() if count
-    ])
-    return outcomes
+        given.setdefault(task.pk, {})[id(task)] = task
+        received[task.pk] = received.get(task.pk, 0) + 1
+        if cost is not None:
+            charged.append((task, key[:100], cost))
+    _insert_charges(charged)
+    _count_results(received)
+
+    def follow() -> None:
+        """The Task objects given follow, so that the runner's handlers see the counts without
+        reading them: once committed (a group commit may roll a trip back and write it again)."""
+        for task, _, cost in charged:
+            for copy in given[task.pk].values():
+                copy.cost += cost
+        for task_id, count in received.items():
+            for task in given[task_id].values():
+                task.results_received += count
+
+    transaction.on_commit(follow)
+    return [cost is not None for _, _, cost in items]
 
 
-def _count_results(rows: list[tuple[int, Decimal, uuid.UUID]]) -> None:
-    """Add to tasks' result counts and set their costs: one statement for the batch.
+# The two statements below run for every batch of outputs: written by hand (see runware_web.sql).
 
-    The ORM would compile one UPDATE per task (most of a batch's time); the statement is simple
-    enough to write once, with values prepared by the fields themselves.
-    """
-    if not rows:
+_CHARGE_COLUMNS = ("task", "user", "team", "task_type", "model", "result_key", "amount", "created_at")
+
+
+def _insert_charges(charged: list[tuple[Task, str, Decimal]]) -> None:
+    """Add ledger rows, skipping any output already charged (the unique constraint's conflict)."""
+    if not charged:
         return
-    quote = connection.ops.quote_name
-    meta = Task._meta
-    received, cost, pk = (meta.get_field(name) for name in ("results_received", "cost", "id"))
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(received.column)} = {quote(received.column)} + %s, "
-        f"{quote(cost.column)} = %s WHERE {quote(pk.column)} = %s"
-    )
+    now = timezone.now()
+    columns = ", ".join(sql.column(Charge, name) for name in _CHARGE_COLUMNS)
+    row = f"({sql.placeholders(len(_CHARGE_COLUMNS))})"
+    rows = ", ".join([row] * len(charged))
+    statement = f"INSERT INTO {sql.table(Charge)} ({columns}) VALUES {rows} ON CONFLICT DO NOTHING"
+    values = [(task.pk, task.user_id, task.team_id, task.task_type, task.model, key, cost, now)
+              for task, key, cost in charged]
+    params = [sql.value(Charge, name, value)
+              for row_values in values for name, value in zip(_CHARGE_COLUMNS, row_values, strict=True)]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [
-            (count, cost.get_db_prep_save(amount, connection),
-             pk.get_db_prep_value(task_id, connection))
-            for count, amount, task_id in rows
-        ])
+        cursor.execute(statement, params)
+
+
+def _count_results(received: dict[uuid.UUID, int]) -> None:
+    """Add to tasks' result counts and recompute their costs from their ledger rows."""
+    if not received:
+        return
+    tasks, task_id, counted = sql.table(Task), sql.column(Task), sql.column(Task, "results_received")
+    charges = sql.table(Charge)
+    total = reports.exact_sum_sql(f"{charges}.{sql.column(Charge, 'amount')}")
+    ids = [sql.value(Task, "pk", pk) for pk in received]
+    statement = (
+        f"UPDATE {tasks} SET {counted} = {counted} + CASE {task_id} "
+        f"{' '.join(['WHEN %s THEN %s'] * len(ids))} END, "
+        f"{sql.column(Task, 'cost')} = (SELECT {total} FROM {charges} "
+        f"WHERE {charges}.{sql.column(Charge, 'task')} = {tasks}.{task_id}) "
+        f"WHERE {task_id} IN ({sql.placeholders(len(ids))})"
+    )
+    cases = [value for pk, count in zip(ids, received.values(), strict=True) for value in (pk, count)]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*cases, *ids])

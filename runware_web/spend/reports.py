@@ -133,6 +133,16 @@ def exact_sum(column: str = "amount") -> Sum:
     return Sum(Cast(Round(F(column) * 10**DECIMAL_PLACES), BigIntegerField()))
 
 
+def exact_sum_sql(column: str) -> str:
+    """exact_sum() in SQL, for a hand-written statement: the exact total of a quoted column as the
+    column's own type (zero for no rows). On SQLite the integer sum is scaled back as a REAL, which
+    is how SQLite stores every amount."""
+    if connection.vendor == "postgresql":
+        return f"COALESCE(SUM({column}), 0)"
+    scale = 10**DECIMAL_PLACES
+    return f"COALESCE(SUM(CAST(ROUND({column} * {scale}) AS INTEGER)), 0) / {scale}.0"
+
+
 def as_amount(value: Any) -> Decimal:
     """What exact_sum() gave, as a Decimal (zero for no rows)."""
     if value is None:

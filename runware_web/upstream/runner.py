@@ -8,7 +8,7 @@ ledger, and the HTML the handler returns is published to the member's group, so 
 that member (on any worker) sees it.
 
 One `runware-sdk` client per process and event loop, created lazily inside the running loop. The
-runner's own writes (admission, claims, ledger rows, task ends) go through a group commit
+runner's own writes (admission, ledger rows, task ends) go through a group commit
 (`upstream.batching`): whatever queues up while the database is busy goes in one transaction.
 """
 
@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -34,11 +35,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
-from django.db.models import Case, Value, When
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from runware_web import sql
 from runware_web.spend.ledger import record_charges
+from runware_web.spend.pricing import PriceMemory
 from runware_web.upstream.batching import GroupCommit
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
@@ -47,11 +49,12 @@ from runware_web.upstream.models import Task, Worker
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
 CLOSE_TIMEOUT = 5.0  # seconds each step of shutdown may take
 STALE_WORKER_SECONDS = 60.0
-STREAM_PUBLISH_INTERVAL = 0.05
+STREAM_PUBLISH_INTERVAL = 0.05  # seconds between two published chunks of a streamed reply
 UPSTREAM_STATUS_KEY = "runware-web:upstream-status"
-UPSTREAM_OK, UPSTREAM_UNREACHABLE, UPSTREAM_KEY_REFUSED = "ok", "unreachable", "key-refused"  # seconds between two published chunks of a streamed reply
+UPSTREAM_OK, UPSTREAM_UNREACHABLE, UPSTREAM_KEY_REFUSED = "ok", "unreachable", "key-refused"
 
 # Keys that identify one output of a task (the SDK's own de-duplication order, §7.7).
 _RESULT_ID_KEYS = (
@@ -92,19 +95,26 @@ class Handler:
 
 
 _handlers: dict[str, Handler] = {}
-_input_resolvers: list[Any] = []
+_input_resolvers: list[tuple[Any, Any]] = []
 
 
-def register_input_resolver(resolve: Any) -> None:
+def register_input_resolver(resolve: Any, *, applies: Any) -> None:
     """`resolve(user_id, params) -> params` runs in a DB thread just before a task is sent, turning
     references stored in Task.params (e.g. the gallery's image references) into what Runware takes.
-    It may raise; the task then fails with the exception's message."""
-    _input_resolvers.append(resolve)
+    It may raise; the task then fails with the exception's message. `applies(params) -> bool` is
+    a quick test, without the database, of whether there is anything to resolve: most tasks have
+    nothing, and are sent without a trip to the database."""
+    _input_resolvers.append((applies, resolve))
+
+
+def _needs_resolving(params: dict[str, Any]) -> bool:
+    return any(applies(params) for applies, _ in _input_resolvers)
 
 
 def _resolve_inputs(user_id: int, params: dict[str, Any]) -> dict[str, Any]:
-    for resolve in _input_resolvers:
-        params = resolve(user_id, params)
+    for applies, resolve in _input_resolvers:
+        if applies(params):
+            params = resolve(user_id, params)
     return params
 
 
@@ -177,10 +187,12 @@ class _LoopState:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
     )
     writes: GroupCommit = field(init=False)
+    admit: Any = field(init=False)  # _admit_and_create_many, with this loop's memory of recent prices
     started: bool = False
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(executor=self.database)
+        self.admit = partial(_admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
 
 
 async def _notify_staff(items: list[tuple[Task, str, Decimal | None]], charged: Sequence[Any]) -> None:
@@ -198,15 +210,20 @@ class Runner:
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
+        self._last: tuple[weakref.ref[Any], Any] = (lambda: None, None)  # the loop and state of the last call
 
     # ------------------------------------------------------------------ life cycle
 
     @property
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
+        last_loop, last_state = self._last
+        if last_loop() is loop:  # nearly always: one loop per process outside the tests
+            return last_state
         state = self._states.get(loop)
         if state is None:
             state = self._states[loop] = _LoopState()
+        self._last = (weakref.ref(loop), state)
         return state
 
     @property
@@ -251,6 +268,7 @@ class Runner:
     async def shutdown(self, grace: float | None = None) -> None:
         """Wait briefly for running tasks, then stop; what is still running stays recoverable."""
         state = self._states.pop(asyncio.get_running_loop(), None)
+        self._last = (lambda: None, None)
         if state is None:
             return
         grace = settings.RUNWARE_SHUTDOWN_GRACE if grace is None else grace
@@ -313,8 +331,9 @@ class Runner:
         """
         await self.ensure_started()
         task = await self._write(
-            _admit_and_create_many,
+            self._state.admit,
             {
+                "worker": self.worker_id,
                 "user": user,
                 "feature": feature,
                 "task_type": task_type,
@@ -328,10 +347,11 @@ class Runner:
         return task
 
     def start(self, task: Task) -> None:
-        """Run an already-recorded task in the background of this process."""
+        """Run a task just admitted (and claimed by this worker) in the background of this process."""
         run = _Run(task_id=task.pk)
         runs = self._runs
-        runner_coro = self._execute_stream(run) if task.delivery == "stream" else self._execute(run)
+        execute = self._execute_stream if task.delivery == "stream" else self._execute
+        runner_coro = execute(run, task)
         # Callers that start tasks from a request run `submit` in a context of their own (see
         # `detached` below), so the task does not hold on to the request's database thread.
         run.future = asyncio.get_running_loop().create_task(runner_coro, name=f"runware-task-{task.pk}")
@@ -349,31 +369,33 @@ class Runner:
         is still saved and charged. Returns None when there is no such active task of theirs."""
         return await database_sync_to_async(_mark_cancelled)(user=user, task_id=task_id)
 
-    async def _record(self, task: Task, key: str, cost: Decimal | None) -> bool:
-        """Count one output and put its cost in the ledger; whether a new charge was recorded."""
-        return await self._write(record_charges, (task, key, cost), after=_notify_staff)
+    async def _record(self, task: Task, outputs: list[tuple[str, Decimal | None]]) -> None:
+        """Count outputs (result key, cost) and put their costs in the ledger, in one queued write."""
+        charges = [(task, key, cost) for key, cost in outputs]
+        await self._state.writes.many(record_charges, charges, after=_notify_staff)
 
     # ------------------------------------------------------------------ running
 
-    async def _prepare(self, run: _Run) -> tuple[Task, Handler, dict[str, Any]] | None:
-        """Claim the task and resolve its inputs (one write of a group commit); None: do not send it."""
-        claimed = await self._write(_claim_many, (run.task_id, self.worker_id))
-        if claimed is None:
-            return None
-        task, params = claimed
+    async def _prepare(self, task: Task) -> tuple[Handler, dict[str, Any]] | None:
+        """The task's handler and the parameters to send, its inputs resolved; None: it failed."""
         handler = handler_for(task.feature)
-        if isinstance(params, Exception):
-            await self._fail(task, handler, UpstreamError(code="validation", message=str(params)))
+        if not _needs_resolving(task.params):
+            return handler, task.params
+        database = self._state.database
+        resolve = database_sync_to_async(_resolve_inputs, thread_sensitive=False, executor=database)
+        try:
+            return handler, await resolve(task.user_id, task.params)
+        except Exception as exc:
+            await self._fail(task, handler, UpstreamError(code="validation", message=str(exc)))
             return None
-        return task, handler, params
 
-    async def _execute(self, run: _Run) -> None:
+    async def _execute(self, run: _Run, task: Task) -> None:
         from runware import RunOptions
 
-        prepared = await self._prepare(run)
+        prepared = await self._prepare(task)
         if prepared is None:
             return
-        task, handler, params = prepared
+        handler, params = prepared
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         payload = {
             **params,
@@ -444,7 +466,7 @@ class Runner:
                 run.seen.add(key)
                 fresh.append((key, item))
         # Runware has billed these outputs: the charges are recorded before anything else can fail.
-        await asyncio.gather(*(self._record(task, key, parse_cost(item.get("cost"))) for key, item in fresh))
+        await self._record(task, [(key, parse_cost(item.get("cost"))) for key, item in fresh])
         for _, item in fresh:
             try:
                 html = await handler.on_result(task, item)
@@ -485,13 +507,13 @@ class Runner:
             delay = min(delay * 1.5, 5.0)
         await self._fail(task, handler, lost)
 
-    async def _execute_stream(self, run: _Run) -> None:
+    async def _execute_stream(self, run: _Run, task: Task) -> None:
         from runware import StreamOptions
 
-        prepared = await self._prepare(run)
+        prepared = await self._prepare(task)
         if prepared is None:
             return
-        task, handler, params = prepared
+        handler, params = prepared
         payload = {**params, "taskType": task.task_type, "taskUUID": str(task.pk), "includeCost": True}
         text: list[str] = []
         reasoning: list[str] = []
@@ -531,7 +553,7 @@ class Runner:
             await self._fail(task, handler, from_sdk(exc))
             return
         await grew(final=True)
-        await self._record(task, "stream", parse_cost(result.cost))
+        await self._record(task, [("stream", parse_cost(result.cost))])
         try:
             await handler.on_stream_end(task, result)
         except Exception:
@@ -657,45 +679,58 @@ def _item_error(nested: dict[str, Any]) -> UpstreamError:
 
 
 def _admit_and_create(**request: Any) -> Task:
-    """Admit and record one task (raises Refused); see _admit_and_create_many."""
-    outcome = _admit_and_create_many([request])[0]
+    """Admit and record one task, in a transaction of its own (raises Refused).
+
+    See _admit_and_create_many."""
+    with transaction.atomic():
+        outcome = _admit_and_create_many([request])[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def _admit_and_create_many(requests: list[dict[str, Any]]) -> list[Task | Exception]:
-    """Admit submitted tasks and write their rows: one transaction per member, in submission order.
+def _admit_and_create_many(
+    requests: list[dict[str, Any]], *, prices: PriceMemory | None = None
+) -> list[Task | Exception]:
+    """Admit submitted tasks and write their rows, in submission order.
 
-    Each request holds `user`, `estimated_cost` (None: the price estimate) and Task fields. A
-    refused task's outcome is its `Refused`.
+    Each request holds `user`, `estimated_cost` (None: the price estimate, reusing what `prices`
+    remembers) and Task fields, among them the `worker` that runs it. The rows are written
+    running: the worker sends each task as soon as it is admitted. A refused task's outcome is
+    its `Refused`. Runs inside a transaction (a group commit's trip): should the database fail,
+    the trip is written again request by request (see upstream.batching), so that only the
+    member whose request fails hears of it.
     """
     from runware_web.spend.admission import admit_many, lock_members
     from runware_web.spend.pricing import estimate
 
-    learned: dict[tuple, Decimal | None] = {}
-    outcomes: list[Task | Exception | None] = [None] * len(requests)
+    learned = prices.current() if prices is not None else {}
+    now = timezone.now()
+    outcomes: list[Task | Exception | None] = [None] * len(requests)  # Task or Refused
     members: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
         members.setdefault(request["user"].pk, []).append(index)
-    if len(members) > 1:
-        lock_members(sorted(members))
-    for indexes in members.values():
-        user = requests[indexes[0]]["user"]
-        try:
-            # One transaction per member (a savepoint inside a group commit's trip).
-            with transaction.atomic():
-                tasks = [_new_task(requests[index], estimate, learned) for index in indexes]
-                refusals = admit_many(user=user, estimates=[task.estimated_cost for task in tasks])
-                Task.objects.bulk_create([task for task, refused in zip(tasks, refusals, strict=True) if not refused])
-        except Exception as exc:
-            refusals, tasks = [exc] * len(indexes), [None] * len(indexes)
+    locked = lock_members(list(members))
+    unwritten: list[Task] = []
+    for user_id, indexes in members.items():
+        if locked[user_id].team is not None and unwritten:
+            # A member whose team has a budget counts what teammates were just admitted: written first.
+            Task.objects.bulk_create(unwritten)
+            unwritten = []
+        tasks = [_new_task(requests[index], estimate, learned, now) for index in indexes]
+        refusals = admit_many(
+            user=requests[indexes[0]]["user"], estimates=[task.estimated_cost for task in tasks],
+            member=locked[user_id],
+        )
         for index, task, refused in zip(indexes, tasks, refusals, strict=True):
             outcomes[index] = refused or task
+            if not refused:
+                unwritten.append(task)
+    Task.objects.bulk_create(unwritten)
     return outcomes  # type: ignore[return-value]
 
 
-def _new_task(request: dict[str, Any], estimate: Any, learned: dict[tuple, Decimal | None]) -> Task:
+def _new_task(request: dict[str, Any], estimate: Any, learned: dict[tuple, Decimal | None], now: Any) -> Task:
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     if estimated_cost is None:
@@ -705,62 +740,63 @@ def _new_task(request: dict[str, Any], estimate: Any, learned: dict[tuple, Decim
         team_id=user.team_id,
         model=str(fields["params"].get("model", ""))[:200],
         estimated_cost=estimated_cost,
+        status=Task.Status.RUNNING,
+        started_at=now,
         **fields,
     )
 
 
-def _claim_many(items: list[tuple[uuid.UUID, str]]) -> list[tuple[Task, dict[str, Any] | Exception] | None]:
-    """Claim queued tasks for this worker and resolve the inputs to send, for each:
-
-    None when it must not be sent (cancelled meanwhile); the resolution's exception in place of
-    the parameters when an input cannot be had (the task then fails with its message).
-    """
-    ids = [task_id for task_id, _ in items]
-    worker_id = items[0][1]
-    now = timezone.now()
-    Task.objects.filter(pk__in=ids, status=Task.Status.QUEUED).update(
-        status=Task.Status.RUNNING, started_at=now, worker=worker_id
-    )
-    tasks = Task.objects.select_related("user").in_bulk(ids)
-    # Cancelled before it was sent: nothing is sent, so nothing is billed.
-    cancelled = [task.pk for task in tasks.values() if task.status == Task.Status.CANCELLED and not task.started_at]
-    if cancelled:
-        Task.objects.filter(pk__in=cancelled, started_at__isnull=True).update(finished_at=now)
-    outcomes: list[tuple[Task, dict[str, Any] | Exception] | None] = []
-    for task_id in ids:
-        task = tasks.get(task_id)
-        if task is None or task.status != Task.Status.RUNNING or task.worker != worker_id or task.started_at != now:
-            outcomes.append(None)
-            continue
-        try:
-            outcomes.append((task, _resolve_inputs(task.user_id, task.params)))
-        except Exception as exc:
-            outcomes.append((task, exc))
-    return outcomes
-
-
 def _mark_ended_many(items: list[tuple[Task, str, UpstreamError | None]]) -> list[None]:
     """Finish tasks; a cancelled task stays cancelled whatever happens after. The Task objects are
-    refreshed in place (their handlers read the final state)."""
+    updated in place (their handlers read the final state; the ledger keeps their counts)."""
     now = timezone.now()
-    kept = When(status=Task.Status.CANCELLED, then=Value(Task.Status.CANCELLED))
-    plain: dict[str, list[uuid.UUID]] = {}
+    plain: dict[str, list[Task]] = {}
+    ends: list[tuple[str, UpstreamError | None, list[Task]]] = []
     for task, status, error in items:
         if error is None:
-            plain.setdefault(status, []).append(task.pk)
-            continue
-        Task.objects.filter(pk=task.pk).update(
-            status=Case(kept, default=Value(status)), finished_at=now, error_code=error.code,
-            error_message=error.full_message, error_parameter=error.parameter[:100],
-        )
-    for status, ids in plain.items():
-        Task.objects.filter(pk__in=ids).update(status=Case(kept, default=Value(status)), finished_at=now)
-    fresh = Task.objects.in_bulk([task.pk for task, _, _ in items])
-    fields = [field.attname for field in Task._meta.concrete_fields]
-    for task, _, _ in items:
-        for name in fields:
-            setattr(task, name, getattr(fresh[task.pk], name))
+            plain.setdefault(status, []).append(task)
+        else:
+            ends.append((status, error, [task]))
+    ends += [(status, None, tasks) for status, tasks in plain.items()]
+    for status, error, tasks in ends:
+        fields: dict[str, Any] = {"finished_at": now}
+        if error is not None:
+            fields.update(
+                error_code=error.code, error_message=error.full_message, error_parameter=error.parameter[:100]
+            )
+        ids = [task.pk for task in tasks]
+        ended = _end_unless_cancelled(ids, status=str(status), **fields)
+        cancelled: dict[uuid.UUID, Any] = {}
+        if ended < len(set(ids)):  # the member cancelled some meanwhile: those end as cancelled
+            cancelled_ones = Task.objects.filter(pk__in=ids, status=Task.Status.CANCELLED)
+            cancelled_ones.update(**fields)
+            cancelled = dict(cancelled_ones.values_list("pk", "cancelled_at"))
+        transaction.on_commit(partial(_follow_end, tasks, status, fields, cancelled))
     return [None] * len(items)
+
+
+def _follow_end(tasks: list[Task], status: str, fields: dict[str, Any], cancelled: dict[uuid.UUID, Any]) -> None:
+    """Ended tasks' objects take their final state, once it is committed."""
+    for task in tasks:
+        for name, value in fields.items():
+            setattr(task, name, value)
+        task.status = Task.Status.CANCELLED if task.pk in cancelled else status
+        task.cancelled_at = cancelled.get(task.pk, task.cancelled_at)
+
+
+def _end_unless_cancelled(ids: list[uuid.UUID], **fields: Any) -> int:
+    """Set fields of the tasks that are not cancelled; how many it set. Written by hand (see
+    runware_web.sql): it runs for every task."""
+    assignments = ", ".join(f"{sql.column(Task, name)} = %s" for name in fields)
+    statement = (
+        f"UPDATE {sql.table(Task)} SET {assignments} "
+        f"WHERE {sql.column(Task)} IN ({sql.placeholders(len(ids))}) AND {sql.column(Task, 'status')} <> %s"
+    )
+    params = [sql.value(Task, name, value) for name, value in fields.items()]
+    params += [sql.value(Task, "pk", pk) for pk in ids]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, Task.Status.CANCELLED.value])
+        return cursor.rowcount
 
 
 def _mark_cancelled(*, user: Any, task_id: Any) -> Task | None:

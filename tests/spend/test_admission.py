@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from runware_web.accounts.models import Team
 from runware_web.spend import pricing
@@ -66,6 +67,16 @@ async def test_a_task_over_the_members_budget_is_refused_saying_what_remains(ups
     assert await database_sync_to_async(Task.objects.filter(user=alice).count)() == 1  # nothing was sent
 
 
+async def test_the_default_budget_caps_members_without_one_of_their_own(upstream, settings):
+    settings.DEFAULT_USER_BUDGET = Decimal("0.002")
+    alice = await acreate_user("alice")
+    first = await submit(upstream, alice)
+    await upstream.wait(first.pk)
+    with pytest.raises(Refused) as refused:
+        await submit(upstream, alice)
+    assert "your monthly budget of $0.002" in refused.value.message
+
+
 async def test_a_task_over_the_teams_budget_is_refused_naming_the_team(upstream):
     team = await make_team("Pixels", "0.002")
     alice = await acreate_user("alice", team=team)
@@ -113,6 +124,21 @@ async def test_the_rate_limit_refuses_with_a_clear_message(upstream, settings):
     assert "the limit is 2 a minute" in refused.value.message
     assert "Try again in" in refused.value.message
     await submit(upstream, bob)  # the limit is per member
+
+
+@pytest.mark.parametrize("capped", [False, True])
+def test_only_a_capped_members_admission_sums_the_ledger(capped):
+    """Every task is admitted, and a member's month of charges can be long: a member without a
+    budget (nor a team budget) is admitted without reading any of it."""
+    alice = make_user("alice", monthly_budget=KNOWN_COST * 10 if capped else None)
+    with CaptureQueriesContext(connection) as queries:
+        task = runner_module._admit_and_create(
+            user=alice, feature="spend-test", task_type="imageInference", params=PARAMS,
+            number_results=1, estimated_cost=KNOWN_COST, delivery="sync",
+        )
+    assert isinstance(task, Task)
+    read_ledger = any(Charge._meta.db_table in query["sql"] for query in queries.captured_queries)
+    assert read_ledger is capped
 
 
 def test_admission_refuses_to_run_outside_a_transaction():
@@ -211,6 +237,30 @@ async def test_thirty_generate_requests_over_studio_sockets_admit_ten(upstream):
     assert await ledger_total(user=alice) == KNOWN_COST * 10 == alice.monthly_budget
     for ws in sockets:
         await ws.disconnect()
+
+
+def test_teammates_admitted_in_one_trip_share_their_teams_budget():
+    """A group commit admits several members in one transaction: the second teammate's admission
+    counts what the first was just admitted against the team's budget."""
+    from django.db import transaction
+
+    team = Team.objects.create(name="Pixels", monthly_budget=KNOWN_COST * 5)
+    alice, bob, carol = (make_user(name, team=team) for name in ("alice", "bob", "carol"))
+    outsider = make_user("dave")
+
+    def request(user) -> dict:
+        return {"user": user, "feature": "spend-test", "task_type": "imageInference", "params": PARAMS,
+                "number_results": 1, "estimated_cost": KNOWN_COST, "delivery": "sync"}
+
+    with transaction.atomic():
+        outcomes = runner_module._admit_and_create_many([
+            request(user) for user in (alice, outsider, bob, alice, carol, outsider, bob, carol)
+        ])
+
+    admitted = [isinstance(outcome, Task) for outcome in outcomes]
+    assert admitted == [True, True, True, True, True, True, True, False]  # carol's second is the sixth
+    assert "team Pixels's monthly budget" in outcomes[7].message
+    assert Task.objects.filter(team=team).count() == 5
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writing transaction at a time")

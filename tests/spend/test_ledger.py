@@ -185,3 +185,46 @@ def test_totals_are_exact_in_the_database_to_the_tenth_decimal(user, other_user)
     groups = reports.grouped(Charge.objects.all(), "user")
     assert (groups[user.pk].total, groups[user.pk].count) == (expected, len(AMOUNTS) * 3)
     assert groups[other_user.pk].total == Decimal("7.0000000003")
+
+
+def test_a_tasks_cost_is_recomputed_exactly_from_its_ledger_rows(user):
+    """The runner counts outputs in batches; the task's cost is the exact sum of its rows, also when
+    two workers record the same output (one adopted the task while the other still ran it)."""
+    from django.db import transaction
+
+    from runware_web.spend.ledger import record_charges
+
+    task = Task.objects.create(user=user, feature="spend-test", task_type="imageInference", params={})
+    other_worker = Task.objects.get(pk=task.pk)
+    with transaction.atomic():
+        record_charges([(task, "#0", Decimal("0.1")), (task, "#1", Decimal("0.2"))])
+    with transaction.atomic():
+        record_charges([(task, "#2", Decimal("0.0000000001")), (task, "#3", None)])
+    with transaction.atomic():
+        record_charges([(other_worker, "#1", Decimal("0.2"))])
+
+    stored = Task.objects.get(pk=task.pk)
+    assert stored.cost == Decimal("0.3000000001")
+    assert task.cost == stored.cost  # the runner's own object follows, without reading the row
+    assert Charge.objects.filter(task=task).count() == 3
+    assert reports.total(Charge.objects.filter(task=task)) == stored.cost
+
+
+def test_a_trip_written_again_after_a_failure_counts_each_output_once(user):
+    """The group commit rolls a failed trip back and writes it again in parts: the runner's Task
+    object must not count the outputs of the first, rolled-back attempt."""
+    from django.db import IntegrityError
+
+    from runware_web.spend.ledger import record_charges
+    from runware_web.upstream.batching import _write_trip
+
+    def fails(items: list) -> list:
+        raise IntegrityError("the database said no")
+
+    task = Task.objects.create(user=user, feature="spend-test", task_type="imageInference", params={})
+    outcomes = _write_trip([(record_charges, (task, "#0", Decimal("0.25"))), (fails, None)])
+
+    assert outcomes[0] is True and isinstance(outcomes[1], IntegrityError)
+    assert (task.cost, task.results_received) == (Decimal("0.25"), 1)
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.cost, stored.results_received) == (Decimal("0.25"), 1)
