@@ -13,7 +13,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,6 +30,7 @@ from runware_web.gallery.models import Image
 from runware_web.gallery.paging import Cursor, Page, keyset_page
 from runware_web.gallery.params import parameter_rows
 from runware_web.gallery.store import ensure_thumbnail
+from runware_web.streaming import StreamedFileResponse
 
 PAGE_SIZE = 48
 _FILE_CACHE = "private, max-age=86400"
@@ -122,9 +123,9 @@ def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[st
 
 
 @require_safe
-def image_file(request: HttpRequest, image_id: UUID) -> FileResponse:
+def image_file(request: HttpRequest, image_id: UUID) -> StreamedFileResponse:
     image = get_image_for_page(request.user, image_id)
-    response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+    response = StreamedFileResponse(image.file.open("rb"), content_type=image.content_type)
     response["Cache-Control"] = _FILE_CACHE
     return response
 
@@ -140,10 +141,10 @@ def image_thumbnail(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def download(request: HttpRequest, image_id: UUID) -> FileResponse:
+def download(request: HttpRequest, image_id: UUID) -> StreamedFileResponse:
     """The original file, as an attachment with a name a person recognises."""
     image = get_image_for_page(request.user, image_id)
-    return FileResponse(
+    return StreamedFileResponse(
         image.file.open("rb"), as_attachment=True, filename=download_name(image), content_type=image.content_type
     )
 
@@ -269,7 +270,7 @@ def _selection_done(
     return HttpResponse(html)
 
 
-def _zip_response(images: list[Image]) -> FileResponse:
+def _zip_response(images: list[Image]) -> StreamedFileResponse:
     """The originals in one zip (stored, not recompressed: PNG/JPEG/WebP are compressed already)."""
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 (the response closes it)
     used: set[str] = set()
@@ -284,7 +285,7 @@ def _zip_response(images: list[Image]) -> FileResponse:
                     target.write(chunk)
     spool.seek(0)
     filename = f"runware-images-{timezone.localtime():%Y%m%d-%H%M}.zip"
-    return FileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")
+    return StreamedFileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")
 
 
 @require_POST
