@@ -191,6 +191,7 @@ if S3_BUCKET:
             "default_acl": "private",
             "querystring_auth": True,  # signed, expiring URLs
             "querystring_expire": env_int("RUNWARE_WEB_S3_URL_SECONDS", 600, minimum=30),
+            "signature_version": "s3v4",  # what AWS and S3-compatible stores accept everywhere
             "file_overwrite": False,
         },
     }

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -123,8 +123,10 @@ def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[st
 
 
 @require_safe
-def image_file(request: HttpRequest, image_id: UUID) -> StreamedFileResponse:
+def image_file(request: HttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
+    if signed := _signed_url(image):
+        return signed
     response = StreamedFileResponse(image.file.open("rb"), content_type=image.content_type)
     response["Cache-Control"] = _FILE_CACHE
     return response
@@ -141,12 +143,30 @@ def image_thumbnail(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def download(request: HttpRequest, image_id: UUID) -> StreamedFileResponse:
+def download(request: HttpRequest, image_id: UUID) -> HttpResponse:
     """The original file, as an attachment with a name a person recognises."""
     image = get_image_for_page(request.user, image_id)
+    if signed := _signed_url(image, as_attachment=True):
+        return signed
     return StreamedFileResponse(
         image.file.open("rb"), as_attachment=True, filename=download_name(image), content_type=image.content_type
     )
+
+
+def _signed_url(image: Image, *, as_attachment: bool = False) -> HttpResponseRedirect | None:
+    """From a bucket that signs its URLs, the original is fetched by the browser from the bucket:
+    a redirect, after the access check, to a URL that expires (RUNWARE_WEB_S3_URL_SECONDS). No
+    worker spends its bandwidth on it. None for local media, which the portal serves itself."""
+    storage = image.file.storage
+    if not getattr(storage, "querystring_auth", False):
+        return None
+    parameters = {"ResponseContentType": image.content_type}
+    if as_attachment:
+        parameters["ResponseContentDisposition"] = content_disposition_header(True, download_name(image))
+    response = HttpResponseRedirect(storage.url(image.file.name, parameters=parameters))
+    # Never reused after the URL expires; the page's next visit asks for a fresh one.
+    response["Cache-Control"] = f"private, max-age={storage.querystring_expire // 2}"
+    return response
 
 
 def download_name(image: Image) -> str:
