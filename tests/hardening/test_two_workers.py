@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,12 @@ from playwright.sync_api import expect
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Daphne, which writes the stacks of its threads to stderr on SIGUSR1 (for a worker that will not stop).
+WORKER = (
+    "import faulthandler, signal; faulthandler.register(signal.SIGUSR1); "
+    "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
+)
 
 scaled = (
     settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -63,7 +70,7 @@ def two_workers(simulator):
     ports = [free_port(), free_port()]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
+            [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
             cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         for port in ports
@@ -75,8 +82,23 @@ def two_workers(simulator):
     finally:
         for worker in workers:
             worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=20)
+        hung = [stuck(worker) for worker in workers]
+        if any(hung):
+            pytest.fail("A worker did not stop within 20 s of SIGTERM. Where its threads were:\n"
+                        + "\n".join(filter(None, hung)))
+
+
+def stuck(worker: subprocess.Popen) -> str:
+    """Empty once the worker has stopped; else (after 20 s) the stacks of its threads, and it is killed."""
+    try:
+        worker.wait(timeout=20)
+        return ""
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=2)  # it will not stop: time for the dump to be written
+        worker.kill()
+        return worker.communicate()[1].decode(errors="replace")[-20_000:]
 
 
 @pytest.mark.skipif(not scaled, reason="needs PostgreSQL and the Redis channel layer (CI's second pass)")
