@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings as django_settings
 from django.http import FileResponse, HttpRequest
 from whitenoise.middleware import WhiteNoiseFileResponse, WhiteNoiseMiddleware
 
@@ -43,7 +44,33 @@ class _StaticFileResponse(_SentAsRead, WhiteNoiseFileResponse):
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """WhiteNoise, whose responses are sent as they are read (WhiteNoise 6 has no ASGI path)."""
+    """WhiteNoise, able to run in the event loop, and sending files as it reads them.
+
+    WhiteNoise 6 is synchronous only. One synchronous middleware makes Django run every request's
+    middleware chain in a thread that waits on the event loop for async views (`async_to_sync`):
+    two thread hops per request, and a thread that never ends when a worker stops mid-request, so
+    the process hangs at exit after SIGTERM. The rest of the portal's middleware is async-capable.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any = None, settings: Any = django_settings) -> None:
+        super().__init__(get_response, settings)
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        # A dictionary lookup in production; a look at the static folders with autorefresh (DEBUG).
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)  # opens the file: the reading happens as it is sent
+        return await self.get_response(request)
 
     @staticmethod
     def serve(static_file: Any, request: HttpRequest) -> _StaticFileResponse:

@@ -13,10 +13,12 @@ import warnings
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.storage import FileSystemStorage
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 from django.templatetags.static import static
 from django.urls import reverse
 from PIL import Image as PILImage
@@ -128,3 +130,28 @@ async def test_static_files_are_served_without_reading_them_whole_first():
     assert b"text/css" in response.headers[b"Content-Type"]
     assert not [warning for warning in caught if "synchronous iterators" in str(warning.message)]
 
+
+
+def test_no_middleware_makes_a_thread_wait_on_the_event_loop(monkeypatch):
+    """No synchronous middleware: otherwise Django runs each request's middleware in a thread that
+    waits on the event loop for the async views (async_to_sync), and a worker stopped mid-request
+    never exits (its interpreter waits for that thread, which waits for a loop that has stopped)."""
+    waiting = []
+    adapt = BaseHandler.adapt_method_mode
+
+    def recording(self, is_async, method, *args, **kwargs):
+        adapted = adapt(self, is_async, method, *args, **kwargs)
+        if isinstance(adapted, AsyncToSync):
+            waiting.append(method)
+        return adapted
+
+    monkeypatch.setattr(BaseHandler, "adapt_method_mode", recording)
+    ASGIHandler().load_middleware(is_async=True)
+    assert waiting == []
+
+
+async def test_pages_and_static_files_are_served_by_the_async_middleware_chain(alice_cookie):
+    page = await get(reverse("gallery:index"), cookie=alice_cookie)
+    assert page.status == 200 and b"Your gallery" in page.body
+    static_file = await get(static("js/portal.js"))
+    assert static_file.status == 200 and static_file.body
