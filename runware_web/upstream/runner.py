@@ -409,12 +409,15 @@ class Runner:
             on_progress=lambda item: queue.put_nowait(("progress", item)),
             timeout=int(settings.RUNWARE_TIMEOUT * 1000),
         )
+        call: asyncio.Future[Any] | None = None
         try:
             client = await self.client()
             call = asyncio.ensure_future(client.run(payload, options))
             await self._pump(run, task, handler, queue, call)
             call.result()
         except asyncio.CancelledError:
+            if call is not None:  # the worker is stopping: the SDK's call ends with the task
+                call.cancel()
             raise
         except Exception as exc:  # every SDK or network failure
             error = from_sdk(exc)
@@ -642,9 +645,9 @@ class Runner:
 async def detached(work: Any) -> Any:
     """Run `work` (and any runner task it starts) outside the current request's context.
 
-    Behind synchronous middleware an async view runs inside the request's async_to_sync context,
-    whose thread executor is shut down once the response is sent; a task started from it could not
-    save its results afterwards. Views that start tasks call `await detached(...)`; work started
+    An async view runs inside the request's thread-sensitive context, whose thread executor is
+    shut down once the response is sent; a task started from it could not save its results
+    afterwards. Views that start tasks call `await detached(...)`; work started
     here gets a context and a database thread of its own.
     """
 
@@ -843,7 +846,19 @@ def _install_shutdown_hook(runner: Runner) -> None:
     from twisted.internet import defer, reactor
 
     def before_shutdown() -> Any:
-        return defer.Deferred.fromFuture(asyncio.ensure_future(runner.shutdown()))
+        return defer.Deferred.fromFuture(asyncio.ensure_future(stop()))
+
+    async def stop() -> None:
+        await runner.shutdown()
+        # What asyncio.run does on its way out and Twisted does not: cancel the tasks still pending
+        # and let them end. A request cut short (Daphne cancels it just before this) leaves tasks
+        # behind, as Django's ASGIHandler does not cancel its helpers when it is cancelled itself.
+        # Left pending, they were collected at interpreter exit, where CPython 3.11 crashed on them.
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=CLOSE_TIMEOUT)
 
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
 

@@ -7,13 +7,7 @@ one process by design.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 from django.conf import settings
@@ -21,36 +15,14 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from tests.conftest import make_user
+from tests.workers import free_port, start_worker, stuck, wait_for_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Daphne, which writes the stacks of its threads to stderr on SIGUSR1 (for a worker that will not stop).
-WORKER = (
-    "import faulthandler, signal; faulthandler.register(signal.SIGUSR1); "
-    "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
-)
 
 scaled = (
     settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker on port {port} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.1)  # start-up of a separate process; nothing to wait on but its port
-    raise RuntimeError(f"worker on port {port} did not start")
 
 
 @pytest.fixture
@@ -68,13 +40,7 @@ def two_workers(simulator):
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     ports = [free_port(), free_port()]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
-            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
+    workers = [start_worker(env, port) for port in ports]
     try:
         for port, worker in zip(ports, workers, strict=True):
             wait_for_port(port, worker)
@@ -86,19 +52,6 @@ def two_workers(simulator):
         if any(hung):
             pytest.fail("A worker did not stop within 20 s of SIGTERM. Where its threads were:\n"
                         + "\n".join(filter(None, hung)))
-
-
-def stuck(worker: subprocess.Popen) -> str:
-    """Empty once the worker has stopped; else (after 20 s) the stacks of its threads, and it is killed."""
-    try:
-        worker.wait(timeout=20)
-        return ""
-    except subprocess.TimeoutExpired:
-        worker.send_signal(signal.SIGUSR1)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(timeout=2)  # it will not stop: time for the dump to be written
-        worker.kill()
-        return worker.communicate()[1].decode(errors="replace")[-20_000:]
 
 
 @pytest.mark.skipif(not scaled, reason="needs PostgreSQL and the Redis channel layer (CI's second pass)")

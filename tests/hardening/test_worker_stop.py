@@ -1,0 +1,104 @@
+"""A Daphne worker stopped (SIGTERM) while a member's request waits on a running task exits
+cleanly, within its grace period, and leaves the task for the next worker to recover.
+
+The worker is a real Daphne process with a database of its own (SQLite), talking to the session's
+simulator.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.workers import free_port, start_worker, stuck, wait_for_port
+
+
+def worker_env(simulator, data_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", RUNWARE_WEB_DATA_DIR=str(data_dir),
+               RUNWARE_WS_URL=simulator.ws_url, RUNWARE_HTTP_URL=simulator.http_url)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, check=True,
+                   capture_output=True)
+
+
+class Member:
+    """A browser's session with the worker: cookies, and the CSRF token forms send."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def csrf(self) -> str:
+        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
+    def post(self, path: str, fields: dict[str, str]) -> int:
+        request = urllib.request.Request(
+            self.base + path, data=urllib.parse.urlencode(fields).encode(),
+            headers={"X-CSRFToken": self.csrf(), "Referer": self.base + path},
+        )
+        try:
+            return self.opener.open(request, timeout=60).status
+        except (urllib.error.URLError, ConnectionError):
+            return 0  # the worker went away while answering
+
+    def log_in(self, username: str, password: str) -> None:
+        self.opener.open(self.base + "/accounts/login/", timeout=10)
+        self.post("/accounts/login/", {"username": username, "password": password})
+
+
+def tasks(database: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT task_type, status, finished_at FROM upstream_task").fetchall()
+
+
+def test_a_worker_stopped_mid_request_exits_cleanly_and_leaves_the_task_recoverable(simulator, tmp_path):
+    env = worker_env(simulator, tmp_path)
+    manage(env, "migrate", "-v0")
+    manage(env, "shell", "-c", "from runware_web.accounts.models import User; "
+                               "User.objects.create_user('alice', password='correct horse battery')")
+    port = free_port()
+    worker = start_worker(env, port)
+    try:
+        wait_for_port(port, worker)
+        alice = Member(f"http://127.0.0.1:{port}")
+        alice.log_in("alice", "correct horse battery")
+        # The tools page's prompt enhancement answers once the task is done: 30 s from now.
+        waiting = threading.Thread(target=alice.post, args=(
+            "/tools/enhance/", {"prompt": "a cat [sim:delay=30]", "promptVersions": "1", "promptMaxLength": "100"}))
+        waiting.start()
+        database = tmp_path / "db.sqlite3"
+        deadline = time.monotonic() + 20
+        while tasks(database) != [("promptEnhance", "running", None)] and time.monotonic() < deadline:
+            time.sleep(0.05)  # another process's database: nothing to wait on but the row
+        assert tasks(database) == [("promptEnhance", "running", None)]
+
+        stopped_at = time.monotonic()
+        worker.terminate()
+        assert not stuck(worker), "the worker did not stop"
+        waiting.join(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        errors = worker.communicate()[1].decode(errors="replace")
+
+    assert worker.returncode == 0, f"exit code {worker.returncode}:\n{errors[-3000:]}"
+    assert "Fatal Python error" not in errors
+    assert time.monotonic() - stopped_at < settings.RUNWARE_SHUTDOWN_GRACE + 5
+    assert tasks(database) == [("promptEnhance", "running", None)]  # for the next worker to recover

@@ -1,0 +1,56 @@
+"""Daphne worker processes for the tests that need several processes (or one that stops)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+
+# Daphne, which writes the stacks of its threads to stderr on SIGUSR1 (for a worker that will not stop).
+WORKER = (
+    "import faulthandler, signal; faulthandler.register(signal.SIGUSR1); "
+    "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
+)
+
+
+def start_worker(env: dict[str, str], port: int) -> subprocess.Popen:
+    """A Daphne worker serving the portal on 127.0.0.1:`port`, its stderr kept for the test."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
+        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker on port {port} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)  # start-up of a separate process; nothing to wait on but its port
+    raise RuntimeError(f"worker on port {port} did not start")
+
+
+def stuck(worker: subprocess.Popen) -> str:
+    """Empty once the worker has stopped; else (after 20 s) the stacks of its threads, and it is killed."""
+    try:
+        worker.wait(timeout=20)
+        return ""
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=2)  # it will not stop: time for the dump to be written
+        worker.kill()
+        return worker.communicate()[1].decode(errors="replace")[-20_000:]
