@@ -58,16 +58,14 @@ class Plan:
 async def send_message(*, user: Any, conversation_id: Any, content: str) -> Turn:
     """Save the member's message and start the streamed reply."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=content)
-    task = await _submit(user, plan, field="content")
-    reply = await database_sync_to_async(_record_turn)(plan, task, content=content)
+    reply = await _submit(user, plan, field="content", content=content)
     return Turn(reply=reply, replaced=None)
 
 
 async def regenerate(*, user: Any, conversation_id: Any) -> Turn:
     """Replace the last reply with a new one, from the same conversation up to it."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=None)
-    task = await _submit(user, plan, field="")
-    reply = await database_sync_to_async(_record_turn)(plan, task, content=None)
+    reply = await _submit(user, plan, field="", content=None)
     return Turn(reply=reply, replaced=plan.replacing)
 
 
@@ -89,19 +87,26 @@ async def delete_conversation(*, user: Any, conversation_id: Any) -> None:
     await database_sync_to_async(lambda: get_own_conversation(user, conversation_id).delete())()
 
 
-async def _submit(user: Any, plan: Plan, *, field: str) -> Any:
-    submit = runner.submit(
-        user=user,
-        feature=FEATURE,
-        task_type="textInference",
-        params=plan.params,
-        estimated_cost=plan.estimate,
-        delivery="stream",
-    )
+async def _submit(user: Any, plan: Plan, *, field: str, content: str | None) -> Message:
+    """Start the reply's task; its Message is recorded before the first token can arrive."""
+    recorded: list[Message] = []
+
+    async def record_turn(task: Any) -> None:
+        recorded.append(await database_sync_to_async(_record_turn)(plan, task, content=content))
+
     try:
-        return await submit
+        await runner.submit(
+            user=user,
+            feature=FEATURE,
+            task_type="textInference",
+            params=plan.params,
+            estimated_cost=plan.estimate,
+            delivery="stream",
+            before_start=record_turn,
+        )
     except Refused as refused:
         raise ChatError(refused.message, field=field) from None
+    return recorded[0]
 
 
 # ---------------------------------------------------------------------- database work (sync)

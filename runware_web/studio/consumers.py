@@ -12,6 +12,7 @@ from runware_web.forms import as_querydict
 from runware_web.studio import fragments, services
 from runware_web.upstream.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
+from runware_web.upstream.models import Task
 from runware_web.upstream.runner import publish, runner
 
 NO_SUCH_GENERATION = "There is no such generation of yours."
@@ -41,8 +42,14 @@ class StudioConsumer(PortalConsumer):
         if not prepared.is_valid:
             await self.send_html(await database_sync_to_async(fragments.form_errors)(prepared.form))
             return
+
+        async def remember_and_show(task: Task) -> None:  # before its first image can arrive
+            await database_sync_to_async(services.remember)(task, prepared)
+            await publish(self.user.pk, services.FEATURE, task.pk,
+                          await database_sync_to_async(fragments.new_card)(task))
+
         try:
-            task = await runner.submit(
+            await runner.submit(
                 user=self.user,
                 feature=services.FEATURE,
                 task_type="imageInference",
@@ -50,14 +57,12 @@ class StudioConsumer(PortalConsumer):
                 number_results=prepared.number_results,
                 estimated_cost=prepared.estimate.amount,
                 delivery="sync",
+                before_start=remember_and_show,
             )
         except Refused as refusal:
             await self.send_html(fragments.feedback(refusal.message))
             return
-        await publish(self.user.pk, services.FEATURE, task.pk,
-                      await database_sync_to_async(fragments.new_card)(task))
         await self.send_html(await database_sync_to_async(fragments.form_errors)(prepared.form))
-        await database_sync_to_async(services.remember)(task, prepared)
 
     async def action_cancel(self, data: dict[str, Any]) -> None:
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -44,12 +46,12 @@ async def generate(request: HttpRequest) -> HttpResponse:
         number_results=prepared.number_results,
         estimated_cost=prepared.estimate.amount,
         delivery="sync",
+        before_start=partial(database_sync_to_async(services.remember), prepared=prepared),
     )
     try:
         task = await detached(submission)
     except Refused as refusal:
         return await sync_to_async(_render_index)(request, prepared.form, feedback=refusal.message)
-    await sync_to_async(services.remember)(task, prepared)
     return HttpResponseRedirect(reverse("studio:generation", args=[task.pk]))
 
 

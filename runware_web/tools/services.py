@@ -41,10 +41,10 @@ async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> T
         params=form.runware_params(image_input),
         number_results=1,
         estimated_cost=form.estimate(image),
+        before_start=lambda task: database_sync_to_async(ToolRun.objects.create)(
+            task=task, user=user, tool=form.task_type, source=image
+        ),
     )
-    # Written before the runner's first database step (both queue on the same DB thread), so the
-    # handler finds the source image when the result arrives.
-    await database_sync_to_async(ToolRun.objects.create)(task=task, user=user, tool=form.task_type, source=image)
     return task
 
 
@@ -57,9 +57,9 @@ async def start_enhance(*, user: Any, form: EnhanceForm) -> Task:
         params=form.runware_params(),
         number_results=versions,
         estimated_cost=form.estimate(),
-    )
-    await database_sync_to_async(ToolRun.objects.create)(
-        task=task, user=user, tool=ToolRun.Tool.ENHANCE, prompt=form.cleaned_data["prompt"]
+        before_start=lambda task: database_sync_to_async(ToolRun.objects.create)(
+            task=task, user=user, tool=ToolRun.Tool.ENHANCE, prompt=form.cleaned_data["prompt"]
+        ),
     )
     return task
 

@@ -22,7 +22,7 @@ import os
 import socket
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
 CLOSE_TIMEOUT = 5.0  # seconds each step of shutdown may take
+NOT_STARTED = UpstreamError(
+    code="aborted", message="The portal could not start this task. Nothing was billed; start it again."
+)
 STALE_WORKER_SECONDS = 60.0
 STREAM_PUBLISH_INTERVAL = 0.05  # seconds between two published chunks of a streamed reply
 UPSTREAM_STATUS_KEY = "runware-web:upstream-status"
@@ -320,8 +323,13 @@ class Runner:
         number_results: int = 1,
         estimated_cost: Decimal | None = None,
         delivery: str = "sync",
+        before_start: Callable[[Task], Awaitable[Any]] | None = None,
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
+
+        `before_start(task)` is awaited once the task is recorded and before it is sent: a feature
+        records its own rows for the task there (and shows it to the member), so that its first
+        result, which may come back at once, finds them. Should it raise, the task ends unsent.
 
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
@@ -343,6 +351,12 @@ class Runner:
                 "delivery": delivery,
             },
         )
+        if before_start is not None:
+            try:
+                await before_start(task)
+            except BaseException:
+                await asyncio.shield(self._write(_mark_ended_many, (task, Task.Status.FAILED, NOT_STARTED)))
+                raise
         self.start(task)
         return task
 

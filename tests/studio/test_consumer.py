@@ -4,6 +4,7 @@ failure is explained on the generation it belongs to, with the socket still open
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from runware_web.gallery.models import Image
 from runware_web.spend.models import Charge
+from runware_web.studio import fragments
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
@@ -230,6 +232,27 @@ async def test_each_upstream_error_is_explained_on_its_generation_and_the_socket
 
     await ws.send_json_to({"action": "watch", "task": task_id})  # still open
     assert "This generation failed." in await receive_until(ws, lambda f: f'id="gen-{task_id}"' in f)
+    await ws.disconnect()
+
+
+async def test_a_generation_that_fails_at_once_shows_its_card_first_then_the_failure(upstream, monkeypatch):
+    """The card goes out before the task is sent, however slow it is to render: Runware may answer
+    at once, and a card arriving after the failure would show the generation as still running."""
+    render = fragments.new_card
+
+    def slow_card(task: Task) -> str:
+        time.sleep(0.3)  # a busy database; Runware answers a failing task within milliseconds
+        return render(task)
+
+    monkeypatch.setattr(fragments, "new_card", slow_card)
+    ws = await connect(await acreate_user("alice"))
+    await ws.send_json_to(request(positivePrompt="a red fox [sim:fail=invalidModel]"))
+
+    cards = [await receive_until(ws, lambda f: 'id="gen-' in f)]
+    while "Failed" not in cards[-1]:
+        cards.append(await receive_until(ws, lambda f: 'id="gen-' in f))
+    assert "Failed" not in cards[0] and 'role="status"' in cards[0]  # the new card, waiting
+    assert card_id(cards[-1]) == card_id(cards[0])
     await ws.disconnect()
 
 

@@ -86,6 +86,39 @@ async def test_a_task_completes_and_is_charged_although_nobody_is_listening(upst
     assert task.started_at and task.finished_at and task.worker == upstream.worker_id
 
 
+async def test_what_a_feature_records_before_start_is_there_for_the_first_result(upstream, probe):
+    """A feature's own rows (a card, a reply, a tool run) are recorded before the task is sent, so
+    even a result that comes back at once finds them."""
+    alice = await acreate_user("alice")
+    results_when_recorded: list[int] = []
+
+    async def before_start(task: Task) -> None:
+        await asyncio.sleep(0.2)  # a busy database; the simulator answers within milliseconds
+        results_when_recorded.append(len(probe.results))
+
+    task = await upstream.submit(
+        user=alice, feature="probe", task_type="imageInference", params=image_params(), before_start=before_start,
+    )
+    await upstream.wait(task.pk)
+    assert results_when_recorded == [0] and len(probe.results) == 1
+
+
+async def test_a_task_its_feature_could_not_record_ends_unsent_and_unbilled(upstream, probe):
+    alice = await acreate_user("alice")
+
+    async def broken(task: Task) -> None:
+        raise RuntimeError("the database said no")
+
+    with pytest.raises(RuntimeError, match="the database said no"):
+        await upstream.submit(user=alice, feature="probe", task_type="imageInference", params=image_params(),
+                              before_start=broken)
+
+    task = await Task.objects.aget(user=alice)
+    assert (task.status, task.error_code) == (Task.Status.FAILED, "aborted")
+    assert "Nothing was billed" in task.error_message and task.finished_at is not None
+    assert probe.results == [] and await charges_of(task) == []
+
+
 async def test_every_tab_of_the_member_is_told_as_results_arrive(upstream, probe):
     alice = await acreate_user("alice")
     layer = get_channel_layer()
