@@ -11,6 +11,7 @@ iterate as FileResponse does.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from inspect import isawaitable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -66,11 +67,9 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return super().__call__(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        # A dictionary lookup in production; a look at the static folders with autorefresh (DEBUG).
-        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
-        if static_file is not None:
-            return self.serve(static_file, request)  # opens the file: the reading happens as it is sent
-        return await self.get_response(request)
+        # WhiteNoise's own lookup: a static file's response, or the rest of the chain's coroutine.
+        response = super().__call__(request)
+        return await response if isawaitable(response) else response
 
     @staticmethod
     def serve(static_file: Any, request: HttpRequest) -> _StaticFileResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +17,15 @@ WORKER = (
     "import faulthandler, signal; faulthandler.register(signal.SIGUSR1); "
     "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
 )
+
+
+def worker_env(simulator, *, drop: tuple[str, ...] = (), **values: str) -> dict[str, str]:
+    """A worker's environment: this one with the test settings, talking to the session's simulator,
+    without the variables in `drop` and with `values`."""
+    env = {key: value for key, value in os.environ.items() if key not in {*drop, "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", RUNWARE_WS_URL=simulator.ws_url,
+               RUNWARE_HTTP_URL=simulator.http_url, **values)
+    return env
 
 
 def start_worker(env: dict[str, str], port: int) -> subprocess.Popen:

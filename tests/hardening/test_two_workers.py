@@ -7,15 +7,13 @@ one process by design.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
 from tests.conftest import make_user
-from tests.workers import free_port, start_worker, stuck, wait_for_port
+from tests.workers import free_port, start_worker, stuck, wait_for_port, worker_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,16 +27,8 @@ scaled = (
 def two_workers(simulator):
     database = settings.DATABASES["default"]
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": url,
-        "REDIS_URL": settings.REDIS_URL,
-        "RUNWARE_WS_URL": simulator.ws_url,
-        "RUNWARE_HTTP_URL": simulator.http_url,
-        "RUNWARE_WEB_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env = worker_env(simulator, DATABASE_URL=url, REDIS_URL=settings.REDIS_URL,
+                     RUNWARE_WEB_MEDIA_ROOT=str(settings.MEDIA_ROOT))
     ports = [free_port(), free_port()]
     workers = [start_worker(env, port) for port in ports]
     try:

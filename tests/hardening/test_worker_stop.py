@@ -8,7 +8,6 @@ simulator.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import sqlite3
 import subprocess
 import sys
@@ -21,15 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.workers import free_port, start_worker, stuck, wait_for_port
-
-
-def worker_env(simulator, data_dir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(DJANGO_SETTINGS_MODULE="tests.settings", RUNWARE_WEB_DATA_DIR=str(data_dir),
-               RUNWARE_WS_URL=simulator.ws_url, RUNWARE_HTTP_URL=simulator.http_url)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return env
+from tests.workers import free_port, start_worker, stuck, wait_for_port, worker_env
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -69,7 +60,7 @@ def tasks(database: Path) -> list[tuple[str, str, str | None]]:
 
 
 def test_a_worker_stopped_mid_request_exits_cleanly_and_leaves_the_task_recoverable(simulator, tmp_path):
-    env = worker_env(simulator, tmp_path)
+    env = worker_env(simulator, drop=("DATABASE_URL", "REDIS_URL"), RUNWARE_WEB_DATA_DIR=str(tmp_path))
     manage(env, "migrate", "-v0")
     manage(env, "shell", "-c", "from runware_web.accounts.models import User; "
                                "User.objects.create_user('alice', password='correct horse battery')")
