@@ -136,7 +136,7 @@ class Seeder:
     def seed_up_to(self, total: int) -> None:
         from django.utils import timezone
 
-        from runware_web.gallery.models import Image
+        from runware_web.media.models import Image
         from runware_web.upstream.models import Task
 
         now = timezone.now()
@@ -176,7 +176,7 @@ class Seeder:
 
     def give_everything_to_one_member(self) -> None:
         """The worst case for a member's own pages: one member owning every image and task."""
-        from runware_web.gallery.models import Image
+        from runware_web.media.models import Image
         from runware_web.upstream.models import Task
 
         Task.objects.update(user=self.members[0])
@@ -185,7 +185,7 @@ class Seeder:
 
     @staticmethod
     def flush(tasks: list, images: list) -> None:
-        from runware_web.gallery.models import Image
+        from runware_web.media.models import Image
         from runware_web.upstream.models import Task
 
         Task.objects.bulk_create(tasks, batch_size=2000)
@@ -204,8 +204,8 @@ def analyze() -> None:
 
 def urls_for(member) -> dict[str, str]:
     """The page URLs measured for one member (cursor and ids taken from their own images)."""
-    from runware_web.gallery.models import Image
-    from runware_web.gallery.paging import Cursor
+    from runware_web.media.models import Image
+    from runware_web.lib.paging import Cursor
 
     mine = Image.objects.filter(user=member, deleted_at__isnull=True).order_by("-created_at", "-id")
     total = mine.count()

@@ -115,7 +115,7 @@ async def portal(tasks: int, results: int, concurrency: int, seeds: int = 0, mem
 
     from runware_web.accounts.models import User
     from runware_web.upstream.models import Task
-    from runware_web.upstream.runner import Handler, register, runner
+    from runware_web.runner import Handler, register, runner
 
     class Relay(Handler):
         feature = "bench"

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from runware_web.upstream.runner import UPSTREAM_STATUS_KEY
+from runware_web.runner import UPSTREAM_STATUS_KEY
 
 
 def portal(request: HttpRequest) -> dict[str, object]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from runware_web.env import (
+from runware_web.lib.env import (
     env_bool,
     env_decimal,
     env_float,
@@ -55,20 +55,26 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "runware_web",  # project-level commands (up, runtests), template tags
-    "runware_web.accounts",
-    "runware_web.upstream",
-    "runware_web.simulator",
-    "runware_web.studio",
+    # The portal's layers, lowest first (docs/architecture.md; import-linter holds them):
+    "runware_web.lib",  # small shared helpers and template filters
+    "runware_web.accounts",  # members and teams
+    "runware_web.upstream",  # Task and Worker, the Runware client, error mapping
+    "runware_web.money",  # the ledger, admission, budgets, the one price source
+    "runware_web.media",  # the media store: files, uploads, access, references
+    # runware_web.runner (the life of a task) and runware_web.live (the socket base) hold no models.
+    "runware_web.studio",  # pages and features, which never import each other
     "runware_web.gallery",
+    "runware_web.history",
     "runware_web.catalog",
     "runware_web.chat",
     "runware_web.tools",
     "runware_web.spend",
+    "runware_web.simulator",  # apart: imports nothing of the portal
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "runware_web.streaming.StaticFilesMiddleware",  # WhiteNoise, sending files as it reads them
+    "runware_web.lib.streaming.StaticFilesMiddleware",  # WhiteNoise, sending files as it reads them
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,7 +101,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "runware_web.context_processors.portal",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": ["template_partials.templatetags.partials", "runware_web.lib.templatetags.portal"],
         },
     },
 ]
@@ -248,7 +254,7 @@ PRICE_FALLBACK_PER_IMAGE = Decimal("0.0040")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_api_key": {"()": "runware_web.upstream.logging.RedactApiKey"}},
+    "filters": {"redact_api_key": {"()": "runware_web.upstream.log_redaction.RedactApiKey"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_api_key"]}

@@ -11,7 +11,7 @@ urlpatterns = [
     path("account/", include("runware_web.spend.account_urls")),
     path("studio/", include("runware_web.studio.urls")),
     path("gallery/", include("runware_web.gallery.urls")),
-    path("history/", include("runware_web.gallery.history_urls")),
+    path("history/", include("runware_web.history.urls")),
     path("models/", include("runware_web.catalog.urls")),
     path("chat/", include("runware_web.chat.urls")),
     path("tools/", include("runware_web.tools.urls")),

@@ -59,7 +59,7 @@ def _database_sync_to_async_closes_connections():
 @pytest.fixture
 async def upstream():
     """The process's task runner, shut down (waiting for its tasks) at the end of the test."""
-    from runware_web.upstream.runner import runner
+    from runware_web.runner import runner
 
     yield runner
     await runner.shutdown(grace=15)

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from runware_web.env import env_bool, env_decimal, env_int, env_list, env_secret
+from runware_web.lib.env import env_bool, env_decimal, env_int, env_list, env_secret
 
 ROOT = settings.BASE_DIR
 

@@ -104,7 +104,7 @@ async def test_a_tab_left_idle_on_the_redis_layer_still_gets_updates():
     layer's socket timeout must outlast the blocking read."""
     from channels_redis.core import RedisChannelLayer
 
-    from runware_web.upstream.runner import publish
+    from runware_web.runner import publish
 
     cookie = await session_cookie()
     ws = communicator("/ws/studio/", cookie=cookie)

@@ -24,8 +24,8 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from runware_web.asgi import application
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from runware_web.catalog.forms import ARCHITECTURES
 from runware_web.upstream.errors import UpstreamError, from_sdk
-from runware_web.upstream.runner import runner
+from runware_web.runner import runner
 
 SEARCH_TIMEOUT_SECONDS = 20.0
 MODEL_MEMORY_SECONDS = 24 * 60 * 60

@@ -23,8 +23,8 @@ from runware_web.chat.access import get_own_conversation
 from runware_web.chat.forms import MessageForm, SettingsForm
 from runware_web.chat.models import Conversation
 from runware_web.chat.services import ChatError, regenerate, send_message, stop
-from runware_web.forms import bind_frame
-from runware_web.upstream.consumers import PortalConsumer
+from runware_web.live.frames import bind_frame
+from runware_web.live.consumers import PortalConsumer
 
 NO_SUCH_CONVERSATION = "No such conversation. It may have been deleted; open it again from the list."
 

@@ -19,7 +19,7 @@ from runware_web.chat import fragments
 from runware_web.chat.models import Message
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import Handler, parse_cost, register
+from runware_web.runner import Handler, parse_cost, register
 
 
 class ChatHandler(Handler):

@@ -22,7 +22,7 @@ from runware_web.chat.models import Conversation, Message
 from runware_web.chat.text_models import DEFAULT_MODEL
 from runware_web.chat.turns import TooLong, estimated_cost, fit
 from runware_web.upstream.errors import Refused
-from runware_web.upstream.runner import runner
+from runware_web.runner import runner
 
 FEATURE = "chat"
 STILL_WRITING = "A reply is still being written. Wait for it to finish, or press Stop."

@@ -30,7 +30,7 @@ from runware_web.chat.services import (
     stop,
     thread_state,
 )
-from runware_web.upstream.runner import detached
+from runware_web.runner import detached
 
 
 @require_safe

@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.upstream.models import Task
 
 MAX_SELECTION = 200

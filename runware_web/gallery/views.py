@@ -23,14 +23,14 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from runware_web.gallery import trash
-from runware_web.gallery.access import get_image_for_page, get_own_image, own_images
+from runware_web.media import trash
+from runware_web.media.access import get_image_for_page, get_own_image, own_images
 from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
-from runware_web.gallery.models import Image
-from runware_web.gallery.paging import Cursor, Page, keyset_page
+from runware_web.media.models import Image
+from runware_web.lib.paging import Cursor, Page, keyset_page
 from runware_web.gallery.params import parameter_rows
-from runware_web.gallery.store import ensure_thumbnail
-from runware_web.streaming import StreamedFileResponse
+from runware_web.media.store import ensure_thumbnail
+from runware_web.lib.streaming import StreamedFileResponse
 
 PAGE_SIZE = 48
 _FILE_CACHE = "private, max-age=86400"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from runware_web.spend.reports import Group
+from runware_web.money.reports import Group
 
 WIDTH = 760
 HEIGHT = 240

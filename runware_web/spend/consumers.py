@@ -17,19 +17,18 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 
 from runware_web.accounts.models import Team, User
-from runware_web.spend import reconcile
+from runware_web.money import reconcile
 from runware_web.spend.forms import BudgetForm, PeriodForm
-from runware_web.upstream.consumers import PortalConsumer
+from runware_web.spend.views import dashboard_context
+from runware_web.live.consumers import PortalConsumer
 from runware_web.upstream.errors import UpstreamError
-from runware_web.upstream.groups import STAFF_SPEND_GROUP
+from runware_web.lib.groups import STAFF_SPEND_GROUP
 
 LIVE_PARTIALS = ("summary", "chart", "members", "teams", "breakdowns", "newest")
 
 
 def render_live(query: str) -> str:
     """The page's live regions, each a top-level element swapped by its id."""
-    from runware_web.spend.views import dashboard_context
-
     context = dashboard_context(PeriodForm(QueryDict(query) or None))
     return "".join(render_to_string(f"spend/index.html#{name}", context) for name in LIVE_PARTIALS)
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 from django import forms
 
 from runware_web.accounts.models import Team, User
-from runware_web.spend import reports
-from runware_web.spend.reports import Period
+from runware_web.money import reports
+from runware_web.money.reports import Period
 
 PERIODS = [
     ("today", "Today"),

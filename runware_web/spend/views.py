@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.models import Team, User
-from runware_web.spend import reconcile, reports
+from runware_web.money import reconcile, reports
 from runware_web.spend.forms import BudgetForm, ExportForm, PeriodForm
 from runware_web.upstream.errors import UpstreamError
 

@@ -8,12 +8,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.http import Http404
 
-from runware_web.forms import as_querydict
+from runware_web.live.frames import as_querydict
 from runware_web.studio import fragments, services
-from runware_web.upstream.consumers import PortalConsumer
+from runware_web.live.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import publish, runner
+from runware_web.runner import publish, runner
 
 NO_SUCH_GENERATION = "There is no such generation of yours."
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from runware_web.gallery.store import result_bytes
+from runware_web.media.store import result_bytes
 from runware_web.studio import fragments, services
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import Handler, register
+from runware_web.runner import Handler, register
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ class Generation(models.Model):
     )
     settings = models.JSONField(default=dict, help_text="The studio form's values, named like its fields.")
     seed_image = models.ForeignKey(
-        "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "media.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The input image of an image-to-image, inpainting or outpainting run.",
     )
 

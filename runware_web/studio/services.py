@@ -15,15 +15,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, QueryDict
 
-from runware_web.gallery.access import get_image_for_viewer, get_own_image
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import image_ref, save_image
-from runware_web.gallery.uploads import CheckedImage, ImageUploadField
+from runware_web.media.access import get_image_for_viewer, get_own_image
+from runware_web.media.models import Image
+from runware_web.media.store import image_ref, save_image
+from runware_web.media.uploads import CheckedImage, ImageUploadField
 from runware_web.studio.estimate import Estimate, estimate
 from runware_web.studio.forms import GenerateForm, StudioForm
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import parse_cost
+from runware_web.runner import parse_cost
 
 FEATURE = "studio"
 RECENT_GENERATIONS = 12

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.uploads import ImageUploadField
+from runware_web.media.models import Image
+from runware_web.media.uploads import ImageUploadField
 from runware_web.studio import fragments, services
 from runware_web.studio.forms import ASPECT_PRESETS, SUGGESTED_MODELS, StudioForm
 from runware_web.upstream.errors import Refused
-from runware_web.upstream.runner import detached, runner
+from runware_web.runner import detached, runner
 
 IMAGE_LABELS = {"seedImage": "Seed image", "maskImage": "Mask image", "controlnet_guide": "Guide image"}
 

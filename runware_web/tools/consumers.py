@@ -15,11 +15,11 @@ from channels.db import database_sync_to_async
 from django.http import Http404
 from django.template.loader import render_to_string
 
-from runware_web.forms import bind_frame
-from runware_web.gallery.access import get_own_image
+from runware_web.live.frames import bind_frame
+from runware_web.media.access import get_own_image
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, ImageToolForm
-from runware_web.upstream.consumers import PortalConsumer
+from runware_web.live.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
 
 NO_SUCH_IMAGE = "That image does not exist, or it is not yours. Pick one of your own images."

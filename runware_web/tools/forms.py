@@ -13,8 +13,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.uploads import ImageUploadField
+from runware_web.media.models import Image
+from runware_web.media.uploads import ImageUploadField
 
 ENHANCE_MODEL = "runware:llama-3-1-8b@prompt-enhancer"
 

@@ -8,13 +8,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import result_bytes, save_image
+from runware_web.media.models import Image
+from runware_web.media.store import result_bytes, save_image
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.tools.services import FEATURE, run_with_outputs
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import Handler, parse_cost, register
+from runware_web.runner import Handler, parse_cost, register
 
 # task type → (the result item's field prefix, the gallery kind of the image)
 IMAGE_OUTPUTS: dict[str, tuple[str, str]] = {

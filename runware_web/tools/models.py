@@ -31,7 +31,7 @@ class ToolRun(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_runs")
     tool = models.CharField(max_length=30, choices=Tool.choices)
     source = models.ForeignKey(
-        "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="tool_runs",
+        "media.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="tool_runs",
         help_text="The image the tool ran on (none for prompt enhancement).",
     )
     prompt = models.TextField(blank=True, help_text="The prompt that was enhanced.")
@@ -53,7 +53,7 @@ class TextResult(models.Model):
     task = models.ForeignKey("upstream.Task", on_delete=models.CASCADE, related_name="text_results")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="text_results")
     source = models.ForeignKey(
-        "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="text_results",
+        "media.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="text_results",
         help_text="The image a caption describes.",
     )
     index = models.PositiveIntegerField(default=0, help_text="Arrival order within the task.")

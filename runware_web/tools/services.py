@@ -10,13 +10,13 @@ from channels.db import database_sync_to_async
 from django.db.models import Prefetch
 from django.http import Http404
 
-from runware_web.gallery.access import get_own_image
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import image_ref
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
+from runware_web.media.store import image_ref
 from runware_web.tools.forms import EnhanceForm, ImageToolForm, split_versions
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import runner
+from runware_web.runner import runner
 
 FEATURE = "tools"
 RECENT_RUNS = 20

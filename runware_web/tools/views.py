@@ -18,13 +18,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from runware_web.gallery.access import get_own_image
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, EnhanceForm, ImageToolForm, UploadForm
 from runware_web.upstream.errors import Refused
-from runware_web.upstream.runner import runner
+from runware_web.runner import runner
 
 GALLERY_PICKS = 18
 

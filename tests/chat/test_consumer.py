@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 
 from runware_web.chat import text_models
 from runware_web.chat.models import Conversation, Message
-from runware_web.forms import STRUCTURE_ERROR
-from runware_web.spend.models import Charge
+from runware_web.live.frames import STRUCTURE_ERROR
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.chat.conftest import acreate_conversation, chat_socket
 from tests.conftest import acreate_user

@@ -10,8 +10,8 @@ from typing import Any
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.upstream.models import Task
 
 

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.conftest import make_user
 from tests.gallery.factories import make_image
 
@@ -72,7 +72,7 @@ def test_delete_moves_to_the_trash_with_an_undo(alice_client, user):
 def test_deleting_keeps_the_cost_in_the_ledger(alice_client, user):
     from decimal import Decimal
 
-    from runware_web.spend.models import Charge
+    from runware_web.money.models import Charge
 
     image = make_image(user)
     Charge.objects.create(task=image.task, user=user, task_type="imageInference", result_key="#0",

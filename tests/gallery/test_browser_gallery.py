@@ -10,10 +10,10 @@ import pytest
 from channels.db import database_sync_to_async
 from playwright.sync_api import expect
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import result_bytes, save_image
+from runware_web.media.models import Image
+from runware_web.media.store import result_bytes, save_image
 from runware_web.upstream.models import Task
-from runware_web.upstream.runner import Handler, parse_cost, register
+from runware_web.runner import Handler, parse_cost, register
 from tests.browser import log_in
 from tests.conftest import make_user
 
@@ -41,7 +41,7 @@ def generate(user, *prompts: str) -> list[Task]:
     """Run imageInference tasks for the member through the real runner and simulator, and wait."""
 
     async def run() -> list[Task]:
-        from runware_web.upstream.runner import runner
+        from runware_web.runner import runner
 
         tasks = [
             await runner.submit(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from runware_web.gallery import views
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.gallery.factories import images_over_days, make_image, make_task
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +240,7 @@ def test_the_model_list_offers_each_of_the_members_models_once_in_order(alice_cl
 def test_a_text_search_reads_a_bounded_window_per_request_and_continues(alice_client, user, monkeypatch):
     """A member with many images and a rare word: each request examines at most WINDOW images and
     hands over a cursor, so no request scans the whole gallery, and every match is still found."""
-    from runware_web.gallery import paging
+    from runware_web.lib import paging
 
     monkeypatch.setattr(paging, "WINDOW", 3)
     images = images_over_days(user, 8)  # "picture number 0" (today) … "picture number 7"
@@ -259,7 +259,7 @@ def test_a_text_search_reads_a_bounded_window_per_request_and_continues(alice_cl
 
 
 def test_a_search_window_without_a_match_still_offers_to_go_on(alice_client, user, monkeypatch):
-    from runware_web.gallery import paging
+    from runware_web.lib import paging
 
     monkeypatch.setattr(paging, "WINDOW", 2)
     images = images_over_days(user, 4)

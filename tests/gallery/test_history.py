@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from runware_web.gallery import history
+from runware_web.history import views as history
 from runware_web.upstream.models import Task
 from tests.gallery.factories import make_image, make_task
 

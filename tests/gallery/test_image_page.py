@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.conftest import make_user
 from tests.gallery.factories import make_image, make_task, png_bytes
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.gallery.factories import make_image, make_task
 
 pytestmark = pytest.mark.django_db

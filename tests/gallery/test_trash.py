@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.gallery.factories import make_image
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from PIL import Image as PILImage
 
 from runware_web.asgi import application
 from runware_web.chat.models import Conversation, Message
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.upstream.models import Task
 
 ORIGIN = "http://testserver"

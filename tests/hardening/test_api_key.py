@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from runware_web.chat.models import Conversation, Message
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import connected, drain, make_image, receive_until
 

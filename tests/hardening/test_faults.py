@@ -15,8 +15,8 @@ from channels.db import database_sync_to_async
 from django.db.models import Sum
 
 from runware_web.chat.models import Conversation, Message
-from runware_web.gallery.models import Image
-from runware_web.spend.models import Charge
+from runware_web.media.models import Image
+from runware_web.money.models import Charge
 from runware_web.tools.models import TextResult
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import connected, drain, make_image, receive_until

@@ -24,7 +24,7 @@ from runware_web.chat.forms import MAX_REPLY_TOKENS
 from runware_web.chat.text_models import DEFAULT_MODEL
 from runware_web.studio.forms import GenerateForm
 from runware_web.tools.forms import IMAGE_TOOLS
-from runware_web.upstream.consumers import MAX_FRAME_BYTES
+from runware_web.live.consumers import MAX_FRAME_BYTES
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import ALERT, connected, drain, make_conversation, make_image, receive_until
 
@@ -284,9 +284,9 @@ async def test_a_binary_frame_is_refused_and_the_socket_stays_open(user, sockets
 # ------------------------------------------------------------------------------------ structures
 # A JSON object or list where a form expects text must be refused next to its field: Django's
 # `CharField` would otherwise take its Python repr as the text ("{'a': 1}"), and send it to Runware
-# or save it. Chat and tools bind frames with `runware_web.forms.bind_frame` (a structure is an error
+# or save it. Chat and tools bind frames with `runware_web.live.frames.bind_frame` (a structure is an error
 # on its field, also where the field is optional, as chat's `systemPrompt` is); the fuzzing above
-# gives structures to their fields. The studio converts frames with `runware_web.forms.as_querydict`
+# gives structures to their fields. The studio converts frames with `runware_web.live.frames.as_querydict`
 # (a structure is an empty value, so a required field says it is required; an optional one, such as
 # `negativePrompt`, takes it as blank, which is why the studio's fuzzing gives structures only to
 # required fields).

@@ -20,7 +20,7 @@ from runware_web.accounts.models import Team
 from runware_web.chat.consumers import NO_SUCH_CONVERSATION, ChatConsumer
 from runware_web.chat.models import Conversation
 from runware_web.chat.text_models import DEFAULT_MODEL
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.spend.consumers import SpendConsumer
 from runware_web.studio.consumers import NO_SUCH_GENERATION, StudioConsumer
 from runware_web.tools.consumers import NO_SUCH_IMAGE, ToolsConsumer

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.conftest import make_user
 from tests.hardening.helpers import make_image, member_socket
 

@@ -22,8 +22,8 @@ from django.urls import URLResolver, get_resolver, reverse
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageStat
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.uploads import check_image_bytes
+from runware_web.media.models import Image
+from runware_web.media.uploads import check_image_bytes
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import png_bytes
 from tests.images import decoded, encoded, jpeg_bytes, mpo_bytes, with_trailing_zip

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from tests.browser import log_in
 from tests.conftest import make_user
 from tests.hardening.helpers import png_bytes

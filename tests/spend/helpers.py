@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from runware_web.spend.models import Charge
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 
 _keys = itertools.count()

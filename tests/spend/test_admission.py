@@ -13,10 +13,10 @@ from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from runware_web.accounts.models import Team
-from runware_web.spend import pricing
-from runware_web.spend.admission import admit
-from runware_web.spend.models import Charge
-from runware_web.upstream import runner as runner_module
+from runware_web.money import prices as pricing
+from runware_web.money.admission import admit
+from runware_web.money.models import Charge
+from runware_web.runner import core as runner_module
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user, make_user

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from runware_web.accounts.models import Team
-from runware_web.spend.models import Charge
+from runware_web.money.models import Charge
 from tests.browser import log_in
 from tests.conftest import make_user
 

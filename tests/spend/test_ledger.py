@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from runware_web.spend import reconcile, reports
-from runware_web.spend.models import Charge
+from runware_web.money import reconcile, reports
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
 from tests.spend.helpers import add_charge
@@ -136,7 +136,7 @@ def test_the_balance_is_read_whether_runware_sends_a_number_or_an_object(value, 
 @pytest.mark.django_db
 def test_deleting_images_and_conversations_never_removes_their_cost(user, staff_user):
     from runware_web.chat.models import Conversation, Message
-    from runware_web.gallery.models import Image
+    from runware_web.media.models import Image
 
     image_charge = add_charge(user, "0.0041")
     chat_charge = add_charge(user, "0.00001234", task_type="textInference", model="google:gemma@4-31b")
@@ -153,7 +153,7 @@ def test_deleting_images_and_conversations_never_removes_their_cost(user, staff_
 
 @pytest.mark.django_db
 def test_readings_with_nothing_new_in_between_do_not_pile_up(user):
-    from runware_web.spend.models import BalanceReading
+    from runware_web.money.models import BalanceReading
 
     start = reconcile.save_reading(balance=Decimal("100"))
     first = reconcile.save_reading(balance=Decimal("100"))
@@ -192,7 +192,7 @@ def test_a_tasks_cost_is_recomputed_exactly_from_its_ledger_rows(user):
     two workers record the same output (one adopted the task while the other still ran it)."""
     from django.db import transaction
 
-    from runware_web.spend.ledger import record_charges
+    from runware_web.money.ledger import record_charges
 
     task = Task.objects.create(user=user, feature="spend-test", task_type="imageInference", params={})
     other_worker = Task.objects.get(pk=task.pk)
@@ -215,8 +215,8 @@ def test_a_trip_written_again_after_a_failure_counts_each_output_once(user):
     object must not count the outputs of the first, rolled-back attempt."""
     from django.db import IntegrityError
 
-    from runware_web.spend.ledger import record_charges
-    from runware_web.upstream.batching import _write_trip
+    from runware_web.money.ledger import record_charges
+    from runware_web.runner.batching import _write_trip
 
     def fails(items: list) -> list:
         raise IntegrityError("the database said no")

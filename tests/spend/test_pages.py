@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from runware_web.accounts.models import Team
-from runware_web.spend import reports
+from runware_web.money import reports
 from tests.conftest import make_user
 from tests.spend.helpers import add_charge
 

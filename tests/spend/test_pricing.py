@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from channels.db import database_sync_to_async
 
-from runware_web.spend import pricing
-from runware_web.spend.models import Charge
+from runware_web.money import prices as pricing
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user, make_user
 from tests.spend.helpers import add_charge

@@ -12,8 +12,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.studio.routing import websocket_urlpatterns
 
 PROMPT = "a lighthouse at dusk, oil painting"

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.upstream.models import Task
 from tests.browser import log_in
 from tests.conftest import make_user

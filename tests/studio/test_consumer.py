@@ -11,8 +11,8 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from runware_web.gallery.models import Image
-from runware_web.spend.models import Charge
+from runware_web.media.models import Image
+from runware_web.money.models import Charge
 from runware_web.studio import fragments
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task

@@ -12,8 +12,8 @@ from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.studio.models import Generation
 from runware_web.upstream.models import Task
 from tests.conftest import make_user

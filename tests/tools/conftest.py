@@ -11,8 +11,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import save_image
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.tools.routing import websocket_urlpatterns
 
 tools_app = URLRouter(websocket_urlpatterns)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.tools.models import TextResult
 from runware_web.upstream.models import Task
 from tests.browser import log_in

@@ -11,8 +11,8 @@ import pytest
 from channels.db import database_sync_to_async
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
-from runware_web.spend.models import Charge
+from runware_web.media.models import Image
+from runware_web.money.models import Charge
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
 from tests.tools.conftest import make_image, receive_until, started_task_id, tools_socket

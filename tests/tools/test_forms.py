@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runware_web.forms import STRUCTURE_ERROR, bind_frame
+from runware_web.live.frames import STRUCTURE_ERROR, bind_frame
 from runware_web.tools.forms import (
     CaptionForm,
     EnhanceForm,

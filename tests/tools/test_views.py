@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
 from tests.tools.conftest import png_bytes

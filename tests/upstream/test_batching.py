@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import IntegrityError
 
-from runware_web.upstream.batching import GroupCommit
+from runware_web.runner.batching import GroupCommit
 from runware_web.upstream.models import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ import pytest
 from runware import create_runware_error
 
 from runware_web.upstream.errors import MESSAGES, from_sdk
-from runware_web.upstream.logging import RedactApiKey
+from runware_web.upstream.log_redaction import RedactApiKey
 
 STABLE_CODES = ["validation", "auth", "quota", "rateLimit", "safety", "provider", "timeout", "notFound",
                 "serverError", "connection", "aborted", "unknown"]

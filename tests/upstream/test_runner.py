@@ -14,11 +14,11 @@ from channels.layers import get_channel_layer
 from django.db.models import Sum
 from django.utils import timezone
 
-from runware_web.spend.models import Charge
+from runware_web.money.models import Charge
 from runware_web.upstream.errors import UpstreamError
-from runware_web.upstream.groups import user_group
+from runware_web.lib.groups import user_group
 from runware_web.upstream.models import Task, Worker
-from runware_web.upstream.runner import Handler, register
+from runware_web.runner import Handler, register
 from tests.conftest import acreate_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -310,7 +310,7 @@ async def test_totals_are_sums_of_ledger_rows(upstream, probe):
 
 async def test_image_references_are_sent_as_the_images_bytes(upstream, probe, simulator):
     """Task rows keep `portal-image:<id>`; Runware gets the image itself, and a vanished image fails clearly."""
-    from runware_web.gallery.store import image_ref, save_image
+    from runware_web.media.store import image_ref, save_image
     from tests.images import png_bytes
 
     alice = await acreate_user("alice")

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import runware_web.gallery.models
+import runware_web.media.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -23,8 +23,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('kind', models.CharField(choices=[('generated', 'Generated'), ('upscaled', 'Upscaled'), ('background_removed', 'Background removed'), ('guide', 'ControlNet guide'), ('mask', 'Mask'), ('uploaded', 'Uploaded')], default='generated', max_length=20)),
-                ('file', models.FileField(max_length=255, upload_to=runware_web.gallery.models._image_path)),
-                ('thumbnail', models.FileField(blank=True, max_length=255, upload_to=runware_web.gallery.models._thumb_path)),
+                ('file', models.FileField(max_length=255, upload_to=runware_web.media.models._image_path)),
+                ('thumbnail', models.FileField(blank=True, max_length=255, upload_to=runware_web.media.models._thumb_path)),
                 ('content_type', models.CharField(default='image/png', max_length=50)),
                 ('width', models.PositiveIntegerField()),
                 ('height', models.PositiveIntegerField()),

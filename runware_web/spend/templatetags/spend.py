@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django import template
 
-from runware_web.spend import charts, reports
+from runware_web.money import reports
+from runware_web.spend import charts
 
 register = template.Library()
 

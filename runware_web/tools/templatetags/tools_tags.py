@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, ImageToolForm
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from runware_web.gallery.trash import purge_expired
+from runware_web.media.trash import purge_expired
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from runware_web.gallery import history
+from runware_web.history import views as history
 
 app_name = "history"
 

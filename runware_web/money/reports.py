@@ -21,7 +21,7 @@ from django.db.models.functions import Cast, Round, TruncDate
 from django.utils import timezone
 
 from runware_web.accounts.models import Team, User
-from runware_web.spend.models import Charge
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 
 ZERO = Decimal(0)

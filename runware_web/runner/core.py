@@ -38,12 +38,15 @@ from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from runware_web import sql
-from runware_web.spend.ledger import record_charges
-from runware_web.spend.pricing import PriceMemory
-from runware_web.upstream.batching import GroupCommit
+from runware_web.lib import sql
+from runware_web.media.store import mentions_image_ref, resolve_image_refs
+from runware_web.money.admission import admit_many, lock_members
+from runware_web.money.ledger import record_charges
+from runware_web.money.prices import estimate
+from runware_web.money.prices import PriceMemory
+from runware_web.runner.batching import GroupCommit
 from runware_web.upstream.errors import UpstreamError, from_sdk
-from runware_web.upstream.groups import STAFF_SPEND_GROUP, user_group
+from runware_web.lib.groups import STAFF_SPEND_GROUP, user_group
 from runware_web.upstream.models import Task, Worker
 
 log = logging.getLogger(__name__)
@@ -98,27 +101,6 @@ class Handler:
 
 
 _handlers: dict[str, Handler] = {}
-_input_resolvers: list[tuple[Any, Any]] = []
-
-
-def register_input_resolver(resolve: Any, *, applies: Any) -> None:
-    """`resolve(user_id, params) -> params` runs in a DB thread just before a task is sent, turning
-    references stored in Task.params (e.g. the gallery's image references) into what Runware takes.
-    It may raise; the task then fails with the exception's message. `applies(params) -> bool` is
-    a quick test, without the database, of whether there is anything to resolve: most tasks have
-    nothing, and are sent without a trip to the database."""
-    _input_resolvers.append((applies, resolve))
-
-
-def _needs_resolving(params: dict[str, Any]) -> bool:
-    return any(applies(params) for applies, _ in _input_resolvers)
-
-
-def _resolve_inputs(user_id: int, params: dict[str, Any]) -> dict[str, Any]:
-    for applies, resolve in _input_resolvers:
-        if applies(params):
-            params = resolve(user_id, params)
-    return params
 
 
 def register(handler: Handler) -> Handler:
@@ -393,10 +375,10 @@ class Runner:
     async def _prepare(self, task: Task) -> tuple[Handler, dict[str, Any]] | None:
         """The task's handler and the parameters to send, its inputs resolved; None: it failed."""
         handler = handler_for(task.feature)
-        if not _needs_resolving(task.params):
+        if not mentions_image_ref(task.params):
             return handler, task.params
         database = self._state.database
-        resolve = database_sync_to_async(_resolve_inputs, thread_sensitive=False, executor=database)
+        resolve = database_sync_to_async(resolve_image_refs, thread_sensitive=False, executor=database)
         try:
             return handler, await resolve(task.user_id, task.params)
         except Exception as exc:
@@ -718,9 +700,6 @@ def _admit_and_create_many(
     the trip is written again request by request (see upstream.batching), so that only the
     member whose request fails hears of it.
     """
-    from runware_web.spend.admission import admit_many, lock_members
-    from runware_web.spend.pricing import estimate
-
     learned = prices.current() if prices is not None else {}
     now = timezone.now()
     outcomes: list[Task | Exception | None] = [None] * len(requests)  # Task or Refused
@@ -803,7 +782,7 @@ def _follow_end(tasks: list[Task], status: str, fields: dict[str, Any], cancelle
 
 def _end_unless_cancelled(ids: list[uuid.UUID], **fields: Any) -> int:
     """Set fields of the tasks that are not cancelled; how many it set. Written by hand (see
-    runware_web.sql): it runs for every task."""
+    runware_web.lib.sql): it runs for every task."""
     assignments = ", ".join(f"{sql.column(Task, name)} = %s" for name in fields)
     statement = (
         f"UPDATE {sql.table(Task)} SET {assignments} "

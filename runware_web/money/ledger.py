@@ -12,9 +12,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from runware_web import sql
-from runware_web.spend import reports
-from runware_web.spend.models import Charge
+from runware_web.lib import sql
+from runware_web.money import reports
+from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 
 
@@ -52,7 +52,7 @@ def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
     return [cost is not None for _, _, cost in items]
 
 
-# The two statements below run for every batch of outputs: written by hand (see runware_web.sql).
+# The two statements below run for every batch of outputs: written by hand (see runware_web.lib.sql).
 
 _CHARGE_COLUMNS = ("task", "user", "team", "task_type", "model", "result_key", "amount", "created_at")
 

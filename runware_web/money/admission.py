@@ -19,10 +19,10 @@ from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
 
-from runware_web import sql
+from runware_web.lib import sql
 from runware_web.accounts.models import Team, User
-from runware_web.spend import reports
-from runware_web.spend.reports import BudgetUse
+from runware_web.money import reports
+from runware_web.money.reports import BudgetUse
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 

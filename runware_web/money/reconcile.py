@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from runware_web.spend import reports
-from runware_web.spend.models import BalanceReading, Charge
+from runware_web.money import reports
+from runware_web.money.models import BalanceReading, Charge
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.models import Task
 
@@ -47,7 +47,7 @@ def parse_balance(value: Any) -> Decimal | None:
 
 async def fetch_balance() -> Decimal:
     """Ask Runware for the account balance. Raises UpstreamError with a message for a person."""
-    from runware_web.upstream.runner import runner
+    from runware_web.runner import runner
 
     try:
         client = await runner.client()

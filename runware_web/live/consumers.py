@@ -14,8 +14,8 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from runware_web.upstream.groups import user_group
-from runware_web.upstream.runner import runner
+from runware_web.lib.groups import user_group
+from runware_web.runner import runner
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,39 @@
+"""The ledger in the admin, to look things up and never to edit (totals are sums of these rows), and
+members and teams with what they spent this month (accounts sits below money, so their admin is here)."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from runware_web.accounts.models import Team, User
-from runware_web.spend import reports
-from runware_web.spend.templatetags.spend import usd
+from runware_web.money import reports
+from runware_web.money.models import BalanceReading, Charge
+from runware_web.lib.money import usd
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Charge)
+class ChargeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "team", "task_type", "model", "amount", "task")
+    list_filter = ("task_type", "team")
+    list_select_related = ("user", "team", "task")
+    search_fields = ("user__username", "model", "task__id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(BalanceReading)
+class BalanceReadingAdmin(ReadOnlyAdmin):
+    list_display = ("taken_at", "balance", "last_charge_id", "tasks_running", "is_starting_point", "taken_by")
+    list_filter = ("is_starting_point",)
 
 
 class MemberInline(admin.TabularInline):

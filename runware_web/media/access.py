@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 
 
 def viewable_images(user: Any):

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from runware_web.gallery.models import Image
+from runware_web.media.models import Image
 
 
 def move_to_trash(images: QuerySet[Image]) -> int:

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from runware_web.gallery.forms import HistoryFilterForm, apply_task_filters
-from runware_web.gallery.models import Image
-from runware_web.gallery.paging import Cursor, keyset_page
+from runware_web.media.models import Image
+from runware_web.lib.paging import Cursor, keyset_page
 from runware_web.upstream.models import Task
 
 PAGE_SIZE = 50

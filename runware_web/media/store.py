@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.uploads import ALLOWED_FORMATS
+from runware_web.media.models import Image
+from runware_web.media.uploads import ALLOWED_FORMATS
 
 THUMBNAIL_SIZE = 384
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60)

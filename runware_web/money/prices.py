@@ -15,8 +15,8 @@ import time
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
-from runware_web.gallery.models import Image
-from runware_web.gallery.store import IMAGE_REF_PREFIX
+from runware_web.media.models import Image
+from runware_web.media.store import IMAGE_REF_PREFIX
 from runware_web.upstream.models import Task
 
 QUANTUM = Decimal("0.00000001")

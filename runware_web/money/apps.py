@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MoneyConfig(AppConfig):
+    name = "runware_web.money"
+    verbose_name = "Money: ledger, budgets and prices"
