@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -86,8 +86,16 @@ class NullListener:
         return None
 
 
+# What validates a task of one type and plans its work (tasks.BUILDERS maps each taskType to one).
+Builder = Callable[["Engine", dict[str, Any], str], Awaitable[Work]]
+
+
 class Engine:
-    def __init__(self, *, latency: float, stream_chunk_delay: float, starting_balance: Decimal) -> None:
+    def __init__(
+        self, *, builders: Mapping[str, Builder], latency: float, stream_chunk_delay: float,
+        starting_balance: Decimal,
+    ) -> None:
+        self.builders = builders  # taskType → what validates and plans it (tasks.BUILDERS)
         self.latency = latency
         self.stream_chunk_delay = stream_chunk_delay
         self.media = MediaStore()
@@ -232,8 +240,6 @@ class Engine:
 
     async def submit(self, task: dict[str, Any], base_url: str, *, allow_stream: bool) -> tuple[Job, Work]:
         """Validate a task and register its record. Raises SimError (also recorded for getResponse)."""
-        from .tasks import BUILDERS  # tasks imports this module's types
-
         task_type, task_uuid = task["taskType"], task["taskUUID"]
         existing = self.jobs.get(task_uuid)
         if existing is not None and not existing.failed:
@@ -243,7 +249,7 @@ class Engine:
         request = sanitize(task)
         try:
             _check_delivery(task, task_type, allow_stream)
-            work = await BUILDERS[task_type](self, task, base_url)
+            work = await self.builders[task_type](self, task, base_url)
             if not self.ledger.can_afford(work.estimate):
                 raise SimError(
                     "insufficientCredits",

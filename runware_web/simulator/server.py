@@ -193,7 +193,7 @@ class Simulator:
         starting_balance: Decimal = Decimal("1000"),
     ) -> None:
         self.engine = Engine(
-            latency=latency, stream_chunk_delay=stream_chunk_delay, starting_balance=starting_balance
+            builders=BUILDERS, latency=latency, stream_chunk_delay=stream_chunk_delay, starting_balance=starting_balance
         )
         self.host = "127.0.0.1"
         self.port = 0

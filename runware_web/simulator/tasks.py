@@ -9,19 +9,17 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from . import catalog, imaging, pricing
 from .directives import NONE, Directives, extract
-from .engine import OUTPUT_TYPES, Engine, Output, OutputOptions, Work
+from .engine import OUTPUT_TYPES, Builder, Engine, Output, OutputOptions, Work
 from .errors import SimError, invalid, missing
 from .params import Reader, merged
 from .text import compose_reply, enhance_prompt, message_text, prompt_tokens
-
-Builder = Callable[[Engine, dict[str, Any], str], Awaitable[Work]]
 
 MAX_SEED = 9223372036854775807
 _RANDOM = random.SystemRandom()
