@@ -112,23 +112,19 @@ async def bare(sim, tasks: int, results: int, concurrency: int, seeds: int = 0) 
 
 async def portal(tasks: int, results: int, concurrency: int, seeds: int = 0, members: int = 1) -> Rate:
     from channels.db import database_sync_to_async
+    from django.conf import settings
 
     from runware_web.accounts.models import User
+    from runware_web.runner import runner
+    from runware_web.upstream.client import shared_client
     from runware_web.upstream.models import Task
-    from runware_web.runner import Handler, register, runner
 
-    class Relay(Handler):
-        feature = "bench"
-
-        async def on_result(self, task, item):
-            return f'<div id="slot-{item["imageUUID"]}"><img src="{item.get("imageURL", "")}"></div>'
-
-    register(Relay())
+    settings.RUNWARE_WEB_TASK_HANDLERS = {**settings.RUNWARE_WEB_TASK_HANDLERS, "bench": "_relay.Relay"}
     users = await database_sync_to_async(
         lambda: [User.objects.create(username=f"bench-{uuid.uuid4().hex[:8]}") for _ in range(members)]
     )()
     await runner.ensure_started()
-    await (await runner.client()).connect()
+    await (await shared_client()).connect()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:

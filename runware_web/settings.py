@@ -241,6 +241,14 @@ RUNWARE_RETRY_DELAY = env_float("RUNWARE_RETRY_DELAY", 1.0, minimum=0)  # second
 RUNWARE_RECOVERY_TIMEOUT = env_float("RUNWARE_RECOVERY_TIMEOUT", 120.0, minimum=1)  # seconds
 RUNWARE_SHUTDOWN_GRACE = env_float("RUNWARE_SHUTDOWN_GRACE", 5.0, minimum=0)  # seconds
 
+# What each feature does with its tasks' outcomes: a Task's `feature` → its runner Handler, imported on
+# first use (runware_web.runner.handlers). A feature missing here has its results charged, not saved.
+RUNWARE_WEB_TASK_HANDLERS = {
+    "studio": "runware_web.studio.handlers.StudioHandler",
+    "chat": "runware_web.chat.handlers.ChatHandler",
+    "tools": "runware_web.tools.handlers.ToolsHandler",
+}
+
 # --- portal limits ------------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("RUNWARE_WEB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_PIXELS = env_int("RUNWARE_WEB_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)

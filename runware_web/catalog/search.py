@@ -1,4 +1,4 @@
-"""Model search through the runner's shared Runware client, cached in Django's cache.
+"""Model search through the shared Runware client, cached in Django's cache.
 
 `modelSearch` is a free utility call, not a task: no Task row, no charge. Answers are cached for
 `settings.MODEL_SEARCH_CACHE_SECONDS`, keyed by the normalised parameters, so typing, paging and
@@ -22,8 +22,8 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from runware_web.catalog.forms import ARCHITECTURES
+from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import UpstreamError, from_sdk
-from runware_web.runner import runner
 
 SEARCH_TIMEOUT_SECONDS = 20.0
 MODEL_MEMORY_SECONDS = 24 * 60 * 60
@@ -224,7 +224,7 @@ async def _ask_runware(params: dict[str, Any]) -> dict[str, Any]:
     from runware import RunOptions
 
     try:
-        client = await runner.client()
+        client = await shared_client()
         items = await asyncio.wait_for(
             client.model_search(dict(params), RunOptions(timeout=int(SEARCH_TIMEOUT_SECONDS * 1000))),
             timeout=SEARCH_TIMEOUT_SECONDS + 1,
@@ -272,11 +272,6 @@ async def describe_many(airs: list[str]) -> list[CatalogModel]:
             return CatalogModel(air=air, name=air)
 
     return list(await asyncio.gather(*(one(air) for air in airs)))
-
-
-def is_air(value: str) -> bool:
-    """`source:id@version`, the only form of model name Runware accepts."""
-    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+", value) is not None
 
 
 def _studio(params: dict[str, Any]) -> str:

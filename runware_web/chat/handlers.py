@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from runware_web.chat import fragments
 from runware_web.chat.models import Message
+from runware_web.runner import Handler, parse_cost
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.runner import Handler, parse_cost, register
 
 
 class ChatHandler(Handler):
-    feature = "chat"
+    """The runner's handler of "chat" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
     async def on_chunk(self, task: Task, text: str, reasoning: str) -> str:
         return await database_sync_to_async(_save_chunk)(task.pk, text, reasoning)
@@ -36,9 +36,6 @@ class ChatHandler(Handler):
 
     async def on_failed(self, task: Task, error: UpstreamError) -> str:
         return await database_sync_to_async(_save_failure)(task.pk, error)
-
-
-register(ChatHandler())
 
 
 def _save_chunk(task_id: Any, text: str, reasoning: str) -> str:

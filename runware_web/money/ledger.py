@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from runware_web.lib import sql
-from runware_web.money import reports
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 
@@ -22,10 +21,11 @@ def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
     """Outputs arrived: count each one and put its cost in the ledger, once per output.
 
     Returns, for each, whether it carried a charge. Runs inside the transaction of one of the
-    runner's group commits (upstream.batching): a trip carries every output that was waiting. The
+    runner's group commits (runner.batching): a trip carries every output that was waiting. The
     runner passes each output once (it knows which it has seen, also after adopting a task); should
     two workers ever record the same output, the ledger's unique constraint keeps one row, and
-    each task's cost is recomputed from its rows in the statement that counts its outputs.
+    each task's cost is recomputed from its rows in the statement that counts its outputs
+    (TaskQuerySet.count_results).
     """
     given: dict[uuid.UUID, dict[int, Task]] = {}  # the Task objects given, by task
     received: dict[uuid.UUID, int] = {}
@@ -36,7 +36,7 @@ def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
         if cost is not None:
             charged.append((task, key[:100], cost))
     _insert_charges(charged)
-    _count_results(received)
+    Task.objects.count_results(received)
 
     def follow() -> None:
         """The Task objects given follow, so that the runner's handlers see the counts without
@@ -52,7 +52,7 @@ def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
     return [cost is not None for _, _, cost in items]
 
 
-# The two statements below run for every batch of outputs: written by hand (see runware_web.lib.sql).
+# The statement below runs for every batch of outputs: written by hand (see runware_web.lib.sql).
 
 _CHARGE_COLUMNS = ("task", "user", "team", "task_type", "model", "result_key", "amount", "created_at")
 
@@ -73,22 +73,3 @@ def _insert_charges(charged: list[tuple[Task, str, Decimal]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
 
-
-def _count_results(received: dict[uuid.UUID, int]) -> None:
-    """Add to tasks' result counts and recompute their costs from their ledger rows."""
-    if not received:
-        return
-    tasks, task_id, counted = sql.table(Task), sql.column(Task), sql.column(Task, "results_received")
-    charges = sql.table(Charge)
-    total = reports.exact_sum_sql(f"{charges}.{sql.column(Charge, 'amount')}")
-    ids = [sql.value(Task, "pk", pk) for pk in received]
-    statement = (
-        f"UPDATE {tasks} SET {counted} = {counted} + CASE {task_id} "
-        f"{' '.join(['WHEN %s THEN %s'] * len(ids))} END, "
-        f"{sql.column(Task, 'cost')} = (SELECT {total} FROM {charges} "
-        f"WHERE {charges}.{sql.column(Charge, 'task')} = {tasks}.{task_id}) "
-        f"WHERE {task_id} IN ({sql.placeholders(len(ids))})"
-    )
-    cases = [value for pk, count in zip(ids, received.values(), strict=True) for value in (pk, count)]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*cases, *ids])

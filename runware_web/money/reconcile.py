@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from runware_web.money import reports
 from runware_web.money.models import BalanceReading, Charge
+from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.models import Task
 
@@ -47,10 +48,8 @@ def parse_balance(value: Any) -> Decimal | None:
 
 async def fetch_balance() -> Decimal:
     """Ask Runware for the account balance. Raises UpstreamError with a message for a person."""
-    from runware_web.runner import runner
-
     try:
-        client = await runner.client()
+        client = await shared_client()
         results = await asyncio.wait_for(
             client.account_management({"operation": "getDetails"}), timeout=BALANCE_TIMEOUT
         )

@@ -8,16 +8,16 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from runware_web.media.store import result_bytes
+from runware_web.runner import Handler
 from runware_web.studio import fragments, services
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.runner import Handler, register
 
 log = logging.getLogger(__name__)
 
 
 class StudioHandler(Handler):
-    feature = services.FEATURE
+    """The runner's handler of "studio" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
     async def on_result(self, task: Task, item: dict[str, Any]) -> str:
         try:
@@ -47,6 +47,3 @@ def _render_current(task: Task) -> str:
     if fresh.status == Task.Status.CANCELLED:
         return fragments.card(fresh)
     return fragments.arrived(card, next((slot for slot in card.slots if slot.index == index), None))
-
-
-register(StudioHandler())

@@ -10,11 +10,11 @@ from django.template.loader import render_to_string
 
 from runware_web.media.models import Image
 from runware_web.media.store import result_bytes, save_image
+from runware_web.runner import Handler, parse_cost
 from runware_web.tools.models import TextResult, ToolRun
-from runware_web.tools.services import FEATURE, run_with_outputs
+from runware_web.tools.services import run_with_outputs
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.runner import Handler, parse_cost, register
 
 # task type → (the result item's field prefix, the gallery kind of the image)
 IMAGE_OUTPUTS: dict[str, tuple[str, str]] = {
@@ -27,7 +27,7 @@ TEXT_OUTPUTS = {"caption", "promptEnhance"}
 
 
 class ToolsHandler(Handler):
-    feature = FEATURE
+    """The runner's handler of "tools" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
     async def on_result(self, task: Task, item: dict[str, Any]) -> str:
         if task.task_type in IMAGE_OUTPUTS:
@@ -49,15 +49,12 @@ class ToolsHandler(Handler):
         return await render_run_card(task.pk)
 
 
-register(ToolsHandler())
-
-
 @database_sync_to_async
 def render_run_card(task_id: Any, *, progress: float | None = None) -> str:
     run = run_with_outputs(task_id)
     if run is None or run.tool == ToolRun.Tool.ENHANCE:
         return ""  # enhancement answers its HTTP request; nothing to push
-    return render_to_string("tools/_run.html", {"run": run, "progress": progress})
+    return render_to_string("tools/index.html#run", {"run": run, "progress": progress})
 
 
 def _source_of(task: Task) -> Image | None:

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from runware_web.media.models import Image
 from runware_web.media.store import result_bytes, save_image
+from runware_web.runner import Handler, parse_cost
 from runware_web.upstream.models import Task
-from runware_web.runner import Handler, parse_cost, register
 from tests.browser import log_in
 from tests.conftest import make_user
 
@@ -22,8 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 class SaveImages(Handler):
     """What the studio's handler does with a result, reduced to saving it (the gallery's input)."""
-
-    feature = "gallery-test"
 
     async def on_result(self, task: Task, item: dict) -> str:
         data = await result_bytes(item)
@@ -34,7 +32,12 @@ class SaveImages(Handler):
         return ""
 
 
-register(SaveImages())
+@pytest.fixture(autouse=True)
+def _save_images(settings):
+    """The "gallery-test" feature's tasks are handled by SaveImages."""
+    settings.RUNWARE_WEB_TASK_HANDLERS = {
+        **settings.RUNWARE_WEB_TASK_HANDLERS, "gallery-test": f"{__name__}.SaveImages",
+    }
 
 
 def generate(user, *prompts: str) -> list[Task]:

@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from runware_web.accounts.models import Team
 from runware_web.money import prices as pricing
-from runware_web.money.admission import admit
+from runware_web.money.admission import admit_many
 from runware_web.money.models import Charge
-from runware_web.runner import core as runner_module
+from runware_web.runner.admit import admit_and_create, admit_and_create_many
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user, make_user
@@ -132,7 +132,7 @@ def test_only_a_capped_members_admission_sums_the_ledger(capped):
     budget (nor a team budget) is admitted without reading any of it."""
     alice = make_user("alice", monthly_budget=KNOWN_COST * 10 if capped else None)
     with CaptureQueriesContext(connection) as queries:
-        task = runner_module._admit_and_create(
+        task = admit_and_create(
             user=alice, feature="spend-test", task_type="imageInference", params=PARAMS,
             number_results=1, estimated_cost=KNOWN_COST, delivery="sync",
         )
@@ -142,11 +142,11 @@ def test_only_a_capped_members_admission_sums_the_ledger(capped):
 
 
 def test_admission_refuses_to_run_outside_a_transaction():
-    """Atomicity is not optional: admit() checks that it runs inside the task's transaction."""
+    """Atomicity is not optional: admission checks that it runs inside the tasks' transaction."""
     alice = make_user("alice")
     assert not connection.in_atomic_block
     with pytest.raises(RuntimeError, match="inside the transaction"):
-        admit(user=alice, estimate=KNOWN_COST)
+        admit_many(user=alice, estimates=[KNOWN_COST])
 
 
 async def wait_all(runner, tasks: list[Task]) -> None:
@@ -162,7 +162,7 @@ async def test_thirty_submissions_at_once_admit_ten_and_never_overspend(upstream
     def admit_one() -> Task | Refused:
         try:
             start.wait(timeout=30)
-            return runner_module._admit_and_create(
+            return admit_and_create(
                 user=alice, feature="spend-test", task_type="imageInference", params=PARAMS,
                 number_results=1, estimated_cost=KNOWN_COST, delivery="sync",
             )
@@ -253,7 +253,7 @@ def test_teammates_admitted_in_one_trip_share_their_teams_budget():
                 "number_results": 1, "estimated_cost": KNOWN_COST, "delivery": "sync"}
 
     with transaction.atomic():
-        outcomes = runner_module._admit_and_create_many([
+        outcomes = admit_and_create_many([
             request(user) for user in (alice, outsider, bob, alice, carol, outsider, bob, carol)
         ])
 
@@ -281,7 +281,7 @@ def test_two_workers_admitting_the_same_members_in_opposite_orders_never_deadloc
         try:
             start.wait(timeout=30)
             with transaction.atomic():
-                return runner_module._admit_and_create_many([request(user) for user in order])
+                return admit_and_create_many([request(user) for user in order])
         finally:
             connection.close()
 

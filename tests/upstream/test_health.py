@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.test import AsyncClient
 
 from runware_web.simulator.server import run_in_thread
-from runware_web.runner import UPSTREAM_STATUS_KEY
+from runware_web.upstream.status import UPSTREAM_STATUS_KEY
 from tests.conftest import acreate_user
 
 pytestmark = pytest.mark.django_db(transaction=True)

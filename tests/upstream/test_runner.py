@@ -14,11 +14,12 @@ from channels.layers import get_channel_layer
 from django.db.models import Sum
 from django.utils import timezone
 
-from runware_web.money.models import Charge
-from runware_web.upstream.errors import UpstreamError
 from runware_web.lib.groups import user_group
+from runware_web.money.models import Charge
+from runware_web.runner import Handler
+from runware_web.runner.handlers import handler_for
+from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task, Worker
-from runware_web.runner import Handler, register
 from tests.conftest import acreate_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,8 +29,6 @@ IMAGE_MODEL = "runware:101@1"
 
 class Probe(Handler):
     """A feature handler that remembers what the runner handed it."""
-
-    feature = "probe"
 
     def __init__(self) -> None:
         self.results: list[dict] = []
@@ -48,10 +47,10 @@ class Probe(Handler):
 
 
 @pytest.fixture
-def probe():
-    handler = Probe()
-    register(handler)
-    return handler
+def probe(settings) -> Probe:
+    """The "probe" feature's handler, a fresh one for each test (the table changed: made anew)."""
+    settings.RUNWARE_WEB_TASK_HANDLERS = {**settings.RUNWARE_WEB_TASK_HANDLERS, "probe": f"{__name__}.Probe"}
+    return handler_for("probe")
 
 
 def image_params(prompt: str = "a lighthouse at dusk", **extra) -> dict:
@@ -84,6 +83,26 @@ async def test_a_task_completes_and_is_charged_although_nobody_is_listening(upst
     assert charges == [Decimal(str(item["cost"])) for item in probe.results]
     assert task.cost == sum(charges)
     assert task.started_at and task.finished_at and task.worker == upstream.worker_id
+
+
+async def test_a_feature_missing_from_the_handler_table_is_still_charged_and_named_once_in_the_log(
+    upstream, settings, caplog
+):
+    settings.RUNWARE_WEB_TASK_HANDLERS = {**settings.RUNWARE_WEB_TASK_HANDLERS}  # a table of its own
+    alice = await acreate_user("alice")
+    with caplog.at_level(logging.WARNING, logger="runware_web.runner"):
+        tasks = [
+            await upstream.submit(user=alice, feature="unlisted", task_type="imageInference", params=image_params())
+            for _ in range(2)
+        ]
+        for task in tasks:
+            await upstream.wait(task.pk)
+    for task in tasks:
+        task = await reload(task)
+        assert task.status == Task.Status.DONE and task.results_received == 1
+        assert len(await charges_of(task)) == 1
+    warnings = [record.getMessage() for record in caplog.records if "'unlisted'" in record.getMessage()]
+    assert len(warnings) == 1 and "RUNWARE_WEB_TASK_HANDLERS" in warnings[0]
 
 
 async def test_what_a_feature_records_before_start_is_there_for_the_first_result(upstream, probe):
@@ -310,7 +329,8 @@ async def test_totals_are_sums_of_ledger_rows(upstream, probe):
 
 async def test_image_references_are_sent_as_the_images_bytes(upstream, probe, simulator):
     """Task rows keep `portal-image:<id>`; Runware gets the image itself, and a vanished image fails clearly."""
-    from runware_web.media.store import image_ref, save_image
+    from runware_web.media.refs import image_ref
+    from runware_web.media.store import save_image
     from tests.images import png_bytes
 
     alice = await acreate_user("alice")

@@ -1,0 +1,84 @@
+"""The admission write: admit submitted tasks against the budgets and write their Task rows.
+
+Runs in the database thread, inside one of the runner's group commits (see batching): the tasks
+submitted while the database was busy are admitted together, in submission order, in one
+transaction. Money's `admit_many` decides; this module only brings the requests to it and writes
+the rows of those it admits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from runware_web.money.admission import admit_many, lock_members
+from runware_web.money.prices import Learned, PriceMemory, estimate
+from runware_web.upstream.models import Task
+
+
+def admit_and_create(**request: Any) -> Task:
+    """Admit and record one task, in a transaction of its own (raises Refused).
+
+    See admit_and_create_many."""
+    with transaction.atomic():
+        outcome = admit_and_create_many([request])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def admit_and_create_many(
+    requests: list[dict[str, Any]], *, prices: PriceMemory | None = None
+) -> list[Task | Exception]:
+    """Admit submitted tasks and write their rows, in submission order.
+
+    Each request holds `user`, `estimated_cost` (None: the price estimate, reusing what `prices`
+    remembers) and Task fields, among them the `worker` that runs it. The rows are written
+    running: the worker sends each task as soon as it is admitted. A refused task's outcome is
+    its `Refused`. Runs inside a transaction (a group commit's trip): should the database fail,
+    the trip is written again request by request (see runner.batching), so that only the
+    member whose request fails hears of it.
+    """
+    learned = prices.current() if prices is not None else {}
+    now = timezone.now()
+    outcomes: list[Task | Exception | None] = [None] * len(requests)  # Task or Refused
+    members: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        members.setdefault(request["user"].pk, []).append(index)
+    locked = lock_members(list(members))
+    unwritten: list[Task] = []
+    for user_id, indexes in members.items():
+        if locked[user_id].team is not None and unwritten:
+            # A member whose team has a budget counts what teammates were just admitted: written first.
+            Task.objects.bulk_create(unwritten)
+            unwritten = []
+        tasks = [_new_task(requests[index], learned, now) for index in indexes]
+        refusals = admit_many(
+            user=requests[indexes[0]]["user"], estimates=[task.estimated_cost for task in tasks],
+            member=locked[user_id],
+        )
+        for index, task, refused in zip(indexes, tasks, refusals, strict=True):
+            outcomes[index] = refused or task
+            if not refused:
+                unwritten.append(task)
+    Task.objects.bulk_create(unwritten)
+    return outcomes  # type: ignore[return-value]
+
+
+def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
+    fields = dict(request)
+    user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
+    if estimated_cost is None:
+        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"], learned=learned)
+    return Task(
+        user=user,
+        team_id=user.team_id,
+        model=str(fields["params"].get("model", ""))[:200],
+        estimated_cost=estimated_cost,
+        status=Task.Status.RUNNING,
+        started_at=now,
+        **fields,
+    )

@@ -1,0 +1,105 @@
+"""Running a task: sync and async tasks through the SDK's `run`, and the pump that hands on results.
+
+`start` runs an admitted task as an independent asyncio task of the process (never a consumer's
+child, so closing the tab cancels nothing). A sync task whose connection drops is recovered
+through getResponse (recover.py); a streamed one runs in stream.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+from runware import RunOptions
+
+from runware_web.runner import state
+from runware_web.runner.deliver import deliver, fail, finish, prepare
+from runware_web.runner.handlers import Handler
+from runware_web.runner.outcomes import handled
+from runware_web.runner.publish import publish
+from runware_web.runner.recover import recover
+from runware_web.runner.stream import execute_stream
+from runware_web.upstream.client import shared_client
+from runware_web.upstream.errors import from_sdk
+from runware_web.upstream.models import Task
+
+_Queue = asyncio.Queue[tuple[str, dict[str, Any]] | None]
+
+
+def start(task: Task) -> None:
+    """Run a task just admitted (and claimed by this worker) in the background of this process."""
+    run = state.Run(task_id=task.pk)
+    runs = state.current().runs
+    execute = execute_stream if task.delivery == "stream" else execute_run
+    # Callers that start tasks from a request run `submit` in a context of their own (see
+    # `detached`), so the task does not hold on to the request's database thread.
+    run.future = asyncio.get_running_loop().create_task(execute(run, task), name=f"runware-task-{task.pk}")
+    runs[str(task.pk)] = run
+    run.future.add_done_callback(lambda _: runs.pop(str(task.pk), None))
+
+
+async def execute_run(run: state.Run, task: Task) -> None:
+    """A sync or async task: send it, hand on each result as it comes, then end it."""
+    prepared = await prepare(task)
+    if prepared is None:
+        return
+    handler, params = prepared
+    queue: _Queue = asyncio.Queue()
+    payload = {
+        **params,
+        "taskType": task.task_type,
+        "taskUUID": str(task.pk),
+        "includeCost": True,
+        "deliveryMethod": task.delivery,
+    }
+    options = RunOptions(
+        on_result=lambda item: queue.put_nowait(("result", item)),
+        on_progress=lambda item: queue.put_nowait(("progress", item)),
+        timeout=int(settings.RUNWARE_TIMEOUT * 1000),
+    )
+    call: asyncio.Future[Any] | None = None
+    try:
+        client = await shared_client()
+        call = asyncio.ensure_future(client.run(payload, options))
+        await _pump(run, task, handler, queue, call)
+        call.result()
+    except asyncio.CancelledError:
+        if call is not None:  # the worker is stopping: the SDK's call ends with the task
+            call.cancel()
+        raise
+    except Exception as exc:  # every SDK or network failure
+        error = from_sdk(exc)
+        if error.code == "connection" and task.delivery == "sync":
+            await recover(run, task, handler, lost=error)
+            return
+        await fail(task, handler, error)
+        return
+    await finish(task, handler)
+
+
+async def _pump(run: state.Run, task: Task, handler: Handler, queue: _Queue, call: asyncio.Future[Any]) -> None:
+    """Handle results in arrival order until the upstream call has ended.
+
+    Results that arrived together are recorded together (one write for all of them), then
+    handed to the feature one by one.
+    """
+    # The SDK calls back with every item before its call resolves: the end marker comes last.
+    call.add_done_callback(lambda _: queue.put_nowait(None))
+    while True:
+        entries = [await queue.get()]
+        while not queue.empty() and entries[-1] is not None:
+            entries.append(queue.get_nowait())
+        results: list[dict[str, Any]] = []
+        for entry in entries:
+            if entry is None:
+                await deliver(run, task, handler, results)
+                return
+            kind, item = entry
+            if kind == "progress":
+                await deliver(run, task, handler, results)
+                results = []
+                await publish(task.user_id, task.feature, task.pk, await handled(handler.on_progress(task, item)))
+            elif item.get("status") != "error":  # the SDK raises for it once the call ends
+                results.append(item)
+        await deliver(run, task, handler, results)

@@ -1,0 +1,64 @@
+"""Recovering a task in flight: ask Runware (getResponse) for what it holds, until it is all there.
+
+Used when a sync task's connection drops, and for every task adopted from a dead worker. Results
+already handled (`run.seen`, charged keys for an adopted task) are not handed on twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from runware_web.runner import state
+from runware_web.runner.deliver import deliver, fail, finish
+from runware_web.runner.handlers import Handler
+from runware_web.runner.outcomes import item_error
+from runware_web.upstream.client import shared_client
+from runware_web.upstream.errors import UpstreamError, from_sdk
+from runware_web.upstream.models import Task
+
+# Failures of getResponse itself worth asking again for; any other ends the task.
+_PASSING = frozenset({"connection", "unavailable", "timeout", "serverError", "rateLimit"})
+
+
+async def recover(run: state.Run, task: Task, handler: Handler, *, lost: UpstreamError) -> None:
+    """Poll getResponse until every result is there, Runware reports an error, or time is up.
+
+    `lost` is how the task ends should Runware not know it, or not in time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.RUNWARE_RECOVERY_TIMEOUT
+    delay = 0.5
+    while loop.time() < deadline:
+        try:
+            items = await _ask(task, timeout=max(1.0, deadline - loop.time()))
+        except UpstreamError as error:
+            await fail(task, handler, lost if error.code == "notFound" else error)
+            return
+        await deliver(run, task, handler, [item for item in items
+                                           if item.get("status") not in {"processing", "error"}])
+        failed = next((item for item in items if item.get("status") == "error"), None)
+        if failed is not None:
+            await fail(task, handler, item_error(failed.get("error") or {}))
+            return
+        if len(run.seen) >= task.number_results:
+            await finish(task, handler)
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 5.0)
+    await fail(task, handler, lost)
+
+
+async def _ask(task: Task, *, timeout: float) -> list[dict[str, Any]]:
+    """What Runware holds for the task; nothing yet on a passing failure. Raises UpstreamError."""
+    try:
+        client = await shared_client()
+        return await asyncio.wait_for(client.get_response({"taskUUID": str(task.pk)}), timeout=timeout)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        error = from_sdk(exc)
+        if error.code not in _PASSING:
+            raise error from exc
+        return []

@@ -1,0 +1,82 @@
+"""`runner`: the process-wide object through which features start, follow and stop tasks.
+
+Its methods are the runner's entry points; each is a few lines that lead to the module doing the
+work (submit.py, execute.py, workers.py, shutdown.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from runware_web.accounts.models import User
+from runware_web.runner import execute, shutdown, state, submit, workers
+from runware_web.upstream.models import Task
+
+
+class Runner:
+    worker_id = workers.WORKER_ID  # this process, as Task rows and the Worker table name it
+
+    async def ensure_started(self) -> None:
+        """Register this worker, start its heartbeat and recover what dead workers left."""
+        loop_state = state.current()
+        if loop_state.started:
+            return
+        loop_state.started = True
+        await workers.start()
+        shutdown.install_hook(self.shutdown)
+
+    async def submit(
+        self,
+        *,
+        user: User,
+        feature: str,
+        task_type: str,
+        params: dict[str, Any],
+        number_results: int = 1,
+        estimated_cost: Decimal | None = None,
+        delivery: str = "sync",
+        before_start: Callable[[Task], Awaitable[Any]] | None = None,
+    ) -> Task:
+        """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
+
+        `before_start(task)` is awaited once the task is recorded and before it is sent: a feature
+        records its own rows for the task there (and shows it to the member), so that its first
+        result, which may come back at once, finds them. Should it raise, the task ends unsent.
+
+        `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
+        and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
+        (acknowledged, then polled; for long tasks such as video) or "stream" (textInference
+        over SSE). `estimated_cost` is what admission reserves of the budgets while the task runs;
+        without one, money's price estimate is used.
+        """
+        await self.ensure_started()
+        return await submit.submit(
+            user=user, feature=feature, task_type=task_type, params=params, number_results=number_results,
+            estimated_cost=estimated_cost, delivery=delivery, before_start=before_start,
+        )
+
+    def start(self, task: Task) -> None:
+        """Run a task already admitted (and claimed by this worker) in the background of this process."""
+        execute.start(task)
+
+    async def wait(self, task_id: Any) -> None:
+        """Wait until a task started in this process has ended (for tests and benchmarks)."""
+        await submit.wait(task_id)
+
+    async def cancel(self, *, user: User, task_id: Any) -> Task | None:
+        """Mark a member's active task cancelled. Runware still bills it, so whatever arrives later
+        is still saved and charged. Returns None when there is no such active task of theirs."""
+        return await submit.cancel(user=user, task_id=task_id)
+
+    async def recover_orphans(self) -> int:
+        """Adopt the tasks of dead workers and recover them; how many were adopted."""
+        return await workers.recover_orphans()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Wait briefly for running tasks, then stop; what is still running stays recoverable."""
+        await shutdown.shutdown(grace)
+
+
+runner = Runner()

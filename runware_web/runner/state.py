@@ -1,0 +1,91 @@
+"""The runner's state in one event loop, and the book-keeping of each task it runs.
+
+Tasks, their writes and the SDK's client belong to the loop that made them, so the runner keeps
+one `LoopState` per event loop (one per process outside the tests, which run a loop per test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import uuid
+import weakref
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from runware_web.money.prices import PriceMemory
+from runware_web.runner.admit import admit_and_create_many
+from runware_web.runner.batching import BatchFunction, GroupCommit
+
+PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
+
+
+@dataclass
+class Run:
+    """Book-keeping of one running task inside this process."""
+
+    task_id: uuid.UUID
+    seen: set[str | int] = field(default_factory=set)  # the result keys handled (and charged)
+    future: asyncio.Task[None] | None = None
+
+
+@dataclass
+class LoopState:
+    """The runner's state in one event loop."""
+
+    runs: dict[str, Run] = field(default_factory=dict)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # The runner's writes go through one thread of their own: requests (which may be waiting on a
+    # write, as a view starting a task does) keep theirs.
+    database: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
+    )
+    writes: GroupCommit = field(init=False)
+    admit: BatchFunction = field(init=False)  # admit_and_create_many, with this loop's memory of prices
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        self.writes = GroupCommit(executor=self.database)
+        self.admit = partial(admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
+
+
+_states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = weakref.WeakKeyDictionary()
+_last: tuple[weakref.ref[Any], LoopState | None] = (lambda: None, None)  # the loop and state of the last call
+
+
+def current() -> LoopState:
+    """The running loop's state, made on first use."""
+    global _last
+    loop = asyncio.get_running_loop()
+    last_loop, last_state = _last
+    if last_loop() is loop and last_state is not None:  # nearly always: one loop per process
+        return last_state
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = LoopState()
+    _last = (weakref.ref(loop), state)
+    return state
+
+
+def forget() -> LoopState | None:
+    """Take the running loop's state away (for shutdown); None if the loop never had one."""
+    global _last
+    _last = (lambda: None, None)
+    return _states.pop(asyncio.get_running_loop(), None)
+
+
+async def write(write_many: BatchFunction, item: Any) -> Any:
+    """Queue one write for this loop's group commit (see batching); its outcome."""
+    return await current().writes(write_many, item)
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run `coro` in the background of this loop, in a fresh context, until shutdown cancels it."""
+    background = current().background
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+    background.add(task)
+    task.add_done_callback(background.discard)
+    return task

@@ -1,0 +1,71 @@
+"""Submitting a task: admit it and write its row, let the feature record its own, then start it.
+
+The admission and the row go through the loop's group commit (admit.py): the Task row exists
+before anything is sent, so that whatever happens next, a worker can recover or close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from runware_web.accounts.models import User
+from runware_web.runner import state
+from runware_web.runner.deliver import end_many
+from runware_web.runner.execute import start
+from runware_web.runner.workers import WORKER_ID
+from runware_web.upstream.errors import UpstreamError
+from runware_web.upstream.models import Task
+
+NOT_STARTED = UpstreamError(
+    code="aborted", message="The portal could not start this task. Nothing was billed; start it again."
+)
+
+
+async def submit(
+    *,
+    user: User,
+    feature: str,
+    task_type: str,
+    params: dict[str, Any],
+    number_results: int = 1,
+    estimated_cost: Decimal | None = None,
+    delivery: str = "sync",
+    before_start: Callable[[Task], Awaitable[Any]] | None = None,
+) -> Task:
+    """Admit, record and start a task (see Runner.submit). Raises `Refused`."""
+    request = {
+        "worker": WORKER_ID,
+        "user": user,
+        "feature": feature,
+        "task_type": task_type,
+        "params": params,
+        "number_results": number_results,
+        "estimated_cost": estimated_cost,
+        "delivery": delivery,
+    }
+    task = await state.write(state.current().admit, request)
+    if before_start is not None:
+        try:
+            await before_start(task)
+        except BaseException:
+            await asyncio.shield(state.write(end_many, (task, Task.Status.FAILED, NOT_STARTED)))
+            raise
+    start(task)
+    return task
+
+
+async def wait(task_id: Any) -> None:
+    """Wait until a task started in this process has ended (for tests and benchmarks)."""
+    run = state.current().runs.get(str(task_id))
+    if run and run.future:
+        await asyncio.shield(run.future)
+
+
+async def cancel(*, user: User, task_id: Any) -> Task | None:
+    """Mark a member's active task cancelled (see Runner.cancel)."""
+    return await database_sync_to_async(Task.objects.cancel_active)(user=user, task_id=task_id)
