@@ -17,12 +17,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from runware_web.accounts.models import User
 from runware_web.chat.access import get_own_conversation
 from runware_web.chat.models import Conversation, Message
 from runware_web.chat.text_models import DEFAULT_MODEL
-from runware_web.chat.turns import TooLong, estimated_cost, fit
-from runware_web.upstream.errors import Refused
+from runware_web.chat.turns import TooLong, fit
+from runware_web.money.prices import estimate
 from runware_web.runner import runner
+from runware_web.upstream.errors import Refused
 
 FEATURE = "chat"
 STILL_WRITING = "A reply is still being written. Wait for it to finish, or press Stop."
@@ -55,21 +57,21 @@ class Plan:
 # ---------------------------------------------------------------------- async entry points
 
 
-async def send_message(*, user: Any, conversation_id: Any, content: str) -> Turn:
+async def send_message(*, user: User, conversation_id: Any, content: str) -> Turn:
     """Save the member's message and start the streamed reply."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=content)
     reply = await _submit(user, plan, field="content", content=content)
     return Turn(reply=reply, replaced=None)
 
 
-async def regenerate(*, user: Any, conversation_id: Any) -> Turn:
+async def regenerate(*, user: User, conversation_id: Any) -> Turn:
     """Replace the last reply with a new one, from the same conversation up to it."""
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=None)
     reply = await _submit(user, plan, field="", content=None)
     return Turn(reply=reply, replaced=plan.replacing)
 
 
-async def stop(*, user: Any, conversation_id: Any) -> Message:
+async def stop(*, user: User, conversation_id: Any) -> Message:
     """End the reply being written. Runware still bills what it generated; the runner records it."""
     reply = await database_sync_to_async(_streaming_reply)(user, conversation_id)
     if reply is None:
@@ -79,7 +81,7 @@ async def stop(*, user: Any, conversation_id: Any) -> Message:
     return await database_sync_to_async(_mark_stopped)(reply.pk)
 
 
-async def delete_conversation(*, user: Any, conversation_id: Any) -> None:
+async def delete_conversation(*, user: User, conversation_id: Any) -> None:
     """Delete a conversation, stopping a reply it is still receiving (its cost stays in the ledger)."""
     reply = await database_sync_to_async(_streaming_reply)(user, conversation_id)
     if reply is not None and reply.task_id is not None:
@@ -87,7 +89,7 @@ async def delete_conversation(*, user: Any, conversation_id: Any) -> None:
     await database_sync_to_async(lambda: get_own_conversation(user, conversation_id).delete())()
 
 
-async def _submit(user: Any, plan: Plan, *, field: str, content: str | None) -> Message:
+async def _submit(user: User, plan: Plan, *, field: str, content: str | None) -> Message:
     """Start the reply's task; its Message is recorded before the first token can arrive."""
     recorded: list[Message] = []
 
@@ -145,7 +147,7 @@ def thread_state(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def new_conversation(user: Any) -> Conversation:
+def new_conversation(user: User) -> Conversation:
     """Reuse the member's newest conversation if it is still empty; else start one with its settings."""
     latest = Conversation.objects.for_user(user).first()
     if latest is not None and not latest.messages.exists():
@@ -161,7 +163,7 @@ def new_conversation(user: Any) -> Conversation:
     )
 
 
-def _plan_turn(user: Any, conversation_id: Any, *, content: str | None) -> Plan:
+def _plan_turn(user: User, conversation_id: Any, *, content: str | None) -> Plan:
     conversation = get_own_conversation(user, conversation_id)
     settle_interrupted(conversation)
     messages = visible_messages(conversation)
@@ -192,11 +194,12 @@ def _plan_turn(user: Any, conversation_id: Any, *, content: str | None) -> Plan:
     settings: dict[str, Any] = {"maxTokens": conversation.max_tokens, "temperature": conversation.temperature}
     if conversation.system_prompt.strip():
         settings["systemPrompt"] = conversation.system_prompt
+    params = {"model": conversation.model, "messages": fitted.messages, "settings": settings}
     return Plan(
         conversation=conversation,
-        params={"model": conversation.model, "messages": fitted.messages, "settings": settings},
+        params=params,
         left_out=fitted.left_out,
-        estimate=estimated_cost(fitted, conversation.max_tokens),
+        estimate=estimate("textInference", params, 1),
         replacing=replacing.pk if replacing else None,
     )
 
@@ -225,7 +228,7 @@ def _record_turn(plan: Plan, task: Any, *, content: str | None) -> Message:
     return reply
 
 
-def _streaming_reply(user: Any, conversation_id: Any) -> Message | None:
+def _streaming_reply(user: User, conversation_id: Any) -> Message | None:
     conversation = get_own_conversation(user, conversation_id)
     return conversation.messages.filter(status=Message.Status.STREAMING, replaced=False).last()
 

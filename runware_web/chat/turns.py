@@ -2,6 +2,7 @@
 
 Token counts are estimated (~4 characters per token, plus a little per message): Runware reports
 real usage only after the reply. The reply's `maxTokens` and the system prompt are reserved first.
+The turn's price estimate comes from money.prices, like every other.
 """
 
 from __future__ import annotations
@@ -9,16 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from runware_web.chat.text_models import context_tokens
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
-
-# For budget admission only (the ledger records what Runware really bills): a mid-range price.
-ESTIMATE_PER_PROMPT_TOKEN = Decimal("0.000003")
-ESTIMATE_PER_COMPLETION_TOKEN = Decimal("0.000015")
 
 TRIMMED_NOTE = "Older messages were left out to fit the model's limit"
 
@@ -31,7 +27,6 @@ class TooLong(Exception):
 class Fitted:
     messages: list[dict[str, str]]
     left_out: int
-    prompt_tokens: int
 
 
 def estimate_tokens(text: str) -> int:
@@ -51,15 +46,11 @@ def fit(history: Sequence[tuple[str, str]], *, model: str, system_prompt: str, m
         used += tokens
     kept.reverse()
     while kept and kept[0][0] != "user":  # a conversation sent to a model opens with the member
-        used -= estimate_tokens(kept.pop(0)[1])
+        kept.pop(0)
     if not kept:
         raise TooLong(
             f"This message is too long for the model's limit of {context_tokens(model):,} tokens "
             "(including the reply's max tokens). Shorten it, lower Max tokens, or pick a model with a larger limit."
         )
     messages = [{"role": role, "content": content} for role, content in kept]
-    return Fitted(messages=messages, left_out=len(history) - len(kept), prompt_tokens=used)
-
-
-def estimated_cost(fitted: Fitted, max_tokens: int) -> Decimal:
-    return ESTIMATE_PER_PROMPT_TOKEN * fitted.prompt_tokens + ESTIMATE_PER_COMPLETION_TOKEN * max_tokens
+    return Fitted(messages=messages, left_out=len(history) - len(kept))

@@ -1,48 +1,55 @@
-"""What a task will probably cost, before it is sent; admission reserves this much of a budget.
+"""The one price source: what a task will probably cost, before it is sent.
 
-`estimate()` prefers what Runware actually charged recently for the same kind of output (same
-task type, model and shape: size, steps, adapters), and falls back to a price table that mirrors
-the prices the simulator documents (docs/simulator.md). The estimate only reserves budget while a
-task runs; the ledger always holds what Runware reported.
+Every estimate a member is shown (the studio's figure, a tool run's, a chat turn's) is computed here,
+and the feature passes that same Decimal to `runner.submit(estimated_cost=…)`: what is shown is what
+admission reserves. The runner estimates here too for a task that comes without an estimate.
+
+An estimate prefers what Runware actually charged recently for the same kind of output (same task
+type, model and shape) and otherwise reads a price table that mirrors the prices the simulator
+documents (docs/simulator.md). It errs on the safe side: a reply is priced at its `maxTokens`, and
+what is not known (a model's steps or token prices, an input's size) is assumed at the dear end. An
+estimate only reserves budget while a task runs; the ledger always holds what Runware reported.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
-from runware_web.media.models import Image
-from runware_web.media.store import IMAGE_REF_PREFIX
+from PIL import Image as PILImage
+
+from runware_web.lib.kinds import current_type
 from runware_web.upstream.models import Task
 
 QUANTUM = Decimal("0.00000001")
-RECENT_TASKS = 20  # how many recent tasks of the same type and model to learn prices from
+RECENT_WINDOW = 100  # newest finished tasks of a type and model to look among
+RECENT_MATCHES = 20  # of those, how many of the same shape to learn from
 
-# USD, mirroring the simulator's documented price table.
-IMAGE_BASE = Decimal("0.0005")
+# USD, as the simulator's price table (docs/simulator.md, "Prices").
+IMAGE_BASE = Decimal("0.0005")  # per image
 IMAGE_PER_MEGAPIXEL_STEP = Decimal("0.0001")
 IMAGE_PER_ADAPTER = Decimal("0.0002")  # each LoRA, LyCORIS or embedding
 IMAGE_PER_CONTROLNET = Decimal("0.0005")
 IMAGE_REFINER = Decimal("0.0005")
-CAPTION = Decimal("0.0002")
+CAPTION = Decimal("0.0002")  # per captioned image
 PROMPT_ENHANCE_PER_VERSION = Decimal("0.0001")
 UPSCALE_BASE = Decimal("0.0005")
 UPSCALE_PER_OUTPUT_MEGAPIXEL = Decimal("0.0002")
 REMOVE_BACKGROUND = Decimal("0.0006")
 IMAGE_MASKING = Decimal("0.0004")
 CONTROLNET_PREPROCESS = Decimal("0.0003")
-TEXT_PER_PROMPT_TOKEN = Decimal("0.0000005")
-TEXT_PER_COMPLETION_TOKEN = Decimal("0.0000015")
-TEXT_DEFAULT_COMPLETION_TOKENS = 1024  # when the request sets no maxTokens
-UNKNOWN_TASK = Decimal("0.0040")  # a task type the table does not know
+UNKNOWN_TASK = Decimal("0.0040")  # per result of a task type the table does not know
 
-DEFAULT_SIZE = 1024
+DEFAULT_SIZE = 1024  # width and height when a request leaves them out: the largest default of any model
 # Steps a model runs when the request leaves them out (its documented default); for a model not
-# listed, assume the most any common architecture uses, so the reservation errs on the safe side.
+# listed, the most any common architecture runs by default.
 MODEL_DEFAULT_STEPS = {
     "runware:101@1": 28,  # FLUX.1 dev
     "runware:100@1": 4,  # FLUX.1 schnell
@@ -50,27 +57,105 @@ MODEL_DEFAULT_STEPS = {
     "runware:5@1": 28,  # SD 3
 }
 DEFAULT_STEPS = 30
-UPSCALE_ASSUMED_INPUT = 1024  # side of the input image when we cannot know it
+ASSUMED_INPUT_SIDE = 1024  # side of an input image whose size the caller could not say
+
+
+@dataclass(frozen=True)
+class TokenPrice:
+    """What a text model charges per token, in USD."""
+
+    prompt: Decimal
+    completion: Decimal  # reasoning tokens included
+
+
+# $0.50 per million prompt tokens, $1.50 per million completion tokens.
+SIMULATED_TEXT = TokenPrice(prompt=Decimal("0.0000005"), completion=Decimal("0.0000015"))
+# The text models of runware-sdk's registry (those chat offers). The simulator charges each of them
+# the same; against Runware itself, put each model's own rate here.
+TEXT_TOKEN_PRICES: dict[str, TokenPrice] = dict.fromkeys(
+    (
+        "anthropic:claude@fable-5", "anthropic:claude@haiku-4.5", "anthropic:claude@opus-4.7",
+        "anthropic:claude@opus-4.8", "anthropic:claude@sonnet-4.6",
+        "google:gemini@3-flash", "google:gemini@3.1-flash-lite", "google:gemini@3.1-pro",
+        "google:gemini@3.5-flash", "google:gemma@4-31b",
+        "minimax:m2.7@0", "minimax:m2.7@highspeed", "minimax:m3@0",
+        "openai:gpt@5-mini", "openai:gpt@5-nano", "openai:gpt@5.4", "openai:gpt@5.4-mini",
+        "openai:gpt@5.4-nano", "openai:gpt@5.4-pro", "openai:gpt@5.5",
+        "xai:grok@4.3", "zai:glm@5.1",
+    ),
+    SIMULATED_TEXT,
+)
+# A text model not listed: priced like the dearest frontier models ($15 / $75 per million tokens).
+UNKNOWN_TEXT_MODEL = TokenPrice(prompt=Decimal("0.000015"), completion=Decimal("0.000075"))
+TEXT_DEFAULT_COMPLETION_TOKENS = 1024  # a reply's length when the request sets no maxTokens
+MESSAGE_OVERHEAD_TOKENS = 4  # each message's role and framing
+
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a task will probably cost, and what that rests on (the studio shows both)."""
+
+    amount: Decimal  # the whole task: what admission reserves
+    per_result: Decimal
+    results: int
+    basis: str  # "recent": from what Runware charged lately; "table": from the price table
+    samples: int = 0  # how many recent results the recent price rests on
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What recent charges say one result of a request's shape costs."""
+
+    per_result: Decimal
+    samples: int
+
+
+Learned = dict[tuple, Recent | None]
 
 
 def estimate(
-    task_type: str, params: dict[str, Any], number_results: int, *, learned: dict[tuple, Decimal | None] | None = None
+    task_type: str,
+    params: dict[str, Any],
+    number_results: int,
+    *,
+    input_size: Size | None = None,
+    learned: Learned | None = None,
 ) -> Decimal:
-    """The expected cost of a whole task (all its outputs), as a Decimal in USD.
+    """The expected cost of a whole task (all its results) in USD: what admission reserves.
 
-    `learned`, when given, keeps what recent tasks said per model and shape, so that estimating a
-    batch of similar tasks reads them once.
+    `input_size` is the (width, height) of the task's input image, when the caller knows it (an
+    upscale's price follows it). `learned`, when given, keeps what recent tasks said per model and
+    shape, so that estimating many similar tasks reads them once.
     """
-    count = max(1, int(number_results or 1))
-    key = (task_type, str(params.get("model", "")), shape(task_type, params))
+    return quote(task_type, params, number_results, input_size=input_size, learned=learned).amount
+
+
+def quote(
+    task_type: str,
+    params: dict[str, Any],
+    number_results: int,
+    *,
+    input_size: Size | None = None,
+    learned: Learned | None = None,
+) -> Estimate:
+    """`estimate()`, with what it rests on: recent charges, or the table."""
+    results = max(1, int(number_results or 1))
+    key = (task_type, _model(params), _shape(task_type, params, input_size))
     if learned is not None and key in learned:
         recent = learned[key]
     else:
-        recent = recent_cost_per_output(task_type, params)
+        recent = recent_price(task_type, params, input_size)
         if learned is not None:
             learned[key] = recent
-    per_output = recent if recent is not None else table_price(task_type, params)
-    return (per_output * count).quantize(QUANTUM, rounding=ROUND_UP)
+    if recent is None:
+        per_result, basis, samples = table_price(task_type, params, input_size), "table", 0
+    else:
+        per_result, basis, samples = recent.per_result, "recent", recent.samples
+    per_result = per_result.quantize(QUANTUM, rounding=ROUND_UP)
+    return Estimate(amount=per_result * results, per_result=per_result, results=results, basis=basis,
+                    samples=samples)
 
 
 class PriceMemory:
@@ -83,107 +168,213 @@ class PriceMemory:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._learned: dict[tuple, Decimal | None] = {}
+        self._learned: Learned = {}
         self._since = time.monotonic()
 
-    def current(self) -> dict[tuple, Decimal | None]:
+    def current(self) -> Learned:
         now = time.monotonic()
         if now - self._since > self.seconds:
             self._learned, self._since = {}, now
         return self._learned
 
 
-def recent_cost_per_output(task_type: str, params: dict[str, Any]) -> Decimal | None:
-    """The highest cost per output Runware recently reported for tasks of the same shape, if any.
+# ---------------------------------------------------------------------------- the table
 
-    Reads the newest finished tasks of the same type and model (an index covers exactly that),
-    whose `cost` is the sum of their ledger rows.
+Pricer = Callable[[dict[str, Any], Size | None], Decimal]
+
+
+def table_price(task_type: str, params: dict[str, Any], input_size: Size | None = None) -> Decimal:
+    """One result's price from the table, when there is no recent charge to learn from."""
+    pricer = TABLE.get(current_type(task_type))
+    return pricer(params, input_size) if pricer is not None else UNKNOWN_TASK
+
+
+def _image_price(params: dict[str, Any], input_size: Size | None) -> Decimal:
+    width, height, steps = _image_shape(params)
+    per_step = IMAGE_PER_MEGAPIXEL_STEP * _megapixels(width, height)
+    amount = IMAGE_BASE + per_step * steps + _image_extras(params)
+    return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)  # as Runware rounds each charge
+
+
+def _image_extras(params: dict[str, Any]) -> Decimal:
+    """What adapters, ControlNets and a refiner add to each image."""
+    adapters, controlnets, refiner = _image_extra_counts(params)
+    refined = IMAGE_REFINER if refiner else Decimal(0)
+    return IMAGE_PER_ADAPTER * adapters + IMAGE_PER_CONTROLNET * controlnets + refined
+
+
+def _upscale_price(params: dict[str, Any], input_size: Size | None) -> Decimal:
+    factor = _number(params.get("upscaleFactor"), 2.0)
+    width, height = input_size or _inline_size(params) or (ASSUMED_INPUT_SIDE, ASSUMED_INPUT_SIDE)
+    out = _megapixels(round(width * factor), round(height * factor))
+    return (UPSCALE_BASE + UPSCALE_PER_OUTPUT_MEGAPIXEL * out).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def _text_price(params: dict[str, Any], input_size: Size | None = None) -> Decimal:
+    """A reply that runs to its `maxTokens`, for the conversation it is sent."""
+    price = TEXT_TOKEN_PRICES.get(_model(params), UNKNOWN_TEXT_MODEL)
+    prompt, completion = _text_tokens(params)
+    return price.prompt * prompt + price.completion * completion
+
+
+def _each(amount: Decimal) -> Pricer:
+    return lambda params, input_size: amount
+
+
+# By current task type (legacy names are priced as today's).
+TABLE: dict[str, Pricer] = {
+    "imageInference": _image_price,
+    "upscale": _upscale_price,
+    "textInference": _text_price,
+    "caption": _each(CAPTION),
+    "promptEnhance": _each(PROMPT_ENHANCE_PER_VERSION),
+    "removeBackground": _each(REMOVE_BACKGROUND),
+    "imageMasking": _each(IMAGE_MASKING),
+    "controlNetPreprocess": _each(CONTROLNET_PREPROCESS),
+}
+
+
+# ---------------------------------------------------------------------------- learning from charges
+
+
+def recent_price(task_type: str, params: dict[str, Any], input_size: Size | None = None) -> Recent | None:
+    """What Runware recently charged per result for requests like this one, if it says anything.
+
+    Reads the newest finished tasks of the same type and model (an index covers exactly that);
+    each one's `cost` is the sum of its ledger rows.
     """
-    wanted = shape(task_type, params)
-    recent = Task.objects.recently_billed(task_type, str(params.get("model", "")), RECENT_TASKS)
-    amounts = [cost / count for task_params, cost, count in recent if shape(task_type, task_params) == wanted]
-    return max(amounts).quantize(QUANTUM, rounding=ROUND_UP) if amounts else None
+    learner = LEARNERS.get(current_type(task_type), _same_model)
+    rows = list(Task.objects.recently_billed(task_type, _model(params), RECENT_WINDOW))
+    return learner(rows, params, input_size)
 
 
-def shape(task_type: str, params: dict[str, Any]) -> tuple:
-    """What, besides the model, decides the price of one output."""
-    if task_type == "imageInference":
-        return (
-            _int(params.get("width"), DEFAULT_SIZE),
-            _int(params.get("height"), DEFAULT_SIZE),
-            _int(params.get("steps"), MODEL_DEFAULT_STEPS.get(str(params.get("model", "")), DEFAULT_STEPS)),
-            _adapters(params),
-            len(params.get("controlNet") or []),
-            bool(params.get("refiner")),
-        )
-    if task_type in {"upscale", "imageUpscale"}:
-        return (_number(params.get("upscaleFactor"), 2.0), _input_size(params))
-    if task_type == "textInference":
-        settings = params.get("settings") or {}
-        return (_int(settings.get("maxTokens"), 0),)
+Rows = list[tuple[dict[str, Any], Decimal, int]]
+
+
+def _highest(same: list[tuple[Decimal, int]], extra: Decimal = Decimal(0)) -> Recent | None:
+    """The dearest recent cost per result (the safe side), from the newest matches."""
+    same = same[:RECENT_MATCHES]
+    if not same:
+        return None
+    return Recent(per_result=max(cost / count for cost, count in same) + extra,
+                  samples=sum(count for _, count in same))
+
+
+def _same_model(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """A task whose price depends on its model alone (a caption, a mask…)."""
+    return _highest([(cost, count) for _, cost, count in rows])
+
+
+def _images(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """Generations of the same size and steps without add-ons; the request's add-ons from the table."""
+    wanted = _image_shape(params)
+    same = [(cost, count) for task_params, cost, count in rows
+            if not any(_image_extra_counts(task_params)) and _image_shape(task_params) == wanted]
+    return _highest(same, _image_extras(params))
+
+
+def _upscales(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """Upscales by the same factor of an input of the same size, when both sizes are known."""
+    wanted = _shape("upscale", params, input_size)
+    if wanted[1] is None:
+        return None
+    return _highest([(cost, count) for task_params, cost, count in rows
+                     if _shape("upscale", task_params, None) == wanted])
+
+
+def _replies(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """The table's price, raised by as much as recent replies of the model cost above theirs.
+
+    A reply's cost follows its conversation and how much the model wrote, so another turn's cost
+    says little about this one; but a charge above what the table allows for its own turn shows
+    that the model costs more than the table says. Charges below it are ignored: short replies say
+    nothing about a long one.
+    """
+    above = [(ratio, count) for task_params, cost, count in rows[:RECENT_MATCHES]
+             if (ratio := cost / count / _text_price(task_params)) > 1]
+    if not above:
+        return None
+    return Recent(per_result=_text_price(params) * max(ratio for ratio, _ in above),
+                  samples=sum(count for _, count in above))
+
+
+LEARNERS: dict[str, Callable[[Rows, dict[str, Any], Size | None], Recent | None]] = {
+    "imageInference": _images,
+    "upscale": _upscales,
+    "textInference": _replies,
+}
+
+
+# ---------------------------------------------------------------------------- reading a request
+
+
+def _shape(task_type: str, params: dict[str, Any], input_size: Size | None) -> tuple:
+    """What, besides the model, decides the price of one result."""
+    kind = current_type(task_type)
+    if kind == "imageInference":
+        return (*_image_shape(params), *_image_extra_counts(params))
+    if kind == "upscale":
+        return (_number(params.get("upscaleFactor"), 2.0), input_size or _inline_size(params))
+    if kind == "textInference":
+        return _text_tokens(params)
     return ()
 
 
-def table_price(task_type: str, params: dict[str, Any]) -> Decimal:
-    """One output's price from the table, when there is no recent charge to learn from."""
-    if task_type == "imageInference":
-        width, height, steps, adapters, controlnets, refiner = shape(task_type, params)
-        amount = (
-            IMAGE_BASE
-            + IMAGE_PER_MEGAPIXEL_STEP * _megapixels(width, height) * steps
-            + IMAGE_PER_ADAPTER * adapters
-            + IMAGE_PER_CONTROLNET * controlnets
-            + (IMAGE_REFINER if refiner else 0)
-        )
-        return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)  # as Runware rounds each charge
-    if task_type in {"upscale", "imageUpscale"}:
-        factor = _number(params.get("upscaleFactor"), 2.0)
-        width, height = _input_size(params) or (UPSCALE_ASSUMED_INPUT, UPSCALE_ASSUMED_INPUT)
-        out = _megapixels(round(width * factor), round(height * factor))
-        return (UPSCALE_BASE + UPSCALE_PER_OUTPUT_MEGAPIXEL * out).quantize(QUANTUM, rounding=ROUND_HALF_UP)
-    if task_type == "textInference":
-        return _text_price(params)
-    fixed = {
-        "caption": CAPTION,
-        "imageCaption": CAPTION,
-        "promptEnhance": PROMPT_ENHANCE_PER_VERSION,
-        "removeBackground": REMOVE_BACKGROUND,
-        "imageBackgroundRemoval": REMOVE_BACKGROUND,
-        "imageMasking": IMAGE_MASKING,
-        "controlNetPreprocess": CONTROLNET_PREPROCESS,
-        "imageControlNetPreProcess": CONTROLNET_PREPROCESS,
-    }
-    return fixed.get(task_type, UNKNOWN_TASK)
+def _image_shape(params: dict[str, Any]) -> tuple[int, int, int]:
+    """Width, height and steps, as the model runs them when the request leaves them out."""
+    steps = MODEL_DEFAULT_STEPS.get(_model(params), DEFAULT_STEPS)
+    return (_int(params.get("width"), DEFAULT_SIZE), _int(params.get("height"), DEFAULT_SIZE),
+            _int(params.get("steps"), steps))
 
 
-def _text_price(params: dict[str, Any]) -> Decimal:
+def _image_extra_counts(params: dict[str, Any]) -> tuple[int, int, bool]:
+    """Adapters (LoRA, LyCORIS, embeddings), ControlNets, and whether a refiner runs."""
+    adapters = sum(len(params.get(key) or []) for key in ("lora", "lycoris", "embeddings"))
+    return adapters, len(params.get("controlNet") or []), params.get("refiner") is not None
+
+
+def _text_tokens(params: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, completion) tokens of a request: every message and the system prompt; `maxTokens`."""
     settings = params.get("settings") or {}
-    words = sum(len(str(message.get("content", "")).split()) + 3 for message in params.get("messages") or []
-                if isinstance(message, dict))
-    words += len(str(settings.get("systemPrompt", "")).split())
-    completion = _int(settings.get("maxTokens"), TEXT_DEFAULT_COMPLETION_TOKENS)
-    # Tokens are roughly 4/3 of words; round up so that the estimate errs on the safe side.
-    prompt_tokens = math.ceil(words * 4 / 3)
-    return TEXT_PER_PROMPT_TOKEN * prompt_tokens + TEXT_PER_COMPLETION_TOKEN * completion
+    texts = [_message_text(message.get("content")) for message in params.get("messages") or []
+             if isinstance(message, dict)]
+    if settings.get("systemPrompt"):
+        texts.append(str(settings["systemPrompt"]))
+    prompt = sum(_tokens(text) + MESSAGE_OVERHEAD_TOKENS for text in texts)
+    return prompt, _int(settings.get("maxTokens"), TEXT_DEFAULT_COMPLETION_TOKENS)
 
 
-def _input_size(params: dict[str, Any]) -> tuple[int, int] | None:
+def _tokens(text: str) -> int:
+    """About 4 characters or ¾ of a word per token, whichever makes more: the safe side of both."""
+    return math.ceil(max(len(text) / 4, len(text.split()) * 4 / 3))
+
+
+def _message_text(content: Any) -> str:
+    """A message's `content`: a string, or a list of parts with `text`."""
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _inline_size(params: dict[str, Any]) -> Size | None:
     """The size of an input image sent inline (a data URI), read from its header only."""
     value = (params.get("inputs") or {}).get("image") or params.get("inputImage")
-    if isinstance(value, str) and value.startswith(IMAGE_REF_PREFIX):
-        size = Image.objects.filter(pk=value.removeprefix(IMAGE_REF_PREFIX)).values_list("width", "height").first()
-        return tuple(size) if size else None
     if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
         return None
+    encoded = value.split(",", 1)[1][:65536]
     try:
-        from PIL import Image as PILImage
-
-        encoded = value.split(",", 1)[1][:65536]
-        header = base64.b64decode(encoded[: len(encoded) // 4 * 4])
-        with PILImage.open(io.BytesIO(header)) as picture:
+        with PILImage.open(io.BytesIO(base64.b64decode(encoded[: len(encoded) // 4 * 4]))) as picture:
             return picture.size
-    except Exception:  # not an image we can read: fall back to the assumed size
+    except (binascii.Error, OSError, ValueError):  # not an image we can read: the caller assumes a size
         return None
+
+
+def _model(params: dict[str, Any]) -> str:
+    return str(params.get("model") or "")
+
+
+def _megapixels(width: int, height: int) -> Decimal:
+    return Decimal(width * height) / Decimal(1_000_000)
 
 
 def _number(value: Any, default: float) -> float:
@@ -192,14 +383,6 @@ def _number(value: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return number if number > 0 else default
-
-
-def _adapters(params: dict[str, Any]) -> int:
-    return sum(len(params.get(key) or []) for key in ("lora", "lycoris", "embeddings"))
-
-
-def _megapixels(width: int, height: int) -> Decimal:
-    return Decimal(width * height) / Decimal(1_000_000)
 
 
 def _int(value: Any, default: int) -> int:

@@ -1,29 +1,34 @@
-"""The studio's work with the database: preparing a request, saving results, pre-filling the form.
+"""What the studio does: starting a generation, saving its results, pre-filling the form.
 
-Everything here is synchronous: the consumer and the handler call it through
-`database_sync_to_async`, async views through `sync_to_async`.
+`generate` is the entry point of the socket and of the plain POST alike. Everything else here is
+synchronous database work: the consumer and the handler call it through `database_sync_to_async`,
+async views through `sync_to_async`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, QueryDict
 
+from runware_web.accounts.models import User
 from runware_web.media.access import get_image_for_viewer, get_own_image
 from runware_web.media.models import Image
-from runware_web.media.store import image_ref, save_image
+from runware_web.media.refs import image_ref
+from runware_web.media.store import save_image
 from runware_web.media.uploads import CheckedImage, ImageUploadField
-from runware_web.studio.estimate import Estimate, estimate
+from runware_web.money.prices import Estimate, quote
+from runware_web.runner import parse_cost, runner
 from runware_web.studio.forms import GenerateForm, StudioForm
 from runware_web.studio.models import Generation
+from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
-from runware_web.runner import parse_cost
 
 FEATURE = "studio"
 RECENT_GENERATIONS = 12
@@ -34,11 +39,11 @@ MISSING_IMAGE = "That image is not in your gallery (any more). Upload it again."
 # ---------------------------------------------------------------------------- tasks and cards
 
 
-def studio_tasks(user: Any):
+def studio_tasks(user: User):
     return Task.objects.filter(user=user, feature=FEATURE)
 
 
-def get_own_task(user: Any, task_id: Any) -> Task:
+def get_own_task(user: User, task_id: Any) -> Task:
     """One of the member's studio tasks, else 404 (another member's id is not found either)."""
     try:
         return studio_tasks(user).get(pk=task_id)
@@ -107,7 +112,7 @@ def status_card(task: Task) -> Card:
     return Card(task=task, images=[], stored=0)
 
 
-def recent_cards(user: Any, limit: int = RECENT_GENERATIONS) -> list[Card]:
+def recent_cards(user: User, limit: int = RECENT_GENERATIONS) -> list[Card]:
     tasks = studio_tasks(user).prefetch_related(
         Prefetch("images", queryset=Image.objects.order_by("created_at", "id"))
     )[:limit]
@@ -136,7 +141,7 @@ class Prepared:
         return int(self.params.get("numberResults", 1))
 
 
-def prepare(user: Any, data: QueryDict, files: Mapping[str, Any] | None = None) -> Prepared:
+def prepare(user: User, data: QueryDict, files: Mapping[str, Any] | None = None) -> Prepared:
     """Validate a request, check that every input image is the member's own, and build the task."""
     data = data.copy()
     upload_errors: dict[str, list[str]] = {}
@@ -175,7 +180,7 @@ def prepare(user: Any, data: QueryDict, files: Mapping[str, Any] | None = None) 
         form=form,
         params=params,
         settings=form.settings(),
-        estimate=estimate(params, params["numberResults"]),
+        estimate=quote("imageInference", params, params["numberResults"]),
         seed_image_id=form.main.cleaned_data.get("seedImage"),
     )
 
@@ -185,7 +190,61 @@ def remember(task: Task, prepared: Prepared) -> Generation:
     return Generation.objects.create(task=task, settings=prepared.settings, seed_image_id=prepared.seed_image_id)
 
 
-def store_upload(user: Any, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
+@dataclass
+class Outcome:
+    """What became of a Generate: started (`task`), refused before anything was sent (`refusal` says
+    why: a budget, a rate limit), or neither, when `form` holds the errors to show."""
+
+    form: StudioForm
+    task: Task | None = None
+    refusal: str = ""
+
+
+async def generate(
+    user: User,
+    data: QueryDict,
+    files: Mapping[str, Any] | None = None,
+    *,
+    on_start: Callable[[Task], Awaitable[None]] | None = None,
+) -> Outcome:
+    """Check a studio request and start it. The task's Generation row is written before the task is
+    sent (its first image may come back at once), then `on_start(task)` shows it (the socket's new card).
+    """
+    prepared = await database_sync_to_async(prepare)(user, data, files)
+    if not prepared.is_valid:
+        return Outcome(prepared.form)
+
+    async def before_start(task: Task) -> None:
+        await database_sync_to_async(remember)(task, prepared)
+        if on_start is not None:
+            await on_start(task)
+
+    try:
+        task = await runner.submit(
+            user=user,
+            feature=FEATURE,
+            task_type="imageInference",
+            params=prepared.params,
+            number_results=prepared.number_results,
+            estimated_cost=prepared.estimate.amount if prepared.estimate else None,
+            delivery="sync",
+            before_start=before_start,
+        )
+    except Refused as refusal:
+        return Outcome(prepared.form, refusal=refusal.message)
+    return Outcome(prepared.form, task=task)
+
+
+async def cancel(user: User, task_id: Any) -> Task | None:
+    """Cancel one of the member's generations (Http404 for anyone else's); None if it had already ended.
+
+    Runware still bills what it has started: images that arrive afterwards are saved as usual.
+    """
+    await database_sync_to_async(get_own_task)(user, task_id)
+    return await runner.cancel(user=user, task_id=task_id)
+
+
+def store_upload(user: User, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
                  source: Image | None = None) -> Image:
     return save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name)
 
@@ -240,7 +299,7 @@ class Prefill:
     notices: list[str]
 
 
-def prefill(user: Any, query: QueryDict) -> Prefill:
+def prefill(user: User, query: QueryDict) -> Prefill:
     """Initial values from the studio URL contract (docs/architecture.md)."""
     initial: dict[str, Any] = {}
     notices: list[str] = []
@@ -309,7 +368,7 @@ def _pairs(first: list[str], second: list[str]) -> list[tuple[str, str]]:
     return [(a, second[i] if i < len(second) else "") for i, a in enumerate(first) if a]
 
 
-def _owns(user: Any, image_id: Any) -> bool:
+def _owns(user: User, image_id: Any) -> bool:
     try:
         input_image(user, image_id)
     except Http404:
@@ -317,7 +376,7 @@ def _owns(user: Any, image_id: Any) -> bool:
     return True
 
 
-def input_image(user: Any, image_id: Any) -> Image:
+def input_image(user: User, image_id: Any) -> Image:
     """An image the member may use as an input (their own, not in the trash), else 404."""
     try:
         image_uuid = UUID(str(image_id))
@@ -359,5 +418,5 @@ def estimate_for_query(query: QueryDict) -> Estimate:
     if controlnets := form.active_controlnets:
         params["controlNet"] = [{}] * len(controlnets)
     if data.get("refiner_model"):
-        params["refiner"] = {}
-    return estimate(params, data.get("numberResults") or 1)
+        params["refiner"] = {"model": data["refiner_model"]}
+    return quote("imageInference", params, data.get("numberResults") or 1)

@@ -18,15 +18,6 @@ from runware_web.media.uploads import ImageUploadField
 
 ENHANCE_MODEL = "runware:llama-3-1-8b@prompt-enhancer"
 
-# Estimates reserved against the budget while a task runs (the ledger keeps what Runware bills).
-ESTIMATE_ENHANCE_PER_VERSION = Decimal("0.0002")
-ESTIMATE_CAPTION = Decimal("0.0005")
-ESTIMATE_UPSCALE_BASE = Decimal("0.001")
-ESTIMATE_UPSCALE_PER_MEGAPIXEL = Decimal("0.0005")
-ESTIMATE_REMOVE_BACKGROUND = Decimal("0.001")
-ESTIMATE_PREPROCESS = Decimal("0.0005")
-ESTIMATE_MASK = Decimal("0.0005")
-
 
 class UploadForm(forms.Form):
     image = ImageUploadField(label="Image", help_text="PNG, JPEG or WebP.")
@@ -68,9 +59,6 @@ class EnhanceForm(forms.Form):
             "promptVersions": data["promptVersions"],
             "promptMaxLength": data["promptMaxLength"],
         }
-
-    def estimate(self) -> Decimal:
-        return ESTIMATE_ENHANCE_PER_VERSION * self.cleaned_data["promptVersions"]
 
 
 _VERSION_MARK = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*•])\s*")
@@ -129,9 +117,6 @@ class ImageToolForm(forms.Form):
     def runware_params(self, image_input: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def estimate(self, image: Image) -> Decimal:
-        raise NotImplementedError
-
 
 def _choices(options: dict[str, str]) -> list[tuple[str, str]]:
     return list(options.items())
@@ -169,9 +154,6 @@ class CaptionForm(ImageToolForm):
         if self.cleaned_data.get("prompt"):
             params["prompt"] = self.cleaned_data["prompt"]
         return params
-
-    def estimate(self, image: Image) -> Decimal:
-        return ESTIMATE_CAPTION
 
 
 # AIR → (name, the factors it accepts)
@@ -239,11 +221,6 @@ class UpscaleForm(ImageToolForm):
             "upscaleFactor": data["upscaleFactor"],
             "outputFormat": data["outputFormat"],
         }
-
-    def estimate(self, image: Image) -> Decimal:
-        factor = self.cleaned_data["upscaleFactor"]
-        megapixels = Decimal(image.width * factor * image.height * factor) / Decimal(1_000_000)
-        return ESTIMATE_UPSCALE_BASE + ESTIMATE_UPSCALE_PER_MEGAPIXEL * megapixels
 
 
 REMOVE_BACKGROUND_MODELS = {
@@ -343,9 +320,6 @@ class RemoveBackgroundForm(ImageToolForm):
             params["settings"] = settings_
         return params
 
-    def estimate(self, image: Image) -> Decimal:
-        return ESTIMATE_REMOVE_BACKGROUND
-
 
 PREPROCESSORS = {
     "canny": "Canny edges",
@@ -408,9 +382,6 @@ class PreprocessForm(ImageToolForm):
             params["settings"] = {"includeHandsAndFaceOpenPose": data["includeHandsAndFaceOpenPose"]}
         return params
 
-    def estimate(self, image: Image) -> Decimal:
-        return ESTIMATE_PREPROCESS
-
 
 MASK_MODELS = {
     "runware:35@1": "Face (YOLOv8n)",
@@ -457,9 +428,6 @@ class MaskForm(ImageToolForm):
                 "maskBlur": data["maskBlur"],
             },
         }
-
-    def estimate(self, image: Image) -> Decimal:
-        return ESTIMATE_MASK
 
 
 IMAGE_TOOLS: dict[str, type[ImageToolForm]] = {

@@ -10,19 +10,21 @@ from channels.db import database_sync_to_async
 from django.db.models import Prefetch
 from django.http import Http404
 
+from runware_web.accounts.models import User
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
-from runware_web.media.store import image_ref
+from runware_web.media.refs import image_ref
+from runware_web.money.prices import estimate
+from runware_web.runner import runner
 from runware_web.tools.forms import EnhanceForm, ImageToolForm, split_versions
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.upstream.models import Task
-from runware_web.runner import runner
 
 FEATURE = "tools"
 RECENT_RUNS = 20
 
 
-def own_image(user: Any, image_id: Any) -> Image:
+def own_image(user: User, image_id: Any) -> Image:
     """One of the member's images by its id as typed in a URL or a frame, else 404 (sync)."""
     try:
         parsed = uuid.UUID(str(image_id))
@@ -31,16 +33,19 @@ def own_image(user: Any, image_id: Any) -> Image:
     return get_own_image(user, parsed)
 
 
-async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> Task:
+async def start_image_tool(*, user: User, form: ImageToolForm, image: Image) -> Task:
     """Submit a valid tool form for one of the member's images. Raises `Refused` (budget, rate)."""
-    image_input = image_ref(image)  # the runner sends the image's bytes; the Task row keeps the reference
+    # The runner sends the image's bytes; the Task row keeps the reference.
+    params = form.runware_params(image_ref(image))
     task = await runner.submit(
         user=user,
         feature=FEATURE,
         task_type=form.task_type,
-        params=form.runware_params(image_input),
+        params=params,
         number_results=1,
-        estimated_cost=form.estimate(image),
+        estimated_cost=await database_sync_to_async(estimate)(
+            form.task_type, params, 1, input_size=(image.width, image.height)
+        ),
         before_start=lambda task: database_sync_to_async(ToolRun.objects.create)(
             task=task, user=user, tool=form.task_type, source=image
         ),
@@ -48,15 +53,16 @@ async def start_image_tool(*, user: Any, form: ImageToolForm, image: Image) -> T
     return task
 
 
-async def start_enhance(*, user: Any, form: EnhanceForm) -> Task:
+async def start_enhance(*, user: User, form: EnhanceForm) -> Task:
     versions = form.cleaned_data["promptVersions"]
+    params = form.runware_params()
     task = await runner.submit(
         user=user,
         feature=FEATURE,
         task_type="promptEnhance",
-        params=form.runware_params(),
+        params=params,
         number_results=versions,
-        estimated_cost=form.estimate(),
+        estimated_cost=await database_sync_to_async(estimate)("promptEnhance", params, versions),
         before_start=lambda task: database_sync_to_async(ToolRun.objects.create)(
             task=task, user=user, tool=ToolRun.Tool.ENHANCE, prompt=form.cleaned_data["prompt"]
         ),
@@ -78,7 +84,7 @@ def enhanced(task_id: Any, wanted: int) -> Enhanced:
     return Enhanced(task=task, versions=split_versions(texts, wanted), wanted=wanted)
 
 
-def runs_for_image(user: Any, image: Image) -> list[ToolRun]:
+def runs_for_image(user: User, image: Image) -> list[ToolRun]:
     """The member's recent tool runs on an image, with what they made (sync)."""
     return list(
         ToolRun.objects.filter(user=user, source=image)
