@@ -13,29 +13,19 @@ from urllib.parse import urlencode
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.catalog.forms import PICKER_SIZE, ModelPickerForm, ModelSearchForm
 from runware_web.catalog.recent import recent_models
-from runware_web.catalog.search import (
-    CatalogModel,
-    SearchPage,
-    describe,
-    describe_many,
-    is_air,
-    search_models,
-)
+from runware_web.catalog.search import CatalogModel, SearchPage, describe, describe_many, search_models
+from runware_web.lib.air import is_air
+from runware_web.live.render import partial_for, render_page
 from runware_web.upstream.errors import UpstreamError
 
-
-def _htmx_target(request: HttpRequest) -> str | None:
-    """The element an htmx request will swap, or None for a full page (plain or history restore)."""
-    htmx = getattr(request, "htmx", None)
-    if not htmx or htmx.history_restore_request:
-        return None
-    return htmx.target
+#: An htmx search (the form's fields changed, a page link) swaps only the results.
+RESULTS = {"model-results": "results"}
 
 
 def _page_query(request: HttpRequest, page: int) -> str:
@@ -47,7 +37,7 @@ def _page_query(request: HttpRequest, page: int) -> str:
 
 
 @require_safe
-async def index(request: HttpRequest) -> HttpResponse:
+async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ModelSearchForm(request.GET)
     page: SearchPage | None = None
     error: UpstreamError | None = None
@@ -63,15 +53,12 @@ async def index(request: HttpRequest) -> HttpResponse:
         context["previous_query"] = _page_query(request, page.number - 1)
         context["next_query"] = _page_query(request, page.number + 1)
         context["first_query"] = _page_query(request, 1)
-    partial = _htmx_target(request) == "model-results"
-    context["oob"] = partial
-    response = render(request, "catalog/index.html#results" if partial else "catalog/index.html", context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    context["oob"] = partial_for(request, RESULTS) is not None  # the results carry the field messages along
+    return render_page(request, "catalog/index.html", context, partials=RESULTS)
 
 
 @require_safe
-async def picker(request: HttpRequest) -> HttpResponse:
+async def picker(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The picker's list: the member's recent models first, then Runware's matches."""
     form = ModelPickerForm(request.GET)
     text = form.cleaned_data["model"] if form.is_valid() else ""
@@ -97,17 +84,17 @@ async def picker(request: HttpRequest) -> HttpResponse:
         "too_long": not form.is_valid(),
         "chosen": await _chosen(text, known=[*recent, *results]),
     }
-    return render(request, "catalog/_picker_options.html", context)
+    return render(request, "catalog/index.html#picker-options", context)
 
 
 @require_safe
-async def picker_choose(request: HttpRequest) -> HttpResponse:
+async def picker_choose(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The picker again, with a model chosen; tells the page which defaults that model suggests."""
     form = ModelPickerForm(request.GET)
     air = form.cleaned_data["model"] if form.is_valid() else ""
     chosen = await _chosen(air)
     field = ModelPickerForm(initial={"model": air})["model"]
-    response = render(request, "catalog/_picker_widget.html", {"field": field, "chosen": chosen})
+    response = render(request, "catalog/index.html#picker-widget", {"field": field, "chosen": chosen})
     if isinstance(chosen, CatalogModel):
         trigger_client_event(response, "modelChosen", {"air": chosen.air, "name": chosen.name,
                                                        "defaults": chosen.studio_defaults})
@@ -115,11 +102,11 @@ async def picker_choose(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-async def picker_chosen(request: HttpRequest) -> HttpResponse:
+async def picker_chosen(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The chosen model's name beside its AIR (loaded lazily when the page did not know it)."""
     form = ModelPickerForm(request.GET)
     air = form.cleaned_data["model"] if form.is_valid() else ""
-    return render(request, "catalog/_picker_chosen.html", {"air": air, "chosen": await _chosen(air)})
+    return render(request, "catalog/index.html#picker-chosen", {"air": air, "chosen": await _chosen(air)})
 
 
 async def _chosen(text: str, known: Iterable[CatalogModel] = ()) -> CatalogModel | str:

@@ -23,8 +23,8 @@ from runware_web.chat.access import get_own_conversation
 from runware_web.chat.forms import MessageForm, SettingsForm
 from runware_web.chat.models import Conversation
 from runware_web.chat.services import ChatError, regenerate, send_message, stop
-from runware_web.live.frames import bind_frame
 from runware_web.live.consumers import PortalConsumer
+from runware_web.live.frames import bind_frame
 
 NO_SUCH_CONVERSATION = "No such conversation. It may have been deleted; open it again from the list."
 
@@ -46,16 +46,15 @@ class ChatConsumer(PortalConsumer):
         if conversation is None:
             return
         form = bind_frame(MessageForm, data)
-        if not form.is_valid():
-            await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
-            return
-        try:
-            await send_message(user=self.user, conversation_id=conversation.pk, content=form.cleaned_data["content"])
-        except ChatError as error:
-            form.add_error("content", error.message)
-            await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
-            return
-        await self.send_html(await database_sync_to_async(self._after_send)(conversation))
+        if form.is_valid():
+            try:
+                await send_message(user=self.user, conversation_id=conversation.pk, content=form.cleaned_data["content"])
+            except ChatError as error:
+                form.add_error("content", error.message)
+            else:
+                await self.send_html(await database_sync_to_async(fragments.sent)(self.user, conversation))
+                return
+        await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
 
     async def action_stop(self, data: dict[str, Any]) -> None:
         conversation = await self._conversation(data)
@@ -103,14 +102,6 @@ class ChatConsumer(PortalConsumer):
                 return ""
 
         return await database_sync_to_async(run)()
-
-    def _after_send(self, conversation: Conversation) -> str:
-        conversation.refresh_from_db()
-        return (
-            fragments.turn_started(conversation, new=2)
-            + fragments.composer_field(conversation)
-            + fragments.sidebar(self.user, conversation)
-        )
 
 
 def _save_settings(conversation: Conversation, data: dict[str, Any]) -> str:

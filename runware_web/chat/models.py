@@ -7,13 +7,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from runware_web.accounts.models import User
 from runware_web.chat.text_models import DEFAULT_MODEL
-
-COST = {"max_digits": 18, "decimal_places": 10}
+from runware_web.lib.money import COST
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
-    def for_user(self, user) -> ConversationQuerySet:
+    def for_user(self, user: User) -> ConversationQuerySet:
         return self.filter(user=user)
 
 

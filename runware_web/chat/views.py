@@ -13,11 +13,13 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.accounts.models import User
 from runware_web.chat.access import get_conversation_of_task, get_own_conversation
 from runware_web.chat.forms import MessageForm, RenameForm, SettingsForm
 from runware_web.chat.models import Conversation
@@ -30,31 +32,32 @@ from runware_web.chat.services import (
     stop,
     thread_state,
 )
+from runware_web.live.render import render_page
 from runware_web.runner import detached
 
 
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     if "task" in request.GET:  # links from History: /chat/?task=<task uuid>
         return redirect(get_conversation_of_task(request.user, request.GET["task"]))
     conversations = Conversation.objects.for_user(request.user).annotate(
         message_count=Count("messages", filter=Q(messages__replaced=False))
     ).order_by("-updated_at")
-    return render(request, "chat/index.html", {"conversations": conversations})
+    return render_page(request, "chat/index.html", {"conversations": conversations})
 
 
 @require_POST
-def new(request: HttpRequest) -> HttpResponseRedirect:
+def new(request: AuthenticatedHttpRequest) -> HttpResponseRedirect:
     return redirect(new_conversation(request.user))
 
 
 @require_safe
-def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
+def conversation(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     return _render_page(request, request.user, conversation_id)
 
 
 @require_POST
-def rename(request: HttpRequest, conversation_id: str) -> HttpResponse:
+def rename(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     chat = get_own_conversation(request.user, conversation_id)
     form = RenameForm(request.POST)
     if not form.is_valid():
@@ -66,7 +69,7 @@ def rename(request: HttpRequest, conversation_id: str) -> HttpResponse:
 
 
 @require_POST
-def save_settings(request: HttpRequest, conversation_id: str) -> HttpResponse:
+def save_settings(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     chat = get_own_conversation(request.user, conversation_id)
     form = SettingsForm.for_conversation(chat, request.POST)
     if not form.is_valid():
@@ -77,7 +80,7 @@ def save_settings(request: HttpRequest, conversation_id: str) -> HttpResponse:
 
 
 @require_POST
-async def delete(request: HttpRequest, conversation_id: str) -> HttpResponseRedirect:
+async def delete(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponseRedirect:
     user = await request.auser()
     await detached(delete_conversation(user=user, conversation_id=conversation_id))
     await sync_to_async(messages.success)(request, "Conversation deleted.")
@@ -85,7 +88,7 @@ async def delete(request: HttpRequest, conversation_id: str) -> HttpResponseRedi
 
 
 @require_POST
-async def send(request: HttpRequest, conversation_id: str) -> HttpResponse:
+async def send(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     user = await request.auser()
     form = MessageForm(request.POST)
     if form.is_valid():
@@ -101,16 +104,16 @@ async def send(request: HttpRequest, conversation_id: str) -> HttpResponse:
 
 
 @require_POST
-async def stop_reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
+async def stop_reply(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     return await _act(request, conversation_id, stop)
 
 
 @require_POST
-async def regenerate_reply(request: HttpRequest, conversation_id: str) -> HttpResponse:
+async def regenerate_reply(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     return await _act(request, conversation_id, regenerate)
 
 
-async def _act(request: HttpRequest, conversation_id: str, action: Any) -> HttpResponse:
+async def _act(request: AuthenticatedHttpRequest, conversation_id: str, action: Any) -> HttpResponse:
     user = await request.auser()
     try:
         await detached(action(user=user, conversation_id=conversation_id))
@@ -124,8 +127,8 @@ def _back_to(conversation_id: str) -> HttpResponseRedirect:
 
 
 def _render_page(
-    request: HttpRequest,
-    user: Any,
+    request: AuthenticatedHttpRequest,
+    user: User,
     conversation_id: str,
     *,
     form: MessageForm | None = None,
@@ -142,4 +145,4 @@ def _render_page(
         "conversations": list(Conversation.objects.for_user(user)),
         "current": chat,
     }
-    return render(request, "chat/conversation.html", context, status=status)
+    return render_page(request, "chat/conversation.html", context, status=status)

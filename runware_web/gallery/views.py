@@ -23,16 +23,21 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.accounts.models import User
+from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
+from runware_web.gallery.params import parameter_rows
+from runware_web.lib.paging import Cursor, Page, keyset_page
+from runware_web.lib.streaming import StreamedFileResponse
+from runware_web.live.render import partial_for, render_page
 from runware_web.media import trash
 from runware_web.media.access import get_image_for_page, get_own_image, own_images
-from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
 from runware_web.media.models import Image
-from runware_web.lib.paging import Cursor, Page, keyset_page
-from runware_web.gallery.params import parameter_rows
 from runware_web.media.store import ensure_thumbnail
-from runware_web.lib.streaming import StreamedFileResponse
 
 PAGE_SIZE = 48
+#: The "load more" row at the end of a grid asks for the next tiles only.
+TILES = {"load-more": "tiles"}
 _FILE_CACHE = "private, max-age=86400"
 
 
@@ -40,9 +45,9 @@ _FILE_CACHE = "private, max-age=86400"
 
 
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The member's images, newest first; `?cursor=` continues after a tile (infinite scroll)."""
-    more = _wants_more(request)
+    more = partial_for(request, TILES) is not None
     form = GalleryFilterForm(request.GET or None, models=[] if more else _models_of(request.user))
     filters = _valid_filters(form)
     mine = Image.objects.filter(user=request.user).visible()
@@ -59,13 +64,11 @@ def index(request: HttpRequest) -> HttpResponse:
         "selectable": True,
         "gallery_root": reverse("gallery:index"),
     }
-    if more:
-        return render(request, "gallery/index.html#tiles", context)
-    return render(request, "gallery/index.html", context)
+    return render_page(request, "gallery/index.html", context, partials=TILES)
 
 
 @require_safe
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Images the viewer's teammates (and the viewer) chose to share with the team."""
     user = request.user
     images = Image.objects.none()
@@ -80,13 +83,11 @@ def team(request: HttpRequest) -> HttpResponse:
         "team": user.team if user.team_id else None,
         "gallery_root": reverse("gallery:index"),
     }
-    if _wants_more(request):
-        return render(request, "gallery/team.html#tiles", context)
-    return render(request, "gallery/team.html", context)
+    return render_page(request, "gallery/team.html", context, partials=TILES)
 
 
 @require_safe
-def trash_index(request: HttpRequest) -> HttpResponse:
+def trash_index(request: AuthenticatedHttpRequest) -> HttpResponse:
     images = Image.objects.filter(user=request.user).trashed()
     page = keyset_page(images, Cursor.parse(request.GET.get("cursor")), PAGE_SIZE)
     context = {
@@ -95,18 +96,16 @@ def trash_index(request: HttpRequest) -> HttpResponse:
         "retention_days": settings.TRASH_RETENTION_DAYS,
         "gallery_root": reverse("gallery:index"),
     }
-    if _wants_more(request):
-        return render(request, "gallery/trash.html#tiles", context)
-    return render(request, "gallery/trash.html", context)
+    return render_page(request, "gallery/trash.html", context, partials=TILES)
 
 
 @require_safe
-def detail(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     return render(request, "gallery/detail.html", _detail_context(request, image))
 
 
-def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[str, Any]:
+def _detail_context(request: AuthenticatedHttpRequest, image: Image, **extra: Any) -> dict[str, Any]:
     task = image.task
     return {
         "image": image,
@@ -123,7 +122,7 @@ def _detail_context(request: HttpRequest, image: Image, **extra: Any) -> dict[st
 
 
 @require_safe
-def image_file(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def image_file(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     if signed := _signed_url(image):
         return signed
@@ -133,7 +132,7 @@ def image_file(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def image_thumbnail(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def image_thumbnail(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     ensure_thumbnail(image)
     with image.thumbnail.open("rb") as handle:  # a few kB: one read beats streaming it
@@ -143,7 +142,7 @@ def image_thumbnail(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def download(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def download(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     """The original file, as an attachment with a name a person recognises."""
     image = get_image_for_page(request.user, image_id)
     if signed := _signed_url(image, as_attachment=True):
@@ -179,7 +178,7 @@ def download_name(image: Image) -> str:
 
 
 @require_POST
-def favourite(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def favourite(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     image.favourite = _flag(request)
     image.save(update_fields=["favourite"])
@@ -188,7 +187,7 @@ def favourite(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def share(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def share(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     wanted = _flag(request)
     if wanted and not request.user.team_id:
@@ -201,7 +200,7 @@ def share(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def delete(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
     trash.move_to_trash(Image.objects.filter(pk=image.pk))
     image.refresh_from_db(fields=["deleted_at"])
@@ -209,7 +208,7 @@ def delete(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def restore(request: HttpRequest, image_id: UUID) -> HttpResponse:
+def restore(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id, include_trash=True)
     trash.restore(Image.objects.filter(pk=image.pk))
     image.refresh_from_db(fields=["deleted_at"])
@@ -220,7 +219,7 @@ def restore(request: HttpRequest, image_id: UUID) -> HttpResponse:
 
 
 def _image_changed(
-    request: HttpRequest, image: Image, message: str, *, error: bool = False, just_deleted: bool = False
+    request: AuthenticatedHttpRequest, image: Image, message: str, *, error: bool = False, just_deleted: bool = False
 ) -> HttpResponse:
     """htmx: the image page's panel, re-rendered. Plain POST: back to the image page."""
     if request.htmx:
@@ -235,7 +234,7 @@ def _image_changed(
 
 
 @require_POST
-def selection(request: HttpRequest) -> HttpResponse:
+def selection(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Favourite, share, delete, restore or download several of the member's images at once."""
     form = SelectionForm(request.POST)
     if not form.is_valid():
@@ -270,7 +269,7 @@ def selection(request: HttpRequest) -> HttpResponse:
 
 
 def _selection_done(
-    request: HttpRequest, ids: list, message: str, *, error: bool = False, undo: list | None = None
+    request: AuthenticatedHttpRequest, ids: list, message: str, *, error: bool = False, undo: list | None = None
 ) -> HttpResponse:
     if not request.htmx:
         (messages.error if error else messages.success)(request, message)
@@ -283,7 +282,7 @@ def _selection_done(
     )
     for image in changed:
         html += render_to_string(
-            "gallery/_tile.html",
+            "gallery/index.html#tile",
             {"image": image, "oob": True, "selectable": True, "gallery_root": reverse("gallery:index")},
             request=request,
         )
@@ -309,7 +308,7 @@ def _zip_response(images: list[Image]) -> StreamedFileResponse:
 
 
 @require_POST
-def empty_trash(request: HttpRequest) -> HttpResponse:
+def empty_trash(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Delete the member's trash for good. The page's dialog confirms it (htmx sends confirm=yes);
     without JavaScript a page asks first."""
     if request.POST.get("confirm") != "yes":
@@ -352,17 +351,12 @@ SELECT model FROM used WHERE model IS NOT NULL
 """
 
 
-def _models_of(user: Any) -> list[str]:
+def _models_of(user: User) -> list[str]:
     """The models this member has images of (not counting the trash), for the filter's list."""
     sql = _MODELS_SQL.format(table=connection.ops.quote_name(Image._meta.db_table))
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, user.pk])
         return [model for (model,) in cursor.fetchall()]
-
-
-def _wants_more(request: HttpRequest) -> bool:
-    """An htmx request from the "load more" row at the end of a grid: answer with tiles only."""
-    return bool(request.htmx) and request.htmx.target == "load-more"
 
 
 def _next_url(request: HttpRequest, page: Page) -> str | None:

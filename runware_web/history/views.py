@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from runware_web.gallery.forms import HistoryFilterForm, apply_task_filters
-from runware_web.media.models import Image
+from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.accounts.models import User
+from runware_web.history.forms import HistoryFilterForm, apply_task_filters
 from runware_web.lib.paging import Cursor, keyset_page
+from runware_web.live.render import render_page
+from runware_web.media.models import Image
 from runware_web.upstream.models import Task
 
 PAGE_SIZE = 50
 
 
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET or None)
     filters = {}
     if form.is_bound:
@@ -39,13 +42,11 @@ def index(request: HttpRequest) -> HttpResponse:
         "filtered": bool(filters),
         "gallery_root": reverse("gallery:index"),  # rows link to their images from it
     }
-    if request.htmx and request.htmx.target == "load-more":
-        return render(request, "history/index.html#rows", context)
-    return render(request, "history/index.html", context)
+    return render_page(request, "history/index.html", context, partials={"load-more": "rows"})
 
 
 @require_safe
-def row(request: HttpRequest, task_id: UUID) -> HttpResponse:
+def row(request: AuthenticatedHttpRequest, task_id: UUID) -> HttpResponse:
     """One task's row, for a page that watches a running task (polled while it runs)."""
     try:
         task = _tasks_of(request.user).get(pk=task_id)
@@ -54,7 +55,7 @@ def row(request: HttpRequest, task_id: UUID) -> HttpResponse:
     return render(request, "history/index.html#row", {"task": task, "gallery_root": reverse("gallery:index")})
 
 
-def _tasks_of(user):
+def _tasks_of(user: User) -> QuerySet[Task]:
     saved_images = (
         Image.objects.filter(task=OuterRef("pk"), deleted_at__isnull=True)
         .order_by()

@@ -86,4 +86,4 @@ class PortalConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=html)
 
     async def send_error(self, message: str) -> None:
-        await self.send(text_data=render_to_string("partials/socket_error.html", {"message": message}))
+        await self.send(text_data=render_to_string("base.html#socket-error", {"message": message}))

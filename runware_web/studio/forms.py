@@ -15,22 +15,15 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.http import QueryDict
+
+from runware_web.lib import air
 
 DEFAULT_MODEL = "runware:101@1"
 MIN_SIDE, MAX_SIDE, SIDE_STEP = 128, 2048, 64
 MAX_RESULTS = 20
 MAX_LORAS = 5
 MAX_CONTROLNETS = 4
-
-# Image models the studio offers before the member searches (all in runware-sdk's registry).
-SUGGESTED_MODELS = (
-    ("runware:101@1", "FLUX.1 dev"),
-    ("runware:100@1", "FLUX.1 schnell"),
-    ("civitai:101055@128078", "Stable Diffusion XL 1.0"),
-    ("runware:5@1", "Stable Diffusion 3"),
-)
 
 # Width × height presets (multiples of 64, about one megapixel).
 ASPECT_PRESETS = (
@@ -48,14 +41,15 @@ SCHEDULERS = (
     "DPM++ SDE", "DDIM", "LCM", "UniPC", "Heun", "LMS", "FlowMatchEulerDiscreteScheduler",
 )
 
-air_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$",
-    "Enter a model AIR, such as runware:101@1 (source:id@version).",
-)
+
+def validate_air(value: str) -> None:
+    """Runware takes a model only by its AIR: refuse anything else here, beside the field."""
+    if not air.is_air(value):
+        raise ValidationError(f"Enter a model AIR, such as {air.EXAMPLE} (source:id@version).", code="invalid")
 
 
 class AIRField(forms.CharField):
-    default_validators = [air_validator]
+    default_validators = [validate_air]
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 200)
@@ -164,10 +158,6 @@ class GenerateForm(StudioFields):
     IMAGES = ("seedImage", "strength", "maskImage", "outpaint_top", "outpaint_right", "outpaint_bottom",
               "outpaint_left", "outpaint_blur")
     REFINER = ("refiner_model", "refiner_startStep")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["model"].widget.attrs["list"] = "model-suggestions"
 
     def section_in_use(self, names: Iterable[str]) -> bool:
         """Whether a folded section holds errors or values other than the defaults (then it opens)."""

@@ -2,75 +2,59 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.live.render import render_page
 from runware_web.media.models import Image
 from runware_web.media.uploads import ImageUploadField
-from runware_web.studio import fragments, services
-from runware_web.studio.forms import ASPECT_PRESETS, SUGGESTED_MODELS, StudioForm
-from runware_web.upstream.errors import Refused
-from runware_web.runner import detached, runner
+from runware_web.runner import detached
+from runware_web.studio import services
+from runware_web.studio.forms import ASPECT_PRESETS, StudioForm
+
+PAGE = "studio/index.html"
 
 IMAGE_LABELS = {"seedImage": "Seed image", "maskImage": "Mask image", "controlnet_guide": "Guide image"}
 
 
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     prefill = services.prefill(request.user, request.GET)
     form = StudioForm(initial=prefill.initial)
     return _render_index(request, form, notices=prefill.notices, query=services.initial_as_query(prefill.initial))
 
 
 @require_POST
-async def generate(request: HttpRequest) -> HttpResponse:
+async def generate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The same form as the socket's, posted without JavaScript: submit, then show the generation."""
-    user = await request.auser()
-    prepared = await sync_to_async(services.prepare)(user, request.POST, request.FILES)
-    if not prepared.is_valid:
-        return await sync_to_async(_render_index)(request, prepared.form, status=400)
-    submission = runner.submit(
-        user=user,
-        feature=services.FEATURE,
-        task_type="imageInference",
-        params=prepared.params,
-        number_results=prepared.number_results,
-        estimated_cost=prepared.estimate.amount,
-        delivery="sync",
-        before_start=partial(database_sync_to_async(services.remember), prepared=prepared),
-    )
-    try:
-        task = await detached(submission)
-    except Refused as refusal:
-        return await sync_to_async(_render_index)(request, prepared.form, feedback=refusal.message)
-    return HttpResponseRedirect(reverse("studio:generation", args=[task.pk]))
+    outcome = await detached(services.generate(await request.auser(), request.POST, request.FILES))
+    if outcome.task is None:
+        status = 200 if outcome.refusal else 400
+        return await sync_to_async(_render_index)(request, outcome.form, feedback=outcome.refusal, status=status)
+    return redirect("studio:generation", outcome.task.pk)
 
 
 @require_safe
-def generation(request: HttpRequest, task_id: UUID) -> HttpResponse:
+def generation(request: AuthenticatedHttpRequest, task_id: UUID) -> HttpResponse:
     task = services.get_own_task(request.user, task_id)
-    return render(request, "studio/generation.html", {"card": services.card_for(task)})
+    return render_page(request, "studio/generation.html", {"card": services.card_for(task)})
 
 
 @require_POST
-async def cancel(request: HttpRequest, task_id: UUID) -> HttpResponse:
-    user = await request.auser()
-    await sync_to_async(services.get_own_task)(user, task_id)
-    await runner.cancel(user=user, task_id=task_id)
+async def cancel(request: AuthenticatedHttpRequest, task_id: UUID) -> HttpResponse:
+    await services.cancel(await request.auser(), task_id)
     return redirect("studio:generation", task_id)
 
 
 @require_POST
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """An input image uploaded from the studio form: stored as the member's, returned as a widget."""
     target = request.POST.get("target", "")
     if target not in services.IMAGE_TARGETS:
@@ -92,7 +76,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def image_input(request: HttpRequest) -> HttpResponse:
+def image_input(request: AuthenticatedHttpRequest) -> HttpResponse:
     """An input image widget for one of the member's images ("use this image")."""
     target = request.GET.get("target", "")
     if target not in services.IMAGE_TARGETS:
@@ -102,13 +86,13 @@ def image_input(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def estimate(request: HttpRequest) -> HttpResponse:
+def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The cost estimate next to the Generate button, for the form's current settings."""
-    return render(request, "studio/_estimate.html", {"estimate": services.estimate_for_query(request.GET)})
+    return render(request, f"{PAGE}#estimate", {"estimate": services.estimate_for_query(request.GET)})
 
 
 def _render_index(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     form: StudioForm,
     *,
     notices: list[str] | None = None,
@@ -120,20 +104,24 @@ def _render_index(
         "form": form,
         "cards": services.recent_cards(request.user),
         "estimate": services.estimate_for_query(query if query is not None else request.POST),
-        "suggested_models": SUGGESTED_MODELS,
         "aspect_presets": ASPECT_PRESETS,
         "notices": notices or [],
         "feedback": feedback,
-        "model_picker": fragments.has_model_picker(),
     }
-    return render(request, "studio/index.html", context, status=status)
+    return render_page(request, PAGE, context, status=status)
 
 
-def _image_input(request: HttpRequest, target: str, index: int | None, *, image: Image | None = None,
-                 errors: list[str] | None = None) -> HttpResponse:
+def _image_input(
+    request: AuthenticatedHttpRequest,
+    target: str,
+    index: int | None,
+    *,
+    image: Image | None = None,
+    errors: list[str] | None = None,
+) -> HttpResponse:
     context = {"target": target, "index": index, "label": IMAGE_LABELS[target], "image_id": image.pk if image else "",
                "errors": errors or []}
-    return render(request, "studio/_image_input.html", context)
+    return render(request, f"{PAGE}#image-input", context)
 
 
 def _index(value: str | None) -> int | None:

@@ -15,11 +15,12 @@ from channels.db import database_sync_to_async
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from runware_web.accounts.models import User
+from runware_web.live.consumers import PortalConsumer
 from runware_web.live.frames import bind_frame
 from runware_web.media.access import get_own_image
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, ImageToolForm
-from runware_web.live.consumers import PortalConsumer
 from runware_web.upstream.errors import Refused
 
 NO_SUCH_IMAGE = "That image does not exist, or it is not yours. Pick one of your own images."
@@ -70,17 +71,19 @@ class ToolsConsumer(PortalConsumer):
             form.add_error(None, refused.message)
             await self.send_html(render_form(form))
             return
-        pending = render_to_string("tools/_run_pending.html", {"task": task, "form": form, "image": image})
+        context = {"task": task, "form": form, "image": image}
+        pending = render_to_string("tools/index.html#run-pending", context)
         await self.send_html(render_form(form) + pending)
 
 
 def render_form(form: ImageToolForm) -> str:
-    return render_to_string("tools/_tool_form.html", {"form": form})
+    return render_to_string("tools/index.html#tool-form", {"form": form})
 
 
-def _render_results(user: Any, image_id: str) -> str:
+def _render_results(user: User, image_id: str) -> str:
     try:
         image = services.own_image(user, image_id)
     except Http404:
         return ""
-    return render_to_string("tools/_results.html", {"image": image, "runs": services.runs_for_image(user, image)})
+    runs = services.runs_for_image(user, image)
+    return render_to_string("tools/index.html#results", {"image": image, "runs": runs})

@@ -12,19 +12,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.media.store import save_image
+from runware_web.runner import runner
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, EnhanceForm, ImageToolForm, UploadForm
 from runware_web.upstream.errors import Refused
-from runware_web.runner import runner
 
 GALLERY_PICKS = 18
 
@@ -37,7 +38,7 @@ def tools_url(image: Image | None = None, anchor: str = "") -> str:
 
 
 def _page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     image: Image | None,
     upload_form: UploadForm | None = None,
@@ -56,14 +57,14 @@ def _page(
 
 
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     image_id = request.GET.get("image")
     image = services.own_image(request.user, image_id) if image_id else None
     return _page(request, image=image)
 
 
 @require_POST
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, image=None, upload_form=form, status=400)
@@ -73,7 +74,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-async def run_tool(request: HttpRequest, task_type: str) -> HttpResponse:
+async def run_tool(request: AuthenticatedHttpRequest, task_type: str) -> HttpResponse:
     """The no-socket path of a tool form: same form, same task; answers once the task has ended."""
     if task_type not in IMAGE_TOOLS:
         raise Http404("No such tool.")
@@ -96,7 +97,7 @@ async def run_tool(request: HttpRequest, task_type: str) -> HttpResponse:
 
 
 @require_POST
-async def enhance(request: HttpRequest) -> HttpResponse:
+async def enhance(request: AuthenticatedHttpRequest) -> HttpResponse:
     """htmx: enhance the prompt and answer with the versions to pick from (always 200, so htmx swaps)."""
     user = await request.auser()
     form = EnhanceForm(request.POST)
@@ -109,4 +110,4 @@ async def enhance(request: HttpRequest) -> HttpResponse:
         else:
             await runner.wait(task.pk)
             context["result"] = await sync_to_async(services.enhanced)(task.pk, form.cleaned_data["promptVersions"])
-    return HttpResponse(render_to_string("tools/_enhance_versions.html", context))
+    return HttpResponse(render_to_string("tools/index.html#enhance-versions", context))

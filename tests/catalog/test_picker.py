@@ -36,7 +36,7 @@ def options(page: str) -> list[tuple[str, str]]:
 def studio_picker(**data) -> str:
     """The picker as the studio includes it, for a form like the studio's."""
     form = StudioLikeForm(data=data) if data else StudioLikeForm()
-    return render_to_string("catalog/_model_picker.html", {"field": form["model"]})
+    return render_to_string("catalog/index.html#model-picker", {"field": form["model"]})
 
 
 def chosen(page: str) -> str:

@@ -11,8 +11,8 @@ from channels.testing import WebsocketCommunicator
 
 from runware_web.accounts.models import User
 from runware_web.asgi import application
+from runware_web.lib.money import usd
 from runware_web.money.models import BalanceReading
-from runware_web.spend.templatetags.spend import usd
 from tests.conftest import acreate_user
 from tests.test_sockets import session_cookie
 

@@ -243,7 +243,7 @@ def test_fewer_versions_than_asked_are_shown_with_a_note(user):
     TextResult.objects.create(task=task, user=user, index=0, text="1. a castle at dawn\n2. a castle at dusk")
     result = enhanced(task.pk, 3)
     assert result.versions == ["a castle at dawn", "a castle at dusk"]
-    page = render_to_string("tools/_enhance_versions.html", {"result": result, "form": None})
+    page = render_to_string("tools/index.html#enhance-versions", {"result": result, "form": None})
     assert "Use version 2" in page and "Runware returned 2 of the 3 versions asked for." in page
 
 
@@ -256,12 +256,12 @@ def test_the_image_page_include_offers_the_tools_to_the_owner_only(rf, user, oth
 
     request = rf.get(f"/gallery/{image.pk}/")
     request.user = user
-    page = render_to_string("tools/_image_actions.html", {"image": image}, request=request)
+    page = render_to_string("tools/index.html#image-actions", {"image": image}, request=request)
     assert f'ws-connect="/ws/tools/?image={image.pk}"' in page
     assert 'id="tool-form-upscale"' in page and "Remove background" in page
 
     request.user = other_user  # a team member looking at a shared image
-    assert "tool-form-" not in render_to_string("tools/_image_actions.html", {"image": image}, request=request)
+    assert "tool-form-" not in render_to_string("tools/index.html#image-actions", {"image": image}, request=request)
 
 
 @pytest.mark.django_db

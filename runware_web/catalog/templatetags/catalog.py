@@ -6,7 +6,8 @@ from typing import Any
 
 from django import template
 
-from runware_web.catalog.search import CatalogModel, is_air, known_model
+from runware_web.catalog.search import CatalogModel, known_model
+from runware_web.lib.air import is_air
 
 register = template.Library()
 

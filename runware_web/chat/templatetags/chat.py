@@ -1,6 +1,6 @@
-from __future__ import annotations
+"""Chat's own template filters (money and durations use the portal's builtin filters)."""
 
-from decimal import Decimal
+from __future__ import annotations
 
 from django import template
 from django.utils.safestring import SafeString
@@ -20,21 +20,3 @@ def markdown(text: str) -> SafeString:
 @register.filter
 def model_label(air: str) -> str:
     return label(air)
-
-
-@register.filter
-def usd(amount: Decimal | None) -> str:
-    """Exactly the digits Runware reported, as dollars: 0.0000235000 → $0.0000235."""
-    if amount is None:
-        return ""
-    text = format(amount.normalize(), "f")
-    if "." not in text:
-        text += ".00"
-    elif len(text.split(".")[1]) < 2:
-        text += "0"
-    return f"${text}"
-
-
-@register.filter
-def seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f} s"

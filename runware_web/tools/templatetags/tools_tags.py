@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import template
 from django.urls import NoReverseMatch, reverse
 
@@ -26,19 +24,6 @@ def tool_forms(context: template.Context, image: Image, bound_form: ImageToolFor
 def tool_runs(context: template.Context, image: Image) -> list:
     """What the member's tools made from an image, newest first."""
     return services.runs_for_image(context["request"].user, image)
-
-
-@register.filter
-def money(amount: Decimal | None) -> str:
-    """A cost in dollars with every digit Runware reported and no trailing zeros: $0.0005."""
-    if amount is None:
-        return "—"
-    text = f"{amount:f}"
-    if "." in text:
-        text = text.rstrip("0")
-        whole, _, fraction = text.partition(".")
-        text = f"{whole}.{fraction.ljust(2, '0')}"
-    return f"${text}"
 
 
 @register.filter
