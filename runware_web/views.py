@@ -1,3 +1,5 @@
+"""Views of the project itself, above every feature."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
@@ -14,14 +16,3 @@ def health(request: HttpRequest) -> JsonResponse:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
 
-
-def coming_soon(title: str, blurb: str):
-    """A page that a later piece fills in: honest about it, and logged-in only like every page."""
-
-    @require_safe
-    def view(request: HttpRequest):
-        from django.shortcuts import render
-
-        return render(request, "coming_soon.html", {"title": title, "blurb": blurb})
-
-    return view

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Max
 
+from runware_web.accounts.models import User
 from runware_web.upstream.models import Task
 
 RECENT_LIMIT = 5
 
 
-def recent_models(user: Any, limit: int = RECENT_LIMIT) -> list[str]:
+def recent_models(user: User, limit: int = RECENT_LIMIT) -> list[str]:
     """AIRs of the models this member generated images with, the most recently used first."""
     rows = (
         Task.objects.for_user(user)

@@ -1,4 +1,4 @@
-"""The gallery's and history's forms: filters that live in the URL, and the selection of images."""
+"""The gallery's forms: filters that live in the URL, and the selection of images."""
 
 from __future__ import annotations
 
@@ -8,43 +8,12 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from runware_web.media.models import Image
-from runware_web.upstream.models import Task
 
 MAX_SELECTION = 200
-
-# What a task is, for a person; anything else shows its Runware task type as is.
-TASK_TYPE_LABELS = {
-    "imageInference": "Image generation",
-    "textInference": "Chat reply",
-    "promptEnhance": "Prompt enhancement",
-    "caption": "Caption",
-    "imageCaption": "Caption",
-    "upscale": "Upscale",
-    "imageUpscale": "Upscale",
-    "removeBackground": "Background removal",
-    "imageBackgroundRemoval": "Background removal",
-    "controlNetPreprocess": "ControlNet guide",
-    "imageControlNetPreProcess": "ControlNet guide",
-    "imageMasking": "Mask",
-    "photoMaker": "PhotoMaker",
-    "videoInference": "Video",
-}
-
-# The filter offers each kind once, under the current task type name; legacy names come along.
-_TASK_TYPE_ALIASES = {
-    "caption": ["caption", "imageCaption"],
-    "upscale": ["upscale", "imageUpscale"],
-    "removeBackground": ["removeBackground", "imageBackgroundRemoval"],
-    "controlNetPreprocess": ["controlNetPreprocess", "imageControlNetPreProcess"],
-}
-_LEGACY_TASK_TYPES = {"imageCaption", "imageUpscale", "imageBackgroundRemoval", "imageControlNetPreProcess"}
-
-
-def task_type_label(task_type: str) -> str:
-    return TASK_TYPE_LABELS.get(task_type, task_type)
 
 
 class GalleryFilterForm(forms.Form):
@@ -81,7 +50,7 @@ class GalleryFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "", False)}
 
 
-def apply_image_filters(images, filters: dict[str, Any]):
+def apply_image_filters(images: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
     if prompt := filters.get("prompt"):
         images = images.filter(prompt__icontains=prompt)
     if model := filters.get("model"):
@@ -142,26 +111,3 @@ class SelectionForm(forms.Form):
 
     ids = UUIDListField(label="Images")
     action = forms.ChoiceField(label="Action", choices=list(ACTIONS.items()))
-
-
-class HistoryFilterForm(forms.Form):
-    """History's filters; `taskType` is Runware's own name for what a task did."""
-
-    taskType = forms.ChoiceField(
-        label="Kind",
-        required=False,
-        choices=[("", "Any kind")]
-        + [(name, label) for name, label in TASK_TYPE_LABELS.items() if name not in _LEGACY_TASK_TYPES],
-    )
-    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *Task.Status.choices])
-
-    def filters(self) -> dict[str, Any]:
-        return {name: value for name, value in self.cleaned_data.items() if value}
-
-
-def apply_task_filters(tasks, filters: dict[str, Any]):
-    if task_type := filters.get("taskType"):
-        tasks = tasks.filter(task_type__in=_TASK_TYPE_ALIASES.get(task_type, [task_type]))
-    if status := filters.get("status"):
-        tasks = tasks.filter(status=status)
-    return tasks

@@ -7,7 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from runware_web.upstream.models import COST
+from runware_web.accounts.models import User
+from runware_web.lib.money import COST
 
 
 def _image_path(image: Image, filename: str) -> str:
@@ -23,7 +24,7 @@ _TRASHED = Q(deleted_at__isnull=False)
 
 
 class ImageQuerySet(models.QuerySet["Image"]):
-    def for_user(self, user) -> ImageQuerySet:
+    def for_user(self, user: User) -> ImageQuerySet:
         return self.filter(user=user)
 
     def visible(self) -> ImageQuerySet:
@@ -76,7 +77,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        # The gallery pages by (created_at, id), newest first (keyset, see gallery.paging), over
+        # The gallery pages by (created_at, id), newest first (keyset, see lib.paging), over
         # images not in the trash: each index below serves one filter in that order, so a page
         # reads its 48 rows and stops, whatever the size of the table (benchmarks/gallery.py).
         indexes = [

@@ -55,7 +55,7 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
     size checks are its size.
 
     Every caller is an upload (`ImageUploadField`). Runware's results do not come through here:
-    `gallery.store.save_image` stores them as they were made, with no second lossy encoding.
+    `media.store.save_image` stores them as they were made, with no second lossy encoding.
     """
     if len(data) > settings.UPLOAD_MAX_BYTES:
         raise ValidationError(

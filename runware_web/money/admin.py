@@ -5,9 +5,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from runware_web.accounts.models import Team, User
+from runware_web.lib.money import usd
 from runware_web.money import reports
 from runware_web.money.models import BalanceReading, Charge
-from runware_web.lib.money import usd
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

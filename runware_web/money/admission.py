@@ -19,40 +19,13 @@ from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
 
-from runware_web.lib import sql
 from runware_web.accounts.models import Team, User
+from runware_web.lib import sql
+from runware_web.lib.money import ZERO, usd
 from runware_web.money import reports
 from runware_web.money.reports import BudgetUse
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
-
-ZERO = Decimal(0)
-
-
-def month_start(now: datetime | None = None) -> datetime:
-    now = timezone.localtime(now or timezone.now())
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def user_committed(user: User) -> Decimal:
-    """The member's spend this month plus what their running tasks are expected to add."""
-    return reports.member_budget_use(user).committed
-
-
-def team_committed(team: Team) -> Decimal:
-    return reports.team_budget_use(team).committed
-
-
-def usd(amount: Decimal) -> str:
-    """Money for a sentence: cents, or every digit Runware gave when it is less than that."""
-    return f"${reports.plain_amount(amount)}"
-
-
-def admit(*, user: User, estimate: Decimal) -> None:
-    """Refuse the task (raise Refused) if it would break a limit; must run inside transaction.atomic."""
-    refused = admit_many(user=user, estimates=[estimate])[0]
-    if refused is not None:
-        raise refused
 
 
 def admit_many(*, user: User, estimates: list[Decimal], member: Member | None = None) -> list[Refused | None]:
@@ -64,7 +37,7 @@ def admit_many(*, user: User, estimates: list[Decimal], member: Member | None = 
     it, it is read here.
     """
     if not connection.in_atomic_block:
-        raise RuntimeError("admit() must run inside the transaction that creates the task")
+        raise RuntimeError("admission must run inside the transaction that creates the tasks")
     member = member or lock_members([user.pk])[user.pk]
     recent = member.recent
     own, shared = BudgetUse(budget=None, spent=ZERO), None

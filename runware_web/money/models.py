@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from runware_web.upstream.models import COST
+from runware_web.lib.money import COST
 
 
 class Charge(models.Model):

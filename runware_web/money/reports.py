@@ -1,8 +1,6 @@
 """Reading the ledger: periods, exact totals and the breakdowns the spend pages show.
 
-Every figure here is a sum of `Charge` rows. On PostgreSQL the database sums `numeric` values
-exactly; SQLite stores decimals as floating point and its SUM() would add them as floats, so there
-each row (exact on its own, once Django has read it back) is added up in Python instead.
+Every figure here is an exact sum of `Charge` rows, computed by the database (see exact_sum()).
 """
 
 from __future__ import annotations
@@ -21,43 +19,10 @@ from django.db.models.functions import Cast, Round, TruncDate
 from django.utils import timezone
 
 from runware_web.accounts.models import Team, User
+from runware_web.lib.kinds import kind_label
+from runware_web.lib.money import ZERO
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
-
-ZERO = Decimal(0)
-
-KINDS = {
-    "imageInference": "Image generation",
-    "textInference": "Chat",
-    "caption": "Captions",
-    "imageCaption": "Captions",
-    "promptEnhance": "Prompt enhancement",
-    "upscale": "Upscaling",
-    "imageUpscale": "Upscaling",
-    "removeBackground": "Background removal",
-    "imageBackgroundRemoval": "Background removal",
-    "imageMasking": "Masking",
-    "controlNetPreprocess": "ControlNet guides",
-    "imageControlNetPreProcess": "ControlNet guides",
-    "videoInference": "Video",
-    "audioInference": "Audio",
-}
-
-
-def plain_amount(amount: Decimal | None, *, grouping: bool = True) -> str:
-    """An amount with every digit it has (no trailing zeros), but at least cents: 0.00412345, 1,012.50."""
-    if amount is None:
-        return ""
-    text = format(amount.normalize(), "f") if amount else "0"
-    whole, _, fraction = text.partition(".")
-    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
-    digits = f"{int(digits):,}" if grouping else digits
-    return f"{sign}{digits}.{fraction.ljust(2, '0')}"
-
-
-def kind_label(task_type: str) -> str:
-    return KINDS.get(task_type, task_type or "Other")
-
 
 # ---------------------------------------------------------------------- periods
 
@@ -131,16 +96,6 @@ def exact_sum(column: str = "amount") -> Sum:
     if connection.vendor == "postgresql":
         return Sum(column)
     return Sum(Cast(Round(F(column) * 10**DECIMAL_PLACES), BigIntegerField()))
-
-
-def exact_sum_sql(column: str) -> str:
-    """exact_sum() in SQL, for a hand-written statement: the exact total of a quoted column as the
-    column's own type (zero for no rows). On SQLite the integer sum is scaled back as a REAL, which
-    is how SQLite stores every amount."""
-    if connection.vendor == "postgresql":
-        return f"COALESCE(SUM({column}), 0)"
-    scale = 10**DECIMAL_PLACES
-    return f"COALESCE(SUM(CAST(ROUND({column} * {scale}) AS INTEGER)), 0) / {scale}.0"
 
 
 def as_amount(value: Any) -> Decimal:

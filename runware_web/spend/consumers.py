@@ -1,6 +1,6 @@
 """`/ws/spend/`: the staff spend page's socket. Staff only.
 
-It joins the staff spend group; whenever a charge is committed (spend/live.py rings that bell) it
+It joins the staff spend group; whenever a charge is committed (the runner rings that bell) it
 re-renders the page's live regions (totals, chart, members, teams, breakdowns, newest charges) for
 the period the page shows, which comes in the socket's query string. Bursts of charges are
 coalesced into as few renders as the page can use. Budget forms and the balance buttons are sent
@@ -17,12 +17,12 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 
 from runware_web.accounts.models import Team, User
+from runware_web.lib.groups import STAFF_SPEND_GROUP
+from runware_web.live.consumers import PortalConsumer
 from runware_web.money import reconcile
 from runware_web.spend.forms import BudgetForm, PeriodForm
 from runware_web.spend.views import dashboard_context
-from runware_web.live.consumers import PortalConsumer
 from runware_web.upstream.errors import UpstreamError
-from runware_web.lib.groups import STAFF_SPEND_GROUP
 
 LIVE_PARTIALS = ("summary", "chart", "members", "teams", "breakdowns", "newest")
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 
 from runware_web.accounts.models import Team, User
+from runware_web.lib.money import plain_amount
 from runware_web.money import reports
 from runware_web.money.reports import Period
 
@@ -111,7 +112,7 @@ class BudgetForm(forms.Form):
         kwargs.setdefault("auto_id", f"id_budget_{kind}_{target.pk}_%s")
         budget = target.monthly_budget
         kwargs.setdefault("initial", {"monthly_budget": None if budget is None
-                                      else reports.plain_amount(budget, grouping=False)})
+                                      else plain_amount(budget, grouping=False)})
         super().__init__(*args, **kwargs)
         self.target = target
         self.kind = kind

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.accounts.models import Team, User
 from runware_web.money import reconcile, reports
 from runware_web.spend.forms import BudgetForm, ExportForm, PeriodForm
@@ -27,7 +28,7 @@ def staff_required(view: Callable) -> Callable:
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
-        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        async def async_wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_staff:
                 raise Http404("No such page.")
             return await view(request, *args, **kwargs)
@@ -35,7 +36,7 @@ def staff_required(view: Callable) -> Callable:
         return async_wrapper
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_staff:
             raise Http404("No such page.")
         return view(request, *args, **kwargs)
@@ -71,14 +72,14 @@ def page_context(request: HttpRequest, period_form: PeriodForm, **extra: Any) ->
 
 @require_safe
 @staff_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     period_form = PeriodForm(request.GET or None)
     return render(request, "spend/index.html", page_context(request, period_form))
 
 
 @require_safe
 @staff_required
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One CSV row per charge between two dates (both included), costs exactly as Runware reported."""
     form = ExportForm(request.GET)
     if not form.is_valid():
@@ -131,7 +132,7 @@ def _cell(text: str) -> str:
 
 @require_POST
 @staff_required
-def set_budget(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+def set_budget(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpResponse:
     """The no-JavaScript way to change a budget (the page sends the same form over its socket)."""
     target = get_object_or_404(Team if kind == "team" else User, pk=pk)
     form = BudgetForm(request.POST, target=target)
@@ -147,7 +148,7 @@ def set_budget(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @require_POST
 @staff_required
-async def take_reading(request: HttpRequest) -> HttpResponse:
+async def take_reading(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Read the Runware balance now (no-JavaScript fallback of the page's buttons)."""
     starting_point = request.POST.get("starting_point") == "1"
     user = await request.auser()
@@ -165,5 +166,5 @@ async def take_reading(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def usage(request: HttpRequest) -> HttpResponse:
+def usage(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "account/usage.html", {"usage": reports.member_usage(request.user)})

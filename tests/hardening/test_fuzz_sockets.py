@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from runware_web.chat.forms import MAX_REPLY_TOKENS
 from runware_web.chat.text_models import DEFAULT_MODEL
+from runware_web.live.consumers import MAX_FRAME_BYTES
 from runware_web.studio.forms import GenerateForm
 from runware_web.tools.forms import IMAGE_TOOLS
-from runware_web.live.consumers import MAX_FRAME_BYTES
 from runware_web.upstream.models import Task
 from tests.hardening.helpers import ALERT, connected, drain, make_conversation, make_image, receive_until
 

@@ -56,7 +56,7 @@ def test_breakdowns_by_model_and_task_type(staff_client, user):
     assert models.index("runware:101@1") < models.index("runware:504@1")  # biggest first
     assert "$0.004" in models and "$0.0007" in models
     kinds = page[page.index('id="spend-kinds-title"'):]
-    assert "Image generation" in kinds and "Upscaling" in kinds
+    assert "Image generation" in kinds and "Upscale" in kinds
 
 
 def test_the_daily_chart_is_an_svg_with_a_bar_per_day(staff_client, user):
@@ -202,7 +202,7 @@ def test_usage_shows_this_month_by_kind_and_what_remains(alice_client, user, tea
     assert "$0.625" in page
     assert "$1.375 left" in page  # 2 − 0.625
     assert "$6.375 left" in page  # 10 − 3.625, the whole team
-    assert "Image generation" in page and "Chat" in page
+    assert "Image generation" in page and "Chat reply" in page
     assert "$7.00" not in page
     assert 'class="chart-bar"' in page
 

@@ -1,1 +1,0 @@
-"""The simulator keeps no database state."""
