@@ -1,6 +1,7 @@
 """`python3 manage.py runtests [pytest args]`: install what the tests need and run them all.
 
 Installs Debian's Chromium for the browser tests when it is missing (never a browser download),
+checks the import contracts of docs/architecture.md (`lint-imports`, configured in pyproject.toml),
 then runs pytest. Exits with pytest's code; "no tests ran" (pytest's 5) counts as a failure.
 """
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, pytest_args: list[str], **options) -> None:
         self._ensure_chromium()
+        self._check_layers()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
         self.stdout.write(
             f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; "
@@ -37,6 +39,12 @@ class Command(BaseCommand):
             raise CommandError("pytest collected no tests: that is a failure, not a pass.", returncode=5)
         if code:
             raise CommandError(f"pytest failed with exit code {code}.", returncode=code)
+
+    def _check_layers(self) -> None:
+        """Each layer imports only the layers below it, features never import each other, no cycles."""
+        lint = os.path.join(os.path.dirname(sys.executable), "lint-imports")
+        if subprocess.call([lint], cwd=settings.BASE_DIR):
+            raise CommandError("An import breaks the architecture's contracts (see above and docs/architecture.md).")
 
     def _ensure_chromium(self) -> None:
         if os.path.exists(CHROMIUM):

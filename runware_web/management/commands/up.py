@@ -32,6 +32,7 @@ class Command(BaseCommand):
 
         simulator = None
         if settings.RUNWARE_SIMULATED:
+            # Imported only when it runs: the portal imports the simulator only to start it.
             from runware_web.simulator.server import run_in_thread
 
             simulator = run_in_thread(host="127.0.0.1", port=simulator_port)
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Runware: {settings.RUNWARE_WS_URL}")
 
+        # Imported only now: importing daphne.server installs Twisted's asyncio reactor.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
 
