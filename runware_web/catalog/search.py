@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
+from runware import RunOptions
 
 from runware_web.catalog.forms import ARCHITECTURES
 from runware_web.upstream.client import shared_client
@@ -221,8 +222,6 @@ async def _cached_answer(params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _ask_runware(params: dict[str, Any]) -> dict[str, Any]:
-    from runware import RunOptions
-
     try:
         client = await shared_client()
         items = await asyncio.wait_for(

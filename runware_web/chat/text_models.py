@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from runware import models as runware_models
+
 DEFAULT_MODEL = "google:gemma@4-31b"
 
 # Context windows in tokens, where we know them; every other model gets DEFAULT_CONTEXT_TOKENS.
@@ -41,9 +43,7 @@ def label(air: str) -> str:
 
 @cache
 def text_models() -> tuple[str, ...]:
-    from runware import models
-
-    return tuple(sorted(air for air, entry in models.items() if entry.task_type == "textInference"))
+    return tuple(sorted(air for air, entry in runware_models.items() if entry.task_type == "textInference"))
 
 
 def model_choices() -> list[tuple[str, str]]:

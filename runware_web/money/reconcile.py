@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from runware_web.accounts.models import User
 from runware_web.money import reports
 from runware_web.money.models import BalanceReading, Charge
 from runware_web.upstream.client import shared_client
@@ -66,15 +68,15 @@ async def fetch_balance() -> Decimal:
     raise UpstreamError(code="unknown", message="Runware's account details did not include a balance.")
 
 
-async def take_reading(*, user: Any = None, starting_point: bool = False) -> BalanceReading:
+async def take_reading(*, user: User | None = None, starting_point: bool = False) -> BalanceReading:
     """Read the balance now and store it; the first reading ever becomes the starting point."""
-    from channels.db import database_sync_to_async
-
     balance = await fetch_balance()
     return await database_sync_to_async(save_reading)(balance=balance, user=user, starting_point=starting_point)
 
 
-def save_reading(*, balance: Decimal, user: Any = None, starting_point: bool = False) -> BalanceReading:
+def save_reading(*, balance: Decimal, user: User | None = None, starting_point: bool = False) -> BalanceReading:
+    """Store a reading (staff who asked for it, or None for the page's own reading on open)."""
+    taken_by = user if user is not None and user.pk else None
     with transaction.atomic():
         first = not BalanceReading.objects.filter(is_starting_point=True).exists()
         last_charge_id = Charge.objects.aggregate(last=Max("id"))["last"] or 0
@@ -82,7 +84,7 @@ def save_reading(*, balance: Decimal, user: Any = None, starting_point: bool = F
         if (not starting_point and not first and latest is not None and not latest.is_starting_point
                 and latest.balance == balance and latest.last_charge_id == last_charge_id):
             # Nothing happened since the last reading: refresh its time instead of adding a row.
-            latest.taken_at, latest.taken_by = timezone.now(), user if getattr(user, "pk", None) else None
+            latest.taken_at, latest.taken_by = timezone.now(), taken_by
             latest.save(update_fields=["taken_at", "taken_by"])
             return latest
         return BalanceReading.objects.create(
@@ -90,7 +92,7 @@ def save_reading(*, balance: Decimal, user: Any = None, starting_point: bool = F
             last_charge_id=last_charge_id,
             tasks_running=Task.objects.active().count(),
             is_starting_point=starting_point or first,
-            taken_by=user if getattr(user, "pk", None) else None,
+            taken_by=taken_by,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import aiohttp
 from django.conf import settings
 
 # Stable codes of runware-sdk's RunwareError (protocol reference §6.3) → what to tell a member.
@@ -73,8 +74,6 @@ def from_sdk(exc: BaseException) -> UpstreamError:
 
 def _network_code(exc: BaseException) -> str:
     """Errors raised below the SDK (a stream cut off, a socket timing out) by what they mean."""
-    import aiohttp
-
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)):
         return "timeout"
     if isinstance(exc, (aiohttp.ClientError, ConnectionError)):

@@ -17,13 +17,14 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from runware_web.accounts.models import User
 from runware_web.lib import sql
 from runware_web.lib.money import COST
 from runware_web.upstream.errors import UpstreamError
 
 
 class TaskQuerySet(models.QuerySet["Task"]):
-    def for_user(self, user) -> TaskQuerySet:
+    def for_user(self, user: User) -> TaskQuerySet:
         return self.filter(user=user)
 
     def active(self) -> TaskQuerySet:
