@@ -8,7 +8,7 @@ hand (see runware_web.lib.sql); they live here and nowhere else.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -50,7 +50,7 @@ class TaskQuerySet(models.QuerySet["Task"]):
             cancelled = dict(cancelled_ones.values_list("pk", "cancelled_at"))
         transaction.on_commit(partial(_follow_end, tasks, status, fields, cancelled))
 
-    def cancel_active(self, *, user, task_id: Any) -> Task | None:
+    def cancel_active(self, *, user: User, task_id: Any) -> Task | None:
         """Mark a member's task cancelled if it is still active; the task, or None if it is not."""
         try:
             task_uuid = uuid.UUID(str(task_id))
@@ -169,7 +169,7 @@ class Task(models.Model):
         return self.status in {self.Status.QUEUED, self.Status.RUNNING}
 
     @property
-    def duration(self):
+    def duration(self) -> timedelta | None:
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
