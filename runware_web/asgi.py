@@ -1,7 +1,10 @@
 """ASGI entry point: Daphne serves HTTP (Django) and WebSockets (Channels consumers).
 
-Every WebSocket passes the Origin check (Django's CSRF middleware does not run for sockets) and
-the session-auth middleware; consumers refuse anonymous users themselves.
+Every HTTP request passes the body size limit first (`lib.limits.BodySizeLimit`: 413 above
+REQUEST_MAX_BYTES, before the body is read), and Daphne is told not to parse form bodies itself
+(`lib.limits.forms_left_unparsed`: Twisted would hold about 13 copies of an upload). Every WebSocket
+passes the Origin check (Django's CSRF middleware does not run for sockets) and the session-auth
+middleware; consumers refuse anonymous users themselves.
 """
 
 import os
@@ -15,11 +18,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from runware_web.lib.limits import BodySizeLimit, forms_left_unparsed  # noqa: E402
 from runware_web.routing import websocket_urlpatterns  # noqa: E402
+from runware_web.runner import runner  # noqa: E402
+
+forms_left_unparsed()
+# The runner starts with the worker, not with its first socket: a worker that serves nobody yet
+# still holds its lease and takes over the tasks of workers that died.
+runner.start_with_server()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from runware_web.lib.env import (
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "runware_web.lib.streaming.StaticFilesMiddleware",  # WhiteNoise, sending files as it reads them
+    "runware_web.content_policy.ContentSecurityPolicyMiddleware",  # the CSP header and request.csp_nonce
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -134,7 +137,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer, whose sockets outlive a Redis outage (see live.layer).
+            "BACKEND": "runware_web.live.layer.OutageTolerantLayer",
             "CONFIG": {
                 "hosts": [{
                     "address": REDIS_URL,
@@ -153,7 +157,9 @@ if REDIS_URL:
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Pages read the cache: a Redis that stops answering costs them at most a couple of seconds (lib.cache).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -229,6 +235,39 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+
+# --- Content-Security-Policy (django-csp; runware_web.content_policy) ----------------------------
+def _bucket_origins() -> list[str]:
+    """Where the browser fetches originals from: `gallery:file` redirects to signed bucket URLs
+    (path-style on a custom endpoint, virtual-hosted on AWS; both forms are named)."""
+    if not S3_BUCKET:
+        return []
+    endpoint = urlsplit(env_str("RUNWARE_WEB_S3_ENDPOINT_URL") or "")
+    if endpoint.netloc:
+        return [f"{endpoint.scheme}://{endpoint.netloc}", f"{endpoint.scheme}://{S3_BUCKET}.{endpoint.netloc}"]
+    region = env_str("RUNWARE_WEB_S3_REGION")
+    regional = [f"https://{S3_BUCKET}.s3.{region}.amazonaws.com"] if region else []
+    return [f"https://{S3_BUCKET}.s3.amazonaws.com", *regional]
+
+
+# No inline script or style without the response's nonce (`request.csp_nonce`; base.html hands it to
+# `{% htmx_script %}`), no eval (htmx's `allowEval` is off too). Images may also come over https: the
+# model pictures of Runware's catalogue live on hosts Runware picks, and an image cannot run code
+# (chat replies render no images). The socket is same-origin: 'self' covers ws: and wss: to this host.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:", "https:", *_bucket_origins()],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Runware ------------------------------------------------------------------------------------
 RUNWARE_API_KEY = env_secret("RUNWARE_API_KEY")
 # No key: the portal talks to the project's simulator (started by `manage.py up`).
@@ -240,6 +279,9 @@ RUNWARE_MAX_RETRIES = env_int("RUNWARE_MAX_RETRIES", 3, minimum=0)  # REST / HTT
 RUNWARE_RETRY_DELAY = env_float("RUNWARE_RETRY_DELAY", 1.0, minimum=0)  # seconds, backoff base
 RUNWARE_RECOVERY_TIMEOUT = env_float("RUNWARE_RECOVERY_TIMEOUT", 120.0, minimum=1)  # seconds
 RUNWARE_SHUTDOWN_GRACE = env_float("RUNWARE_SHUTDOWN_GRACE", 5.0, minimum=0)  # seconds
+# A worker holds its tasks on a lease it renews every third of this; another worker takes over the
+# tasks of one whose lease has run out (killed, frozen, cut off from the database).
+RUNWARE_LEASE_SECONDS = env_float("RUNWARE_LEASE_SECONDS", 10.0, minimum=1)
 
 # What each feature does with its tasks' outcomes: a Task's `feature` → its runner Handler, imported on
 # first use (runware_web.runner.handlers). A feature missing here has its results charged, not saved.
@@ -252,7 +294,14 @@ RUNWARE_WEB_TASK_HANDLERS = {
 # --- portal limits ------------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("RUNWARE_WEB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_PIXELS = env_int("RUNWARE_WEB_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+# The largest request body a worker takes in (runware_web.lib.limits refuses a larger one with 413
+# before reading it): the studio's form may carry three images (seed, mask, guide), plus its fields.
+UPLOAD_MAX_FILES_PER_FORM = 3
+REQUEST_MAX_BYTES = env_int("RUNWARE_WEB_REQUEST_MAX_BYTES", UPLOAD_MAX_FILES_PER_FORM * UPLOAD_MAX_BYTES + 1024 * 1024,
+                            minimum=UPLOAD_MAX_BYTES + 64 * 1024)
 RATE_LIMIT_PER_MINUTE = env_int("RUNWARE_WEB_RATE_LIMIT_PER_MINUTE", 30, minimum=0)  # 0 = off
+# Open page sockets (tabs) one member may hold across every worker (runware_web.live.tabs); 0 = off.
+MAX_SOCKETS_PER_MEMBER = env_int("RUNWARE_WEB_MAX_SOCKETS_PER_MEMBER", 20, minimum=0)
 DEFAULT_USER_BUDGET = env_decimal("RUNWARE_WEB_DEFAULT_USER_BUDGET", None)
 MODEL_SEARCH_CACHE_SECONDS = env_int("RUNWARE_WEB_MODEL_SEARCH_CACHE_SECONDS", 300, minimum=0)
 TRASH_RETENTION_DAYS = env_int("RUNWARE_WEB_TRASH_DAYS", 30, minimum=1)

@@ -5,6 +5,7 @@ member's image is 404 whatever the route.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import zipfile
 from typing import Any
@@ -39,6 +40,7 @@ PAGE_SIZE = 48
 #: The "load more" row at the end of a grid asks for the next tiles only.
 TILES = {"load-more": "tiles"}
 _FILE_CACHE = "private, max-age=86400"
+logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------- pages
@@ -126,7 +128,11 @@ def image_file(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpRespons
     image = get_image_for_page(request.user, image_id)
     if signed := _signed_url(image):
         return signed
-    response = StreamedFileResponse(image.file.open("rb"), content_type=image.content_type)
+    try:
+        handle = image.file.open("rb")
+    except FileNotFoundError:
+        return file_gone(request, image)
+    response = StreamedFileResponse(handle, content_type=image.content_type)
     response["Cache-Control"] = _FILE_CACHE
     return response
 
@@ -134,9 +140,12 @@ def image_file(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpRespons
 @require_safe
 def image_thumbnail(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
-    ensure_thumbnail(image)
-    with image.thumbnail.open("rb") as handle:  # a few kB: one read beats streaming it
-        response = HttpResponse(handle.read(), content_type="image/webp")
+    try:
+        ensure_thumbnail(image)
+        with image.thumbnail.open("rb") as handle:  # a few kB: one read beats streaming it
+            response = HttpResponse(handle.read(), content_type="image/webp")
+    except FileNotFoundError:
+        return file_gone(request, image)
     response["Cache-Control"] = _FILE_CACHE
     return response
 
@@ -147,9 +156,23 @@ def download(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
     if signed := _signed_url(image, as_attachment=True):
         return signed
+    try:
+        handle = image.file.open("rb")
+    except FileNotFoundError:
+        return file_gone(request, image)
     return StreamedFileResponse(
-        image.file.open("rb"), as_attachment=True, filename=download_name(image), content_type=image.content_type
+        handle, as_attachment=True, filename=download_name(image), content_type=image.content_type
     )
+
+
+def file_gone(request: AuthenticatedHttpRequest, images: Image | list[Image]) -> HttpResponse:
+    """404, with a page saying the file is gone from storage: the row is there, its file is not
+    (deleted by hand, a restore without the media, a bucket emptied). Logged for the operator, who
+    finds every such row with `manage.py check_media`."""
+    gone = images if isinstance(images, list) else [images]
+    for image in gone:
+        logger.warning("The file of image %s (%s) is missing from storage", image.pk, image.file.name)
+    return render(request, "gallery/file_gone.html", {"images": gone}, status=404)
 
 
 def _signed_url(image: Image, *, as_attachment: bool = False) -> HttpResponseRedirect | None:
@@ -166,6 +189,12 @@ def _signed_url(image: Image, *, as_attachment: bool = False) -> HttpResponseRed
     # Never reused after the URL expires; the page's next visit asks for a fresh one.
     response["Cache-Control"] = f"private, max-age={storage.querystring_expire // 2}"
     return response
+
+
+def _missing_note(gone: list[Image]) -> str:
+    lines = [f"- {download_name(image)}" for image in gone]
+    return ("The files of these images are gone from the portal's storage, so they are not in this zip:\n"
+            + "\n".join(lines) + "\nTheir pages are still in your gallery; an administrator can say more.\n")
 
 
 def download_name(image: Image) -> str:
@@ -243,7 +272,7 @@ def selection(request: AuthenticatedHttpRequest) -> HttpResponse:
     action, ids = form.cleaned_data["action"], form.cleaned_data["ids"]
     images = own_images(request.user, ids)  # 404 if any of them is not the member's
     if action == "zip":
-        return _zip_response(list(images.order_by("-created_at", "-id")))
+        return _zip_response(request, list(images.order_by("-created_at", "-id")))
     count = len(ids)
     noun = "image" if count == 1 else "images"
     undo = None
@@ -289,19 +318,31 @@ def _selection_done(
     return HttpResponse(html)
 
 
-def _zip_response(images: list[Image]) -> StreamedFileResponse:
-    """The originals in one zip (stored, not recompressed: PNG/JPEG/WebP are compressed already)."""
+def _zip_response(request: AuthenticatedHttpRequest, images: list[Image]) -> HttpResponse:
+    """The originals in one zip (stored, not recompressed: PNG/JPEG/WebP are compressed already).
+    Images whose file is gone are left out and named in MISSING.txt; if every one is gone, 404."""
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 (the response closes it)
     used: set[str] = set()
+    gone: list[Image] = []
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
         for image in images:
             name = download_name(image)
             while name in used:  # two images of the same prompt and short id: practically never
                 name = f"{image.id.hex}.{image.extension}"
+            try:
+                source = image.file.open("rb")
+            except FileNotFoundError:
+                gone.append(image)
+                continue
             used.add(name)
-            with image.file.open("rb") as source, archive.open(name, "w") as target:
+            with source, archive.open(name, "w") as target:
                 while chunk := source.read(1024 * 1024):
                     target.write(chunk)
+        if gone and used:
+            archive.writestr("MISSING.txt", _missing_note(gone))
+    if gone and not used:
+        spool.close()
+        return file_gone(request, gone)
     spool.seek(0)
     filename = f"runware-images-{timezone.localtime():%Y%m%d-%H%M}.zip"
     return StreamedFileResponse(spool, as_attachment=True, filename=filename, content_type="application/zip")

@@ -27,6 +27,10 @@ class Runner:
         await workers.start()
         shutdown.install_hook(self.shutdown)
 
+    def start_with_server(self) -> None:
+        """Start as soon as Daphne serves (called once, by runware_web.asgi)."""
+        shutdown.start_with_reactor(self.ensure_started)
+
     async def submit(
         self,
         *,

@@ -59,6 +59,19 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
         await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
 
 
+def start_with_reactor(start_runner: Callable[[], Awaitable[None]]) -> None:
+    """Start the runner as soon as the Twisted reactor (Daphne's) runs, when there is one.
+
+    Daphne has no ASGI lifespan, and a runner started only by a first socket or task would leave a
+    worker that serves nobody yet (one just restarted, say) without a lease and without looking for
+    dead workers' tasks."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import reactor  # only once Daphne has installed its reactor
+
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(start_runner()))
+
+
 def install_hook(stop_runner: Callable[[], Awaitable[None]]) -> None:
     """Run `stop_runner` before the Twisted reactor (Daphne's) shuts down, when there is one."""
     if "twisted.internet.reactor" not in sys.modules:

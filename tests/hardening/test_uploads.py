@@ -8,20 +8,25 @@ accepted file is stored re-encoded from its pixels: nothing after the image's en
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import io
 import os
 import struct
 import zlib
 from typing import Any
+from unittest import mock
 
 import pytest
+from daphne import http_protocol
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.urls import URLResolver, get_resolver, reverse
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageStat
 
+from runware_web.asgi import application
 from runware_web.media.models import Image
 from runware_web.media.uploads import check_image_bytes
 from runware_web.upstream.models import Task
@@ -331,3 +336,121 @@ def test_a_photos_first_picture_is_stored_as_the_same_photo_alone_would_be():
 
     assert (with_map.content_type, with_map.width, with_map.height) == ("image/jpeg", 192, 128)
     assert with_map.data == alone.data
+
+
+# ------------------------------------------------------------------------------------ the size limit, at the door
+
+
+BOUNDARY = "upload-boundary"
+CSRF = "abcdefghijklmnopqrstuvwxyz012345"  # a CSRF secret's shape: cookie and header agree
+
+
+class Body:
+    """An upload's body, handed to the ASGI application in 1 MiB messages; counts what was asked for."""
+
+    def __init__(self, fields: dict[str, str], file_field: str, data: bytes, *, extra: int = 0) -> None:
+        head = "".join(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                       for name, value in fields.items())
+        head += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; filename="big.png"\r\n'
+                 "Content-Type: image/png\r\n\r\n")
+        self.bytes = head.encode() + data + b"\0" * extra + f"\r\n--{BOUNDARY}--\r\n".encode()
+        self.given = 0
+
+    async def receive(self) -> dict[str, Any]:
+        if self.given >= len(self.bytes):
+            await asyncio.Event().wait()  # the client stays connected while the response is sent
+        piece = self.bytes[self.given:self.given + 1024 * 1024]
+        self.given += len(piece)
+        return {"type": "http.request", "body": piece, "more_body": self.given < len(self.bytes)}
+
+
+async def through_the_asgi_app(client, endpoint: str, body: Body, *, content_length: bool = True,
+                               htmx: bool = False) -> tuple[int, dict[bytes, bytes], str]:
+    """The request as Daphne hands it to the portal's ASGI application: status, headers, body."""
+    path, fields, _ = ENDPOINTS[endpoint]
+    headers = [(b"host", b"testserver"),
+               (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
+               (b"cookie", f"sessionid={client.cookies['sessionid'].value}; csrftoken={CSRF}".encode()),
+               (b"x-csrftoken", CSRF.encode())]
+    if content_length:
+        headers.append((b"content-length", str(len(body.bytes)).encode()))
+    if htmx:
+        headers.append((b"hx-request", b"true"))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": reverse(path), "raw_path": reverse(path).encode(), "root_path": "", "query_string": b"",
+             "headers": headers, "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await application(scope, body.receive, send)
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    content = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), content.decode()
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_an_upload_declared_over_the_limit_is_refused_before_its_body_is_read(logged_in, endpoint):
+    body = Body(ENDPOINTS[endpoint][1], ENDPOINTS[endpoint][2], png_bytes(), extra=settings.REQUEST_MAX_BYTES)
+
+    status, headers, page = await through_the_asgi_app(logged_in, endpoint, body)
+
+    assert status == 413
+    assert body.given == 0  # not one byte of the body was asked for
+    assert "is too large" in page and filesizeformat(settings.UPLOAD_MAX_BYTES) in page
+    assert "Choose a smaller image" in page and "Back button returns to the form" in page
+    assert await Image.objects.acount() == 0
+
+
+async def test_htmx_hears_of_a_refused_upload_in_a_toast_and_keeps_its_form(logged_in):
+    body = Body({"target": "seedImage"}, "seedImage_file", png_bytes(), extra=settings.REQUEST_MAX_BYTES)
+
+    status, headers, fragment = await through_the_asgi_app(logged_in, "studio upload", body, htmx=True)
+
+    assert status == 413
+    assert headers[b"hx-reswap"] == b"none"  # nothing on the page is replaced: what was typed stays
+    assert 'hx-swap-oob="beforeend:#toasts"' in fragment and 'role="alert"' in fragment
+    assert "<html" not in fragment and "Choose a smaller image" in fragment
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+async def test_an_upload_without_a_length_is_cut_off_once_it_passes_the_limit(logged_in, endpoint):
+    over = 3 * settings.REQUEST_MAX_BYTES
+    body = Body(ENDPOINTS[endpoint][1], ENDPOINTS[endpoint][2], png_bytes(), extra=over)
+
+    status, _, page = await through_the_asgi_app(logged_in, endpoint, body, content_length=False)
+
+    assert status == 413
+    assert body.given <= settings.REQUEST_MAX_BYTES + 1024 * 1024  # read up to the limit, not to the end
+    assert "passed" in page and "Nothing was stored" in page
+    assert await Image.objects.acount() == 0
+
+
+@pytest.mark.parametrize("endpoint", ["studio upload", "tools upload"])
+async def test_an_upload_at_the_limit_is_still_accepted(logged_in, endpoint):
+    picture = png_bytes()
+    data = picture + b"\0" * (settings.UPLOAD_MAX_BYTES - len(picture))  # exactly the limit
+    body = Body(ENDPOINTS[endpoint][1], ENDPOINTS[endpoint][2], data)
+
+    status, _, html = await through_the_asgi_app(logged_in, endpoint, body)
+
+    assert status in {200, 302}, html  # the studio's widget, or the tools page of the image
+    stored = await Image.objects.aget()
+    assert stored.size_bytes < len(data)  # the picture only, the padding dropped
+
+
+def test_daphne_leaves_form_bodies_to_django():
+    """Twisted would parse every form body into memory itself (13 copies of an upload, measured by
+    benchmarks/upload_memory.py); Daphne never reads what it parsed."""
+    channel = mock.Mock()
+
+    request = http_protocol.WebRequest(channel)
+
+    assert request._parsePOSTFormSubmission is False
