@@ -22,3 +22,6 @@ RUNWARE_SIMULATED = True
 RUNWARE_RETRY_DELAY = 0.2
 RUNWARE_RECOVERY_TIMEOUT = 20.0
 RUNWARE_SHUTDOWN_GRACE = 10.0
+# Long in the test process, so that its live server's runner does not take over the orphans tests
+# make on purpose; worker processes started by the fault tests pass a short one.
+RUNWARE_LEASE_SECONDS = float(os.environ.get("RUNWARE_LEASE_SECONDS", 60))

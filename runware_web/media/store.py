@@ -112,3 +112,12 @@ def ensure_thumbnail(image: Image) -> None:
     if not Image.objects.filter(pk=image.pk, thumbnail="").update(thumbnail=image.thumbnail.name):
         image.thumbnail.delete(save=False)  # another request made it first: keep theirs
         image.refresh_from_db(fields=["thumbnail"])
+
+
+def has_output(task_id: Any, runware_uuid: str) -> bool:
+    """Whether the output Runware named `runware_uuid` of a task is stored, with its file.
+
+    A worker that takes over a dead one's task asks this of every output already charged: one
+    charged but not stored (the worker died in between) is fetched and stored again."""
+    image = Image.objects.filter(task_id=task_id, runware_uuid=runware_uuid[:64]).first() if runware_uuid else None
+    return image is not None and image.file.storage.exists(image.file.name)

@@ -45,15 +45,22 @@ async def record(task: Task, outputs: list[tuple[str, Decimal | None]]) -> None:
 
 
 async def deliver(run: state.Run, task: Task, handler: Handler, items: list[dict[str, Any]]) -> None:
-    """Charge the outputs not seen before, then hand each to the feature and publish its HTML."""
+    """Charge the outputs not seen before, then hand each to the feature and publish its HTML.
+
+    For a task adopted from a dead worker, `run.charged` holds what that worker put in the ledger:
+    those outputs are not charged again, and are handed to the feature only if it has not stored
+    them (the worker may have died between the charge and the file)."""
     fresh: list[tuple[str, dict[str, Any]]] = []
     for item in items:
         key = result_key(item, fallback=f"#{len(run.seen)}")
-        if key not in run.seen:
-            run.seen.add(key)
-            fresh.append((key, item))
+        if key in run.seen:
+            continue
+        run.seen.add(key)
+        if key in run.charged and await handler.is_stored(task, item):
+            continue
+        fresh.append((key, item))
     # Runware has billed these outputs: the charges are recorded before anything else can fail.
-    await record(task, [(key, parse_cost(item.get("cost"))) for key, item in fresh])
+    await record(task, [(key, parse_cost(item.get("cost"))) for key, item in fresh if key not in run.charged])
     for _, item in fresh:
         try:
             html = await handler.on_result(task, item)

@@ -51,6 +51,13 @@ class Handler:
     async def on_failed(self, task: Task, error: UpstreamError) -> str:
         return ""
 
+    async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
+        """Whether an output already charged (by a worker that died since) was saved too.
+
+        Asked only for a task adopted from a dead worker; a feature that stores files says whether
+        this output's file is there, so that a charged but unsaved output is saved now."""
+        return True
+
 
 def handler_for(feature: str) -> Handler:
     """The handler of a feature's tasks, made once from the settings' table."""

@@ -28,7 +28,8 @@ class Run:
     """Book-keeping of one running task inside this process."""
 
     task_id: uuid.UUID
-    seen: set[str | int] = field(default_factory=set)  # the result keys handled (and charged)
+    seen: set[str | int] = field(default_factory=set)  # the result keys handed to the feature (and charged)
+    charged: set[str] = field(default_factory=set)  # keys an earlier owner already put in the ledger
     future: asyncio.Task[None] | None = None
 
 

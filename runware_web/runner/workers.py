@@ -1,22 +1,28 @@
-"""This worker among the others: its row and heartbeat, the upstream watch, adopting orphaned tasks.
+"""This worker among the others: its lease, the upstream watch, taking over dead workers' tasks.
 
-A task is owned by the worker named in its row. Each worker beats every HEARTBEAT_SECONDS; one
-silent for STALE_WORKER_SECONDS (or stopped) is dead, and a live worker adopts its unfinished tasks:
-it recovers those that were sent (getResponse) and fails, unbilled, those that never were.
+A task is owned by the worker named in its row, on that worker's lease: the worker renews it (its
+row's `last_seen`) every third of settings.RUNWARE_LEASE_SECONDS. One whose lease has run out, or
+that stopped, is dead. Every worker looks for dead workers' unfinished tasks every half lease, not
+only when it starts, and claims each with a conditional update, so that exactly one adopts it: it
+recovers those that were sent (getResponse) and fails, unbilled, those that never were. One lease
+per worker rather than per task: renewing it is one write however many tasks the worker runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from runware_web.lib.outages import CACHE
 from runware_web.runner import state
 from runware_web.runner.deliver import fail
 from runware_web.runner.handlers import handler_for
@@ -31,8 +37,7 @@ from runware_web.upstream.status import (
     UPSTREAM_UNREACHABLE,
 )
 
-HEARTBEAT_SECONDS = 15.0
-STALE_WORKER_SECONDS = 60.0
+log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 NEVER_SENT = UpstreamError(
@@ -49,9 +54,9 @@ LOST = UpstreamError(
 async def start() -> None:
     """Register this worker, then keep it alive, watch the upstream and adopt what dead ones left."""
     await database_sync_to_async(_register)()
-    state.spawn(_heartbeat())
+    state.spawn(_keep_lease())
     state.spawn(_watch_upstream())
-    state.spawn(recover_orphans())
+    state.spawn(_adopt_orphans_forever())
 
 
 async def recover_orphans() -> int:
@@ -59,7 +64,7 @@ async def recover_orphans() -> int:
 
     Returns how many tasks were adopted.
     """
-    stale_before = timezone.now() - timedelta(seconds=STALE_WORKER_SECONDS)
+    stale_before = timezone.now() - timedelta(seconds=settings.RUNWARE_LEASE_SECONDS)
     adopted = await database_sync_to_async(Task.objects.adopt_orphans)(WORKER_ID, stale_before=stale_before)
     for task in adopted:
         handler = handler_for(task.feature)
@@ -67,15 +72,15 @@ async def recover_orphans() -> int:
             # Never sent: nothing was billed, so the honest outcome is a failure saying so.
             await fail(task, handler, NEVER_SENT)
             continue
-        run = state.Run(task_id=task.pk)
-        run.seen.update(await database_sync_to_async(_charged_keys)(task))
+        # What the dead worker charged is not charged again; what it did not store is stored now.
+        run = state.Run(task_id=task.pk, charged=await database_sync_to_async(_charged_keys)(task))
         run.future = state.spawn(recover(run, task, handler, lost=LOST))
         state.current().runs[str(task.pk)] = run
     return len(adopted)
 
 
 def mark_stopped() -> None:
-    """This worker stopped cleanly: its tasks are orphans at once, not after STALE_WORKER_SECONDS."""
+    """This worker stopped cleanly: its tasks are orphans at once, not once its lease runs out."""
     Worker.objects.filter(id=WORKER_ID).update(stopped_at=timezone.now())
 
 
@@ -86,15 +91,29 @@ def _register() -> None:
     )
 
 
-def _charged_keys(task: Task) -> set[str | int]:
+def _charged_keys(task: Task) -> set[str]:
     return set(task.charges.values_list("result_key", flat=True))
 
 
-async def _heartbeat() -> None:
-    beat = database_sync_to_async(lambda: Worker.objects.filter(id=WORKER_ID).update(last_seen=timezone.now()))
+async def _keep_lease() -> None:
+    """Renew this worker's lease every third of its length, so that one late renewal does not lose it."""
+    renew = database_sync_to_async(lambda: Worker.objects.filter(id=WORKER_ID).update(last_seen=timezone.now()))
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        await beat()
+        await asyncio.sleep(settings.RUNWARE_LEASE_SECONDS / 3)
+        try:
+            await renew()
+        except Exception:  # the database blipped: the next renewal may still come in time
+            log.warning("Could not renew this worker's lease; trying again.", exc_info=True)
+
+
+async def _adopt_orphans_forever() -> None:
+    """Look for dead workers' tasks now and every half lease after, for as long as this worker runs."""
+    while True:
+        try:
+            await recover_orphans()
+        except Exception:
+            log.warning("Looking for dead workers' tasks failed; trying again.", exc_info=True)
+        await asyncio.sleep(settings.RUNWARE_LEASE_SECONDS / 2)
 
 
 async def _watch_upstream() -> None:
@@ -106,6 +125,8 @@ async def _watch_upstream() -> None:
             await cache.aset(UPSTREAM_STATUS_KEY, status, timeout=None)
         except RuntimeError:  # the event loop is closing (its executor is gone)
             return
+        except Exception as exc:  # Redis away: pages show no upstream notice meanwhile; the watch goes on
+            CACHE.failed(exc)
         if status == UPSTREAM_OK:
             delay = 1.0
             await asyncio.sleep(30)

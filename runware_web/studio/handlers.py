@@ -7,7 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from runware_web.media.store import result_bytes
+from runware_web.media.store import has_output, result_bytes
 from runware_web.runner import Handler
 from runware_web.studio import fragments, services
 from runware_web.upstream.errors import UpstreamError
@@ -30,6 +30,9 @@ class StudioHandler(Handler):
 
     async def on_finished(self, task: Task) -> str:
         return await database_sync_to_async(fragments.card)(task)
+
+    async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
+        return await database_sync_to_async(has_output)(task.pk, str(item.get("imageUUID") or ""))
 
     async def on_failed(self, task: Task, error: UpstreamError) -> str:
         return await database_sync_to_async(fragments.failure)(task, error)

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
 from runware_web.media.models import Image
-from runware_web.media.store import result_bytes, save_image
+from runware_web.media.store import has_output, result_bytes, save_image
 from runware_web.runner import Handler, parse_cost
 from runware_web.tools.models import TextResult, ToolRun
 from runware_web.tools.services import run_with_outputs
@@ -37,6 +37,12 @@ class ToolsHandler(Handler):
         elif task.task_type in TEXT_OUTPUTS:
             await database_sync_to_async(_save_text_result)(task, item)
         return await render_run_card(task.pk)
+
+    async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
+        if task.task_type not in IMAGE_OUTPUTS:
+            return True  # texts are saved with their charge's task; there is no file to lose
+        prefix, _ = IMAGE_OUTPUTS[task.task_type]
+        return await database_sync_to_async(has_output)(task.pk, str(item.get(f"{prefix}UUID") or ""))
 
     async def on_progress(self, task: Task, item: dict[str, Any]) -> str:
         progress = item.get("progress")

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 scaled = (
     settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    and bool(settings.REDIS_URL)  # the Redis channel layer and cache
 )
 
 

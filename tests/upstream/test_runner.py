@@ -18,6 +18,7 @@ from runware_web.lib.groups import user_group
 from runware_web.money.models import Charge
 from runware_web.runner import Handler
 from runware_web.runner.handlers import handler_for
+from runware_web.runner.outcomes import result_key
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task, Worker
 from tests.conftest import acreate_user
@@ -33,6 +34,10 @@ class Probe(Handler):
     def __init__(self) -> None:
         self.results: list[dict] = []
         self.failures: list[UpstreamError] = []
+        self.stored: set[str] = set()  # the imageUUIDs whose files it says it has
+
+    async def is_stored(self, task, item):
+        return item.get("imageUUID") in self.stored
 
     async def on_result(self, task, item):
         self.results.append(item)
@@ -278,6 +283,48 @@ async def test_a_task_left_running_by_a_dead_worker_is_recovered(upstream, probe
     assert task.worker == upstream.worker_id
     assert len(await charges_of(task)) == 2
     assert await upstream.recover_orphans() == 0  # nothing left to adopt
+
+
+async def test_a_dead_workers_charged_but_unsaved_result_is_saved_and_not_charged_again(upstream, probe, settings):
+    """The dead worker charged both images but stored only the first before it died: the new owner
+    stores the second, and the ledger still holds one charge per image, equal to Runware's."""
+    from runware import Runware
+
+    alice = await acreate_user("alice")
+    task_uuid = uuid.uuid4()
+    sdk = Runware(api_key="k", ws_base_url=settings.RUNWARE_WS_URL, http_base_url=settings.RUNWARE_HTTP_URL)
+    # Sync delivery: the dead worker saw both results (and charged them) before it died.
+    await sdk.run({**image_params(numberResults=2), "taskType": "imageInference", "taskUUID": str(task_uuid),
+                   "includeCost": True})
+    items = await sdk.get_response({"taskUUID": str(task_uuid)})
+    await sdk.close()
+    first, second = sorted(items, key=lambda item: item.get("imageUUID"))
+
+    @database_sync_to_async
+    def orphan() -> Task:
+        Worker.objects.create(id="dead-worker", last_seen=timezone.now() - timedelta(minutes=5))
+        task = Task.objects.create(
+            id=task_uuid, user=alice, feature="probe", task_type="imageInference", model=IMAGE_MODEL,
+            params=image_params(numberResults=2), number_results=2, status=Task.Status.RUNNING,
+            worker="dead-worker", results_received=2,
+        )
+        for item in (first, second):
+            Charge.objects.create(task=task, user=alice, task_type="imageInference", model=IMAGE_MODEL,
+                                  result_key=result_key(item, fallback=""), amount=Decimal(str(item["cost"])))
+        return task
+
+    task = await orphan()
+    probe.stored.add(first["imageUUID"])
+    assert await upstream.recover_orphans() == 1
+    await upstream.wait(task.pk)
+
+    assert [item["imageUUID"] for item in probe.results] == [second["imageUUID"]]
+    task = await reload(task)
+    assert task.status == Task.Status.DONE
+    assert task.results_received == 2
+    charges = await charges_of(task)
+    assert len(charges) == 2
+    assert sum(charges, Decimal(0)) == Decimal(str(first["cost"])) + Decimal(str(second["cost"]))
 
 
 async def test_a_task_that_was_never_sent_is_closed_as_unbilled(upstream, probe):
