@@ -7,8 +7,13 @@ admission reserves. The runner estimates here too for a task that comes without 
 An estimate prefers what Runware actually charged recently for the same kind of output (same task
 type, model and shape) and otherwise reads a price table that mirrors the prices the simulator
 documents (docs/simulator.md). It errs on the safe side: a reply is priced at its `maxTokens`, and
-what is not known (a model's steps or token prices, an input's size) is assumed at the dear end. An
-estimate only reserves budget while a task runs; the ledger always holds what Runware reported.
+what is not known (a model's defaults or token prices, an input's size) is assumed at the dear end.
+An estimate only reserves budget while a task runs; the ledger always holds what Runware reported.
+
+A generation that leaves out its width, height or steps runs with its model's own defaults. Those
+come from Runware's catalogue (`upstream.models_catalogue.model_defaults`, async and cached): the
+caller looks them up before it estimates (before admission, never inside its transaction) and
+passes them as `defaults=`; without them the model is priced with UNKNOWN_MODEL_DEFAULTS.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from PIL import Image as PILImage
 
 from runware_web.lib.kinds import current_type
 from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import ModelDefaults
 
 QUANTUM = Decimal("0.00000001")
 RECENT_WINDOW = 100  # newest finished tasks of a type and model to look among
@@ -47,16 +53,14 @@ IMAGE_MASKING = Decimal("0.0004")
 CONTROLNET_PREPROCESS = Decimal("0.0003")
 UNKNOWN_TASK = Decimal("0.0040")  # per result of a task type the table does not know
 
-DEFAULT_SIZE = 1024  # width and height when a request leaves them out: the largest default of any model
-# Steps a model runs when the request leaves them out (its documented default); for a model not
-# listed, the most any common architecture runs by default.
-MODEL_DEFAULT_STEPS = {
-    "runware:101@1": 28,  # FLUX.1 dev
-    "runware:100@1": 4,  # FLUX.1 schnell
-    "civitai:101055@128078": 30,  # SDXL 1.0
-    "runware:5@1": 28,  # SD 3
-}
-DEFAULT_STEPS = 30
+# A model whose defaults are unknown (Runware does not know it, or cannot be reached and nothing is
+# cached): the most steps and the largest default size any architecture runs with (docs/simulator.md:
+# sdxl 30 steps; 1024 × 1024 for every architecture but sd1x's 512 × 512).
+UNKNOWN_SIDE, UNKNOWN_STEPS = 1024, 30
+UNKNOWN_MODEL_DEFAULTS = ModelDefaults(width=UNKNOWN_SIDE, height=UNKNOWN_SIDE, steps=UNKNOWN_STEPS)
+# An image-to-image request without a size is sized like its seed image, whose size the estimate
+# does not read: the largest side Runware accepts.
+LARGEST_SIDE = 2048
 ASSUMED_INPUT_SIDE = 1024  # side of an input image whose size the caller could not say
 
 
@@ -120,16 +124,19 @@ def estimate(
     params: dict[str, Any],
     number_results: int,
     *,
+    defaults: ModelDefaults | None = None,
     input_size: Size | None = None,
     learned: Learned | None = None,
 ) -> Decimal:
     """The expected cost of a whole task (all its results) in USD: what admission reserves.
 
-    `input_size` is the (width, height) of the task's input image, when the caller knows it (an
-    upscale's price follows it). `learned`, when given, keeps what recent tasks said per model and
-    shape, so that estimating many similar tasks reads them once.
+    `defaults` are the model's own (`upstream.models_catalogue.model_defaults`; None: unknown, priced
+    at the dear end). `input_size` is the (width, height) of the task's input image, when the caller
+    knows it (an upscale's price follows it). `learned`, when given, keeps what recent tasks said
+    per model and shape, so that estimating many similar tasks reads them once.
     """
-    return quote(task_type, params, number_results, input_size=input_size, learned=learned).amount
+    return quote(task_type, params, number_results, defaults=defaults, input_size=input_size,
+                 learned=learned).amount
 
 
 def quote(
@@ -137,16 +144,19 @@ def quote(
     params: dict[str, Any],
     number_results: int,
     *,
+    defaults: ModelDefaults | None = None,
     input_size: Size | None = None,
     learned: Learned | None = None,
 ) -> Estimate:
     """`estimate()`, with what it rests on: recent charges, or the table."""
-    results = max(1, int(number_results or 1))
+    params = with_model_defaults(task_type, params, defaults)
+    # Runware makes as many results as the parameters ask for, whatever the caller counted.
+    results = max(1, int(number_results or 1), _int(params.get("numberResults"), 1))
     key = (task_type, _model(params), _shape(task_type, params, input_size))
     if learned is not None and key in learned:
         recent = learned[key]
     else:
-        recent = recent_price(task_type, params, input_size)
+        recent = recent_price(task_type, params, input_size, defaults=defaults)
         if learned is not None:
             learned[key] = recent
     if recent is None:
@@ -237,15 +247,18 @@ TABLE: dict[str, Pricer] = {
 # ---------------------------------------------------------------------------- learning from charges
 
 
-def recent_price(task_type: str, params: dict[str, Any], input_size: Size | None = None) -> Recent | None:
+def recent_price(task_type: str, params: dict[str, Any], input_size: Size | None = None, *,
+                 defaults: ModelDefaults | None = None) -> Recent | None:
     """What Runware recently charged per result for requests like this one, if it says anything.
 
     Reads the newest finished tasks of the same type and model (an index covers exactly that);
-    each one's `cost` is the sum of its ledger rows.
+    each one's `cost` is the sum of its ledger rows. Their parameters are read with the model's
+    `defaults`, as Runware ran them.
     """
     learner = LEARNERS.get(current_type(task_type), _same_model)
-    rows = list(Task.objects.recently_billed(task_type, _model(params), RECENT_WINDOW))
-    return learner(rows, params, input_size)
+    rows = [(with_model_defaults(task_type, task_params, defaults), cost, count) for task_params, cost, count
+            in Task.objects.recently_billed(task_type, _model(params), RECENT_WINDOW)]
+    return learner(rows, with_model_defaults(task_type, params, defaults), input_size)
 
 
 Rows = list[tuple[dict[str, Any], Decimal, int]]
@@ -308,6 +321,30 @@ LEARNERS: dict[str, Callable[[Rows, dict[str, Any], Size | None], Recent | None]
 # ---------------------------------------------------------------------------- reading a request
 
 
+def uses_model_defaults(task_type: str) -> bool:
+    """Whether the price of this type of task follows its model's defaults (then pass `defaults`)."""
+    return current_type(task_type) == "imageInference"
+
+
+def with_model_defaults(task_type: str, params: dict[str, Any], defaults: ModelDefaults | None) -> dict[str, Any]:
+    """The parameters with what the model runs by default filled in where the request leaves it out:
+    width, height and steps of a generation (the dear end for a model whose defaults are unknown, or
+    an image-to-image request's size, which follows its seed image)."""
+    if not uses_model_defaults(task_type):
+        return params
+    known = UNKNOWN_MODEL_DEFAULTS if defaults is None else defaults
+    seeded = bool(params.get("seedImage") or (params.get("inputs") or {}).get("seedImage")
+                  or (params.get("inputs") or {}).get("image"))
+    width, height = (LARGEST_SIDE, LARGEST_SIDE) if seeded else (known.width or UNKNOWN_SIDE,
+                                                                  known.height or UNKNOWN_SIDE)
+    filled = {
+        "width": _int(params.get("width"), width),
+        "height": _int(params.get("height"), height),
+        "steps": _int(params.get("steps"), known.steps or UNKNOWN_STEPS),
+    }
+    return {**params, **filled}
+
+
 def _shape(task_type: str, params: dict[str, Any], input_size: Size | None) -> tuple:
     """What, besides the model, decides the price of one result."""
     kind = current_type(task_type)
@@ -321,10 +358,9 @@ def _shape(task_type: str, params: dict[str, Any], input_size: Size | None) -> t
 
 
 def _image_shape(params: dict[str, Any]) -> tuple[int, int, int]:
-    """Width, height and steps, as the model runs them when the request leaves them out."""
-    steps = MODEL_DEFAULT_STEPS.get(_model(params), DEFAULT_STEPS)
-    return (_int(params.get("width"), DEFAULT_SIZE), _int(params.get("height"), DEFAULT_SIZE),
-            _int(params.get("steps"), steps))
+    """Width, height and steps (see with_model_defaults; what is still missing, at the dear end)."""
+    return (_int(params.get("width"), UNKNOWN_SIDE), _int(params.get("height"), UNKNOWN_SIDE),
+            _int(params.get("steps"), UNKNOWN_STEPS))
 
 
 def _image_extra_counts(params: dict[str, Any]) -> tuple[int, int, bool]:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -146,12 +146,25 @@ def month_start() -> datetime:
 
 
 def reserved(tasks: QuerySet[Task]) -> Decimal:
-    """What running tasks are still expected to cost on top of what they have been charged."""
+    """What running tasks are still expected to cost on top of what they have been charged (a
+    cancelled one too, until it ends: Runware still bills what it had started)."""
     rows = tasks.filter(
         Q(status__in=[Task.Status.QUEUED, Task.Status.RUNNING]) | Q(status=Task.Status.CANCELLED),
         finished_at__isnull=True,
-    ).values_list("estimated_cost", "cost")
-    return sum((max(estimate - cost, ZERO) for estimate, cost in rows), ZERO)
+    ).values_list(*RESERVING)
+    return sum((still_reserved(*row) for row in rows), ZERO)
+
+
+RESERVING = ("estimated_cost", "cost", "number_results", "results_received")
+SHARE_QUANTUM = Decimal("0.0000000001")  # as a task's cost is kept
+
+
+def still_reserved(estimate: Decimal, cost: Decimal, results: int, received: int) -> Decimal:
+    """What a running task holds of a budget until its charges replace its estimate: the estimate
+    less what was charged, and never less than the estimate's share of each result not yet charged
+    (a first result dearer than its share does not free the budget the next ones need)."""
+    share = (estimate / max(results, 1) * max(results - received, 0)).quantize(SHARE_QUANTUM, rounding=ROUND_UP)
+    return max(estimate - cost, share, ZERO)
 
 
 def user_budget(user: User) -> Decimal | None:
@@ -315,10 +328,10 @@ def _running_by(key: str) -> dict[Any, Decimal]:
     rows = Task.objects.filter(
         Q(status__in=[Task.Status.QUEUED, Task.Status.RUNNING]) | Q(status=Task.Status.CANCELLED),
         finished_at__isnull=True,
-    ).values_list(key, "estimated_cost", "cost")
+    ).values_list(key, *RESERVING)
     running: dict[Any, Decimal] = defaultdict(lambda: ZERO)
-    for owner, estimate, cost in rows:
-        running[owner] += max(estimate - cost, ZERO)
+    for owner, *reserving in rows:
+        running[owner] += still_reserved(*reserving)
     return running
 
 

@@ -36,11 +36,11 @@ def admit_and_create_many(
     """Admit submitted tasks and write their rows, in submission order.
 
     Each request holds `user`, `estimated_cost` (None: the price estimate, reusing what `prices`
-    remembers) and Task fields, among them the `worker` that runs it. The rows are written
-    running: the worker sends each task as soon as it is admitted. A refused task's outcome is
-    its `Refused`. Runs inside a transaction (a group commit's trip): should the database fail,
-    the trip is written again request by request (see runner.batching), so that only the
-    member whose request fails hears of it.
+    remembers, with the `model_defaults` submit looked up) and Task fields, among them the `worker`
+    that runs it. The rows are written running: the worker sends each task as soon as it is
+    admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
+    commit's trip): should the database fail, the trip is written again request by request (see
+    runner.batching), so that only the member whose request fails hears of it.
     """
     learned = prices.current() if prices is not None else {}
     now = timezone.now()
@@ -71,8 +71,10 @@ def admit_and_create_many(
 def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
+    defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
     if estimated_cost is None:
-        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"], learned=learned)
+        estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"],
+                                  defaults=defaults, learned=learned)
     return Task(
         user=user,
         team_id=user.team_id,

@@ -14,12 +14,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from runware_web.accounts.models import User
+from runware_web.money.prices import uses_model_defaults
 from runware_web.runner import state
 from runware_web.runner.deliver import end_many
 from runware_web.runner.execute import start
 from runware_web.runner.workers import WORKER_ID
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import model_defaults
 
 NOT_STARTED = UpstreamError(
     code="aborted", message="The portal could not start this task. Nothing was billed; start it again."
@@ -37,7 +39,14 @@ async def submit(
     delivery: str = "sync",
     before_start: Callable[[Task], Awaitable[Any]] | None = None,
 ) -> Task:
-    """Admit, record and start a task (see Runner.submit). Raises `Refused`."""
+    """Admit, record and start a task (see Runner.submit). Raises `Refused`.
+
+    Without an estimate, admission prices the task with its model's defaults, looked up here
+    (cached; an upstream call at most) so that the admission's transaction waits on nothing.
+    """
+    defaults = None
+    if estimated_cost is None and uses_model_defaults(task_type):
+        defaults = await model_defaults(str(params.get("model") or ""))
     request = {
         "worker": WORKER_ID,
         "user": user,
@@ -46,6 +55,7 @@ async def submit(
         "params": params,
         "number_results": number_results,
         "estimated_cost": estimated_cost,
+        "model_defaults": defaults,
         "delivery": delivery,
     }
     task = await state.write(state.current().admit, request)

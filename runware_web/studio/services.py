@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
@@ -29,6 +30,7 @@ from runware_web.studio.forms import GenerateForm, StudioForm
 from runware_web.studio.models import Generation
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import known_defaults, model_defaults
 
 FEATURE = "studio"
 RECENT_GENERATIONS = 12
@@ -175,12 +177,10 @@ def prepare(user: User, data: QueryDict, files: Mapping[str, Any] | None = None)
     if form.has_errors:
         return Prepared(form=form)
 
-    params = form.to_params(images)
     return Prepared(
         form=form,
-        params=params,
+        params=form.to_params(images),
         settings=form.settings(),
-        estimate=quote("imageInference", params, params["numberResults"]),
         seed_image_id=form.main.cleaned_data.get("seedImage"),
     )
 
@@ -213,6 +213,10 @@ async def generate(
     prepared = await database_sync_to_async(prepare)(user, data, files)
     if not prepared.is_valid:
         return Outcome(prepared.form)
+    # Priced with the model's own defaults, looked up now: admission's transaction waits on nothing.
+    defaults = await model_defaults(prepared.params["model"])
+    prepared.estimate = await database_sync_to_async(quote)(
+        "imageInference", prepared.params, prepared.number_results, defaults=defaults)
 
     async def before_start(task: Task) -> None:
         await database_sync_to_async(remember)(task, prepared)
@@ -401,8 +405,24 @@ def initial_as_query(initial: Mapping[str, Any]) -> QueryDict:
 # ---------------------------------------------------------------------------- the estimate
 
 
+async def estimate_for(query: QueryDict) -> Estimate:
+    """The estimate for whatever the form holds right now, with the model's defaults looked up as
+    `generate` looks them up: what is shown is what admission will reserve."""
+    params, results = await sync_to_async(estimate_params)(query)
+    defaults = await model_defaults(params["model"])
+    return await sync_to_async(quote)("imageInference", params, results, defaults=defaults)
+
+
 def estimate_for_query(query: QueryDict) -> Estimate:
-    """The estimate for whatever the form holds right now; fields still being typed count as defaults."""
+    """The estimate shown with a whole page: the model's defaults as last looked up (no upstream
+    call from a page render; a model not looked up yet is priced at the dear end until the form's
+    first change asks `estimate_for`)."""
+    params, results = estimate_params(query)
+    return quote("imageInference", params, results, defaults=known_defaults(params["model"]))
+
+
+def estimate_params(query: QueryDict) -> tuple[dict[str, Any], int]:
+    """What prices the form's current settings; fields still being typed count as defaults."""
     form = StudioForm(query)
     form.is_valid()
     data = form.main.cleaned_data
@@ -419,4 +439,4 @@ def estimate_for_query(query: QueryDict) -> Estimate:
         params["controlNet"] = [{}] * len(controlnets)
     if data.get("refiner_model"):
         params["refiner"] = {"model": data["refiner_model"]}
-    return quote("imageInference", params, data.get("numberResults") or 1)
+    return params, data.get("numberResults") or 1

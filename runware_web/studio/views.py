@@ -86,9 +86,10 @@ def image_input(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @require_safe
-def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
+async def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The cost estimate next to the Generate button, for the form's current settings."""
-    return render(request, f"{PAGE}#estimate", {"estimate": services.estimate_for_query(request.GET)})
+    figure = await services.estimate_for(request.GET)
+    return await sync_to_async(render)(request, f"{PAGE}#estimate", {"estimate": figure})
 
 
 def _render_index(

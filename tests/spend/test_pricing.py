@@ -19,6 +19,7 @@ from runware_web.money.models import Charge
 from runware_web.simulator.tasks import BUILDERS
 from runware_web.tools.forms import IMAGE_TOOLS
 from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import model_defaults
 from tests.chat.conftest import acreate_conversation
 from tests.conftest import acreate_user, make_user
 from tests.spend.helpers import add_charge
@@ -62,7 +63,9 @@ async def charged(runner, user, task_type: str, params: dict, number_results: in
 ])
 async def test_with_no_history_the_table_predicts_the_charge_exactly(upstream, task_type, params, number_results):
     alice = await acreate_user("alice")
-    estimate = await database_sync_to_async(pricing.estimate)(task_type, params, number_results)
+    defaults = await model_defaults(params["model"])  # the model's own, from Runware's catalogue
+    estimate = await database_sync_to_async(pricing.estimate)(task_type, params, number_results,
+                                                                defaults=defaults)
     assert estimate == await charged(upstream, alice, task_type, params, number_results)
 
 
