@@ -52,7 +52,8 @@ def test_the_login_page_has_labelled_fields(client, db):
 
 
 def test_health_needs_no_login(client, db):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
 def test_logout_is_a_post_and_ends_the_session(alice_client):

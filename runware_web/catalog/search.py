@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.urls import reverse
 from runware import RunOptions
 
 from runware_web.catalog.forms import ARCHITECTURES
+from runware_web.lib.cache import asafe_get, asafe_set, asafe_set_many, safe_get
 from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import UpstreamError, from_sdk
 
@@ -212,11 +212,11 @@ async def search_models(params: dict[str, Any]) -> SearchPage:
 
 async def _cached_answer(params: dict[str, Any]) -> dict[str, Any]:
     key = cache_key(params)
-    answer = await cache.aget(key)
+    answer = await asafe_get(key)  # the cache away is a miss: Runware is asked
     if answer is None:
         answer = await _ask_runware(params)
         if settings.MODEL_SEARCH_CACHE_SECONDS:
-            await cache.aset(key, answer, settings.MODEL_SEARCH_CACHE_SECONDS)
+            await asafe_set(key, answer, settings.MODEL_SEARCH_CACHE_SECONDS)
         await _remember(answer["results"])
     return answer
 
@@ -241,13 +241,13 @@ async def _ask_runware(params: dict[str, Any]) -> dict[str, Any]:
 async def _remember(results: list[Any]) -> None:
     seen = {model.air: model for model in map(CatalogModel.from_api, results) if model is not None}
     if seen:
-        await cache.aset_many({_model_key(air): model.as_dict() for air, model in seen.items()},
-                              MODEL_MEMORY_SECONDS)
+        await asafe_set_many({_model_key(air): model.as_dict() for air, model in seen.items()},
+                             MODEL_MEMORY_SECONDS)
 
 
 def known_model(air: str) -> CatalogModel | None:
     """A model seen in a recent search (no upstream call; safe in templates and sync code)."""
-    data = cache.get(_model_key(air)) if air else None
+    data = safe_get(_model_key(air)) if air else None
     return CatalogModel.from_dict(data) if data else None
 
 
@@ -255,7 +255,7 @@ async def describe(air: str) -> CatalogModel | None:
     """A model by AIR: from memory, else by searching Runware for it. None when Runware has none."""
     if not air:
         return None
-    data = await cache.aget(_model_key(air))
+    data = await asafe_get(_model_key(air))
     if data:
         return CatalogModel.from_dict(data)
     page = await search_models({"search": air.lower(), "limit": 5, "offset": 0})

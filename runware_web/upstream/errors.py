@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from django.conf import settings
+from django.db import DatabaseError
 
 # Stable codes of runware-sdk's RunwareError (protocol reference §6.3) → what to tell a member.
 MESSAGES: dict[str, str] = {
@@ -28,7 +29,15 @@ MESSAGES: dict[str, str] = {
     ),
     "aborted": "The task was stopped.",
     "unknown": "Runware returned an unexpected error. Try again; if it keeps happening, tell an administrator.",
+    # Not Runware's: one of the portal's own services (its database, Redis) failed meanwhile.
+    "internal": (
+        "The portal could not reach one of its own services. Try again in a minute; if it keeps "
+        "happening, tell an administrator."
+    ),
 }
+
+# Packages whose errors are the portal's own dependencies failing, never Runware.
+_OWN_DEPENDENCIES = frozenset({"redis", "channels_redis"})
 
 
 @dataclass
@@ -61,6 +70,8 @@ def redact(text: str) -> str:
 
 def from_sdk(exc: BaseException) -> UpstreamError:
     """Map a runware-sdk error (or anything else raised while talking to Runware)."""
+    if _own_dependency(exc):  # its text may name an internal address: never shown
+        return UpstreamError(code="internal", message=MESSAGES["internal"])
     code = getattr(exc, "code", None) or _network_code(exc)
     raw_message = redact(str(getattr(exc, "message", "") or exc))[:500]
     parameter = getattr(exc, "parameter", None) or ""
@@ -79,6 +90,11 @@ def _network_code(exc: BaseException) -> str:
     if isinstance(exc, (aiohttp.ClientError, ConnectionError)):
         return "connection"
     return "unknown"
+
+
+def _own_dependency(exc: BaseException) -> bool:
+    """A failure of the database or Redis, raised while a task was handled: not Runware's."""
+    return isinstance(exc, DatabaseError) or type(exc).__module__.partition(".")[0] in _OWN_DEPENDENCIES
 
 
 def _never_connected(message: str) -> bool:

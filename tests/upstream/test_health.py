@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
 from django.test import AsyncClient
 
 from runware_web.simulator.server import run_in_thread
@@ -51,3 +52,24 @@ async def test_an_unreachable_upstream_is_shown_and_recovers(upstream, settings)
         assert "cannot be reached" not in page
     finally:
         await asyncio.to_thread(revived.stop)
+
+
+async def test_health_reports_each_dependency_and_runware_is_not_needed(db):
+    response = await AsyncClient().get("/healthz")
+    body = response.json()
+    assert set(body["checks"]) == {"database", "channel_layer", "cache", "runware"}
+    assert body["checks"]["database"] | {"needed": True, "ok": True} == body["checks"]["database"]
+    assert body["checks"]["runware"]["needed"] is False  # reported; every worker shares it
+    assert response.status_code == 200 and body["status"] == "ok" and body["down"] == []
+
+
+async def test_health_answers_503_naming_the_database_when_it_does_not_answer(db, monkeypatch):
+    from runware_web import views
+
+    def broken() -> None:
+        raise OperationalError("could not connect to server at 10.0.3.7:5432")
+
+    monkeypatch.setattr(views, "_select_one", broken)
+    response = await AsyncClient().get("/healthz")
+    assert response.status_code == 503 and response.json()["down"] == ["database"]
+    assert "10.0.3.7" not in response.content.decode()
