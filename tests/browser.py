@@ -45,6 +45,7 @@ class DaphneThread(threading.Thread):
                 application=application,
                 endpoints=build_endpoint_description_strings(host="127.0.0.1", port=0),
                 signal_handlers=False,
+                server_name="",  # as `manage.py up` and production (`--no-server-name`): no Server header
                 ready_callable=self._on_ready,
                 verbosity=0,
             )

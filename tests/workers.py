@@ -31,7 +31,8 @@ def worker_env(simulator, *, drop: tuple[str, ...] = (), **values: str) -> dict[
 def start_worker(env: dict[str, str], port: int) -> subprocess.Popen:
     """A Daphne worker serving the portal on 127.0.0.1:`port`, its stderr kept for the test."""
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
+        [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "--no-server-name",
+         "runware_web.asgi:application"],
         cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 

@@ -15,6 +15,15 @@
     });
   });
 
+  // A filter of the search (a select or a checkbox) changed: search again. Said here rather than as
+  // an htmx trigger filter, which htmx would evaluate as code: the CSP allows no eval.
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("#model-search");
+    if (form && event.target.matches("select, input[type=checkbox]") && window.htmx) {
+      window.htmx.trigger(form, "filters-changed");
+    }
+  });
+
   // Model picker: close its list.
   function closePicker(picker) {
     var options = picker.querySelector(".model-picker-options");

@@ -55,6 +55,7 @@ class Command(BaseCommand):
             Server(
                 application=application,
                 endpoints=build_endpoint_description_strings(host=host, port=port),
+                server_name="",  # no `Server: daphne` header: names no server software to a prober
                 verbosity=0,
             ).run()
         finally:
