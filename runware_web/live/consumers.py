@@ -3,23 +3,41 @@
 Pages use the htmx ws extension: `ws-send` forms arrive as JSON objects of their fields (plus a
 HEADERS object htmx adds), and every message we send is HTML that htmx swaps in by element id
 (out-of-band). Bad frames get an error fragment; the socket stays open.
+
+Two things close a socket on purpose, each with a code the page reads (static/js/portal.js):
+- a frame over MAX_FRAME_BYTES: 4009, our "Message Too Big" (autobahn lets an application close only
+  with 1000 or 3000-4999, so RFC 6455's 1009 cannot be sent from here); the page says why and
+  reconnects. Daphne ends the connection itself for a frame over its own limit
+  (`--websocket-max-message-size`, 1 MiB by default): autobahn's server factory fails it by dropping
+  the TCP connection (failByDrop), so the page sees 1006 right after sending a frame over
+  MAX_FRAME_BYTES, and explains it the same way.
+- one socket more than a member may hold (live.tabs): accepted, told why, and closed with 4429, a code
+  the htmx ws extension does not reconnect on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import secrets
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from runware_web.lib.groups import user_group
+from runware_web.live.tabs import TooManySockets, release_slot, renew_every, renew_slot, take_slot
 from runware_web.runner import runner
 
 log = logging.getLogger(__name__)
 
+#: The largest frame a page sends (a long prompt, a form); images go through the upload field.
+#: static/js/portal.js holds the same number.
 MAX_FRAME_BYTES = 256 * 1024
+#: Close codes the page reads: message too big (1009 in RFC 6455), too many open sockets (429 in HTTP).
+CLOSE_TOO_BIG = 4009
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 
 class PortalConsumer(AsyncWebsocketConsumer):
@@ -29,6 +47,17 @@ class PortalConsumer(AsyncWebsocketConsumer):
     default_action = ""
 
     group: str | None = None
+    #: The cache key of this socket's slot among its member's open sockets (live.tabs), if counted.
+    slot: str | None = None
+    _renewal: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Whatever ends the consumer (a disconnect, or Daphne cancelling it), the slot's renewal stops
+        and the slot is given back: a renewal outliving its socket would count it for ever."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._give_back_slot()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -36,25 +65,62 @@ class PortalConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept(): the handshake is refused with 403
             return
         self.user = user
+        if not await self._take_slot():
+            return
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await runner.ensure_started()
         await self.on_connected()
 
+    async def _take_slot(self) -> bool:
+        """Count this socket among the member's; False (and the socket told why, then closed) if it is
+        one too many."""
+        self.slot_token = secrets.token_hex(8)
+        try:
+            self.slot = await take_slot(self.user.pk, self.slot_token)
+        except TooManySockets as full:
+            await self.accept()  # refused after accepting: a refused handshake is retried by the page
+            await self.send_error(
+                f"You have too many portal tabs open (more than {full.cap}). Close some and reload this page."
+            )
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return False
+        if self.slot is not None:
+            self._renewal = asyncio.create_task(self._renew_slot())
+        return True
+
+    async def _renew_slot(self) -> None:
+        while self.slot is not None:
+            await asyncio.sleep(renew_every())
+            await renew_slot(self.slot, self.slot_token)
+
+    async def _give_back_slot(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            await release_slot(slot, self.slot_token)
+
     async def disconnect(self, code: int) -> None:
+        await self._give_back_slot()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def on_connected(self) -> None:
         """Send the current state, so a reconnecting page is never stale."""
 
+    async def live_restored(self, event: dict[str, Any]) -> None:
+        """The channel layer is back after an outage (live.layer): catch up on what the tab missed."""
+        await self.on_connected()
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if frame_bytes(text_data, bytes_data) > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)  # the page says why (static/js/portal.js) and reconnects
+            return
         if text_data is None:
             await self.send_error("This socket only takes text messages.")
-            return
-        if len(text_data.encode()) > MAX_FRAME_BYTES:
-            await self.send_error("That message is too large. Upload images through the upload field.")
             return
         try:
             data = json.loads(text_data)
@@ -87,3 +153,10 @@ class PortalConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, message: str) -> None:
         await self.send(text_data=render_to_string("base.html#socket-error", {"message": message}))
+
+
+def frame_bytes(text_data: str | None, bytes_data: bytes | None) -> int:
+    """A frame's size on the wire (UTF-8 for text), as Daphne's own limit counts it."""
+    if text_data is not None:
+        return len(text_data.encode())
+    return len(bytes_data or b"")
