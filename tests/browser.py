@@ -11,6 +11,7 @@ import shutil
 import threading
 
 import pytest
+from django.conf import settings
 
 CHROMIUM = os.environ.get("RUNWARE_WEB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,7 +63,9 @@ class DaphneThread(threading.Thread):
         from twisted.internet import reactor
 
         reactor.callFromThread(reactor.stop)
-        self.join(timeout=10)
+        # The runner's shutdown waits RUNWARE_SHUTDOWN_GRACE for running tasks, then closes its
+        # Runware client: wait for all of it, or the client is left open when the session ends.
+        self.join(timeout=settings.RUNWARE_SHUTDOWN_GRACE + 20)
 
 
 @pytest.fixture(scope="session")
