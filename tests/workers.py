@@ -1,14 +1,19 @@
-"""Daphne worker processes for the tests that need several processes (or one that stops)."""
+"""Daphne worker processes for the tests that need several processes (or one that stops or dies), and
+what those tests share: the production layout's environment, a member's session with a worker."""
 
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from django.conf import settings
 
@@ -26,6 +31,51 @@ def worker_env(simulator, *, drop: tuple[str, ...] = (), **values: str) -> dict[
     env.update(DJANGO_SETTINGS_MODULE="tests.settings", RUNWARE_WS_URL=simulator.ws_url,
                RUNWARE_HTTP_URL=simulator.http_url, **values)
     return env
+
+
+# PostgreSQL, with Redis for the channel layer and the cache: what the README runs in production.
+PRODUCTION_LAYOUT = (
+    settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and bool(settings.REDIS_URL)
+)
+
+
+def production_env(simulator, **values: str) -> dict[str, str]:
+    """A worker's environment on the production layout: this test run's database, Redis and media."""
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    return worker_env(simulator, DATABASE_URL=url, REDIS_URL=settings.REDIS_URL,
+                      RUNWARE_WEB_MEDIA_ROOT=str(settings.MEDIA_ROOT), **values)
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, check=True,
+                   capture_output=True)
+
+
+class Member:
+    """A browser's session with the worker: cookies, and the CSRF token forms send."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def csrf(self) -> str:
+        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
+    def post(self, path: str, fields: dict[str, str]) -> int:
+        request = urllib.request.Request(
+            self.base + path, data=urllib.parse.urlencode(fields).encode(),
+            headers={"X-CSRFToken": self.csrf(), "Referer": self.base + path},
+        )
+        try:
+            return self.opener.open(request, timeout=60).status
+        except (urllib.error.URLError, ConnectionError):
+            return 0  # the worker went away while answering
+
+    def log_in(self, username: str, password: str) -> None:
+        self.opener.open(self.base + "/accounts/login/", timeout=10)
+        self.post("/accounts/login/", {"username": username, "password": password})
 
 
 def start_worker(env: dict[str, str], port: int) -> subprocess.Popen:

@@ -8,27 +8,17 @@ one process by design.
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
 from tests.conftest import make_user
-from tests.workers import free_port, start_worker, stuck, wait_for_port, worker_env
+from tests.workers import PRODUCTION_LAYOUT, free_port, production_env, start_worker, stuck, wait_for_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-scaled = (
-    settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    and bool(settings.REDIS_URL)  # the Redis channel layer and cache
-)
-
-
 @pytest.fixture
 def two_workers(simulator):
-    database = settings.DATABASES["default"]
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = worker_env(simulator, DATABASE_URL=url, REDIS_URL=settings.REDIS_URL,
-                     RUNWARE_WEB_MEDIA_ROOT=str(settings.MEDIA_ROOT))
+    env = production_env(simulator)
     ports = [free_port(), free_port()]
     workers = [start_worker(env, port) for port in ports]
     try:
@@ -44,7 +34,7 @@ def two_workers(simulator):
                         + "\n".join(filter(None, hung)))
 
 
-@pytest.mark.skipif(not scaled, reason="needs PostgreSQL and the Redis channel layer (CI's second pass)")
+@pytest.mark.skipif(not PRODUCTION_LAYOUT, reason="needs PostgreSQL and the Redis channel layer (CI's second pass)")
 def test_a_generation_started_on_one_worker_shows_on_the_other(two_workers, browser, simulator):
     simulator.set_latency(0.3)
     make_user("alice")

@@ -12,21 +12,25 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 
 from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.conftest import make_user
-from tests.hardening.test_worker_stop import Member
-from tests.workers import free_port, start_worker, stuck, wait_for_port, worker_env
+from tests.workers import (
+    PRODUCTION_LAYOUT,
+    Member,
+    free_port,
+    manage,
+    production_env,
+    start_worker,
+    stuck,
+    wait_for_port,
+    worker_env,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-scaled = (
-    settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    and bool(settings.REDIS_URL)  # the Redis channel layer and cache
-)
 LEASE_SECONDS = 3  # short, so that the test waits seconds rather than the default ten
 IMAGES = 4
 SECONDS_PER_IMAGE = 2
@@ -44,10 +48,7 @@ def until(condition, *, seconds: float, what: str):
 
 @pytest.fixture
 def worker_environment(simulator):
-    database = settings.DATABASES["default"]
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    return worker_env(simulator, DATABASE_URL=url, REDIS_URL=settings.REDIS_URL,
-                      RUNWARE_WEB_MEDIA_ROOT=str(settings.MEDIA_ROOT), RUNWARE_LEASE_SECONDS=str(LEASE_SECONDS))
+    return production_env(simulator, RUNWARE_LEASE_SECONDS=str(LEASE_SECONDS))
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def workers(worker_environment):
             pytest.fail("A worker did not stop within 20 s of SIGTERM.")
 
 
-@pytest.mark.skipif(not scaled, reason="the production layout: PostgreSQL and the Redis channel layer")
+@pytest.mark.skipif(not PRODUCTION_LAYOUT, reason="the production layout: PostgreSQL and the Redis channel layer")
 @pytest.mark.parametrize("restarted", [False, True], ids=["survivor-takes-over", "restarted-at-once"])
 def test_a_task_of_a_killed_worker_ends_with_every_image_and_every_cent(workers, simulator, restarted):
     make_user("alice")
@@ -115,8 +116,6 @@ def test_a_worker_that_serves_nobody_yet_holds_a_lease_at_once(simulator, tmp_pa
     """A worker just (re)started by systemd has no socket yet: it must still take part, renewing
     its lease and looking for dead workers' tasks, from the moment Daphne runs it."""
     import sqlite3
-
-    from tests.hardening.test_worker_stop import manage
 
     env = worker_env(simulator, drop=("DATABASE_URL", "REDIS_URL"), RUNWARE_WEB_DATA_DIR=str(tmp_path),
                      RUNWARE_LEASE_SECONDS=str(LEASE_SECONDS))

@@ -7,51 +7,14 @@ simulator.
 
 from __future__ import annotations
 
-import http.cookiejar
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
 
-from tests.workers import free_port, start_worker, stuck, wait_for_port, worker_env
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, check=True,
-                   capture_output=True)
-
-
-class Member:
-    """A browser's session with the worker: cookies, and the CSRF token forms send."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-
-    def csrf(self) -> str:
-        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
-
-    def post(self, path: str, fields: dict[str, str]) -> int:
-        request = urllib.request.Request(
-            self.base + path, data=urllib.parse.urlencode(fields).encode(),
-            headers={"X-CSRFToken": self.csrf(), "Referer": self.base + path},
-        )
-        try:
-            return self.opener.open(request, timeout=60).status
-        except (urllib.error.URLError, ConnectionError):
-            return 0  # the worker went away while answering
-
-    def log_in(self, username: str, password: str) -> None:
-        self.opener.open(self.base + "/accounts/login/", timeout=10)
-        self.post("/accounts/login/", {"username": username, "password": password})
+from tests.workers import Member, free_port, manage, start_worker, stuck, wait_for_port, worker_env
 
 
 def tasks(database: Path) -> list[tuple[str, str, str | None]]:
