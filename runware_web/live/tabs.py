@@ -12,6 +12,9 @@ cache cannot be reached nothing is counted and every socket is let in.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from django.conf import settings
 from django.core.cache import cache
 
@@ -19,6 +22,10 @@ from runware_web.lib.outages import CACHE
 
 #: How long a slot outlives the last renewal of its socket (a dead worker's sockets count this long).
 SLOT_SECONDS = 60
+#: How long a socket over the cap waits for a slot before it is refused. A page that navigates opens
+#: its new socket while the old one's close is still on its way to the server: the old slot comes
+#: back within this time, and the member is not told off for following a link.
+GRACE_SECONDS = 3.0
 
 
 class TooManySockets(Exception):
@@ -40,22 +47,27 @@ def slot_keys(member_id: int, cap: int) -> list[str]:
 
 async def take_slot(member_id: int, token: str) -> str | None:
     """The key of the slot the socket `token` now holds, or None when nothing is counted (the cap is
-    off, or the cache is away). Raises TooManySockets when the member's slots are all held."""
+    off, or the cache is away). Raises TooManySockets when the member's slots are all held for
+    `GRACE_SECONDS`."""
     cap = settings.MAX_SOCKETS_PER_MEMBER
     if cap <= 0:
         return None
     keys = slot_keys(member_id, cap)
-    try:
-        held = await cache.aget_many(keys)  # one round trip; then usually one `add`
-        for key in keys:
-            if key not in held and await cache.aadd(key, token, SLOT_SECONDS):
-                CACHE.succeeded()
-                return key
-    except Exception as exc:  # whatever the backend raises (redis-py's ConnectionError, TimeoutError, …)
-        CACHE.failed(exc)
-        return None
-    CACHE.succeeded()
-    raise TooManySockets(cap)
+    deadline = time.monotonic() + GRACE_SECONDS
+    while True:
+        try:
+            held = await cache.aget_many(keys)  # one round trip; then usually one `add`
+            for key in keys:
+                if key not in held and await cache.aadd(key, token, SLOT_SECONDS):
+                    CACHE.succeeded()
+                    return key
+        except Exception as exc:  # whatever the backend raises (redis-py's ConnectionError, TimeoutError, …)
+            CACHE.failed(exc)
+            return None
+        CACHE.succeeded()
+        if time.monotonic() >= deadline:
+            raise TooManySockets(cap)
+        await asyncio.sleep(0.1)
 
 
 async def renew_slot(key: str, token: str) -> None:

@@ -22,8 +22,9 @@ CAP = 3
 
 
 @pytest.fixture(autouse=True)
-def cap(settings):
+def cap(settings, monkeypatch):
     settings.MAX_SOCKETS_PER_MEMBER = CAP
+    monkeypatch.setattr(tabs, "GRACE_SECONDS", 0.3)  # how long one over the cap waits for a slot
 
 
 async def refusal(user: Any, path: str = "/ws/studio/") -> tuple[str, int]:
@@ -67,6 +68,23 @@ async def test_one_socket_over_the_cap_is_refused_with_a_message_and_others_are_
     alices += await open_sockets(user, 1)
     assert (await refusal(user))[1] == CLOSE_TOO_MANY_SOCKETS
     for ws in alices + bobs:
+        await ws.disconnect()
+
+
+async def test_a_page_that_navigates_gets_the_slot_its_old_socket_gives_back(user, upstream, monkeypatch):
+    """Following a link opens the new page's socket before the old page's close reaches the server:
+    the new socket waits for the slot instead of being refused."""
+    monkeypatch.setattr(tabs, "GRACE_SECONDS", 10)
+    sockets = await open_sockets(user, CAP)
+    new_page = await member_socket(user, "/ws/studio/")
+    opening = asyncio.ensure_future(new_page.connect(timeout=15))
+    done, _ = await asyncio.wait({opening}, timeout=0.5)
+    assert not done, "every slot is held: the new socket waits"
+    await sockets.pop().disconnect()  # the old page's close arrives
+    assert (await opening)[0]
+    await new_page.send_to(text_data="still there?")
+    assert "not JSON" in await receive_alert(new_page)  # let in, not refused
+    for ws in [*sockets, new_page]:
         await ws.disconnect()
 
 
