@@ -40,11 +40,12 @@ PRODUCTION_LAYOUT = (
 
 
 def production_env(simulator, **values: str) -> dict[str, str]:
-    """A worker's environment on the production layout: this test run's database, Redis and media."""
+    """A worker's environment on the production layout: this test run's database, Redis and media,
+    any of them replaced by `values`."""
     database = settings.DATABASES["default"]
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    return worker_env(simulator, DATABASE_URL=url, REDIS_URL=settings.REDIS_URL,
-                      RUNWARE_WEB_MEDIA_ROOT=str(settings.MEDIA_ROOT), **values)
+    layout = {"DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "RUNWARE_WEB_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    return worker_env(simulator, **{**layout, **values})
 
 
 def manage(env: dict[str, str], *args: str) -> None:

@@ -17,69 +17,22 @@ from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.conftest import make_user
-from tests.workers import (
-    PRODUCTION_LAYOUT,
-    Member,
-    free_port,
-    manage,
-    production_env,
-    start_worker,
-    stuck,
-    wait_for_port,
-    worker_env,
-)
+from tests.faults.processes import LEASE_SECONDS, production_only, until
+from tests.workers import Member, free_port, manage, start_worker, stuck, wait_for_port, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LEASE_SECONDS = 3  # short, so that the test waits seconds rather than the default ten
 IMAGES = 4
 SECONDS_PER_IMAGE = 2
 
 
-def until(condition, *, seconds: float, what: str):
-    """Poll another process's work (rows in the shared database) until `condition()` is truthy."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)  # nothing to wait on but rows another process writes
-    pytest.fail(f"Waited {seconds} s for {what}.")
-
-
-@pytest.fixture
-def worker_environment(simulator):
-    return production_env(simulator, RUNWARE_LEASE_SECONDS=str(LEASE_SECONDS))
-
-
-@pytest.fixture
-def workers(worker_environment):
-    """Start workers on demand; every one still running is stopped at the end, by its process id."""
-    started = []
-
-    def start(port: int | None = None):
-        port = port or free_port()
-        process = start_worker(worker_environment, port)
-        started.append(process)
-        wait_for_port(port, process)
-        return process, f"http://127.0.0.1:{port}"
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-    for process in started:
-        if process.poll() is None and stuck(process):
-            pytest.fail("A worker did not stop within 20 s of SIGTERM.")
-
-
-@pytest.mark.skipif(not PRODUCTION_LAYOUT, reason="the production layout: PostgreSQL and the Redis channel layer")
+@production_only
 @pytest.mark.parametrize("restarted", [False, True], ids=["survivor-takes-over", "restarted-at-once"])
-def test_a_task_of_a_killed_worker_ends_with_every_image_and_every_cent(workers, simulator, restarted):
+def test_a_task_of_a_killed_worker_ends_with_every_image_and_every_cent(layout, restarted):
     make_user("alice")
-    doomed, doomed_url = workers()
-    survivor = None if restarted else workers()[0]
-    ledger = simulator.simulator.engine.ledger
-    balance_before = ledger.balance
+    doomed, doomed_url = layout.start_worker()
+    survivor = None if restarted else layout.start_worker()[0]
+    balance_before = layout.upstream.balance()
 
     alice = Member(doomed_url)
     alice.log_in("alice", "correct horse battery")
@@ -94,7 +47,7 @@ def test_a_task_of_a_killed_worker_ends_with_every_image_and_every_cent(workers,
     doomed.kill()  # SIGKILL: no clean stop, no hand-over
     doomed.wait(timeout=10)
     if restarted:
-        workers(int(doomed_url.rsplit(":", 1)[1]))  # systemd's restart, on the same port
+        layout.start_worker(int(doomed_url.rsplit(":", 1)[1]))  # systemd's restart, on the same port
     assert survivor is None or survivor.poll() is None
 
     recovery = LEASE_SECONDS + IMAGES * SECONDS_PER_IMAGE + 30
@@ -107,7 +60,7 @@ def test_a_task_of_a_killed_worker_ends_with_every_image_and_every_cent(workers,
     assert len(images) == IMAGES
     assert all(image.file.storage.exists(image.file.name) for image in images)
     charged = sum(Charge.objects.filter(task=task).values_list("amount", flat=True), Decimal(0))
-    assert charged == balance_before - ledger.balance  # every cent Runware charged, once
+    assert charged == balance_before - layout.upstream.balance()  # every cent Runware charged, once
     assert task.cost == charged
     assert task.results_received == IMAGES
 

@@ -10,9 +10,6 @@ set), where the Redis set-up is the one under test.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 
@@ -30,10 +27,9 @@ from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.upstream.errors import from_sdk
 from runware_web.upstream.models import Task
+from tests.faults.processes import REDIS_SERVER, PrivateRedis
 from tests.hardening.helpers import connected, receive_until
-from tests.workers import free_port
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.django_db(transaction=True)
 needs_redis = pytest.mark.skipif(not django_settings.REDIS_URL or not REDIS_SERVER,
                                  reason="the Redis set-up (CI's second pass) and a redis-server to start")
@@ -43,39 +39,6 @@ GENERATE = {"action": "generate", "model": "runware:101@1", "width": "256", "hei
 PAGES = ["/studio/", "/gallery/", "/history/"]
 PAUSED = "Live updates are paused"
 RESULTS = 'id="results-list"'
-
-
-class PrivateRedis:
-    """A Redis server of the test's own, stopped and started again on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        probe = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                probe.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture
