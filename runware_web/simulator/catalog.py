@@ -22,6 +22,14 @@ from functools import cache
 
 from runware import models as _sdk_models
 
+from . import mediacatalog
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: str
+    task_type: str
+
 # Legacy task names still accepted by the simulator, mapped to the current name.
 LEGACY_TASK_TYPES: dict[str, str] = {
     "imageCaption": "caption",
@@ -60,6 +68,15 @@ _DEFAULTS: dict[str, tuple[str, ...]] = {
         )
     ),
     "promptEnhance": ("runware:llama-3-1-8b@prompt-enhancer",),
+    "videoInference": (
+        "klingai:kling-video@3-standard",
+        "google:3@3",
+        "bytedance:seedance@2.0-fast",
+        "lightricks:ltx@2.3-fast",
+        "minimax:4@1",
+    ),
+    "audioInference": ("minimax:speech@2.8", "elevenlabs:25@1", "minimax:music@2.6", "mirelo:1@1"),
+    "3dInference": ("tencent:hunyuan-3d@3.1-rapid", "microsoft:trellis-2@4b", "tripo:v3.1@0"),
 }
 
 # Text models that emit "thinking" (`reasoningContent`) even without settings.thinking.
@@ -207,9 +224,18 @@ def _official_name(slug: str) -> str:
     return " ".join(part.upper() if part in _ACRONYMS else part.capitalize() for part in slug.split("-"))
 
 
+def official_entries() -> list[tuple[str, str, str]]:
+    """(AIR, registry id, task type) of every official model: the SDK's registry plus the few media
+    models Runware documents that the registry lacks."""
+    entries = {air: (air, entry.id, entry.task_type) for air, entry in _sdk_models.items()}
+    entries.update({air: (air, slug, task_type) for air, slug, task_type in mediacatalog.EXTRA_OFFICIAL_MODELS})
+    return sorted(entries.values())
+
+
 def _official_models() -> list[ModelInfo]:
     result = []
-    for index, (air, entry) in enumerate(sorted(_sdk_models.items())):
+    for index, (air, entry_id, task_type) in enumerate(official_entries()):
+        entry = _Entry(entry_id, task_type)
         architecture = _official_architecture(air, entry.id)
         is_image = entry.task_type == "imageInference"
         result.append(
@@ -492,9 +518,7 @@ def _visible(model: ModelInfo, visibility: str | None) -> bool:
         return not model.private
     if visibility in ("private", "owned"):
         return model.private
-    if visibility == "favorite":
-        return False  # the simulated account has no favourites
-    return True  # None / "all"
+    return visibility != "favorite"  # the simulated account has no favourites; None / "all": everything
 
 
 @cache

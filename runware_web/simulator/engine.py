@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from PIL import Image
 
-from . import catalog, imaging
+from . import catalog, imaging, video
 from .directives import NONE, Directives
 from .errors import SimError, invalid
 from .pricing import to_json_number
@@ -63,6 +63,7 @@ class Work:
     directives: Directives = NONE
     atomic: bool = False  # all results appear together (promptEnhance versions, multi-image captions)
     reply: Reply | None = None  # textInference: what a stream sends
+    latency: float | None = None  # the model's nominal seconds (video, audio, 3D), scaled by media_latency_scale
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,12 @@ Builder = Callable[["Engine", dict[str, Any], str], Awaitable[Work]]
 class Engine:
     def __init__(
         self, *, builders: Mapping[str, Builder], latency: float, stream_chunk_delay: float,
-        starting_balance: Decimal,
+        starting_balance: Decimal, media_latency_scale: float = 1.0,
     ) -> None:
         self.builders = builders  # taskType → what validates and plans it (tasks.BUILDERS)
         self.latency = latency
         self.stream_chunk_delay = stream_chunk_delay
+        self.media_latency_scale = media_latency_scale  # × each media model's nominal latency
         self.media = MediaStore()
         self.jobs = JobStore()
         self.ledger = Ledger(starting_balance)
@@ -105,6 +107,7 @@ class Engine:
         self.enhance_offsets: dict[str, int] = {}
         self._renders: LRU[Image.Image] = LRU(IMAGE_CACHE_PIXELS, pixels)
         self._encoded: LRU[bytes] = LRU(ENCODED_CACHE_BYTES, len)
+        self._probes: dict[object, video.VideoInfo] = {}
         self._executor = ThreadPoolExecutor(
             max_workers=min(8, (os.cpu_count() or 2) + 2), thread_name_prefix="runware-sim"
         )
@@ -132,6 +135,7 @@ class Engine:
         now = time.monotonic()
         self.jobs.prune(now)
         self.media.prune(now)
+        self._probes = {k: v for k, v in self._probes.items() if self.media.get(k[1]) is not None}
 
     def note_api_key(self, api_key: str) -> None:
         self.api_key_requests[api_key] = self.api_key_requests.get(api_key, 0) + 1
@@ -192,6 +196,67 @@ class Engine:
         if max(image.size) > MAX_INPUT_SIDE:
             raise invalid(parameter, f"'{parameter}' is larger than {MAX_INPUT_SIDE} px on a side.")
         return image
+
+    async def resolve_video(
+        self, reference: object, parameter: str, base_url: str
+    ) -> tuple[StoredFile, video.VideoInfo]:
+        """An input video given as UUID (videoUUID, mediaUUID), simulator URL, data URI or base64."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise invalid(parameter, f"'{parameter}' must be a video UUID, URL, data URI or base64 string.")
+        reference = reference.strip()
+        stem = urlparse(reference).path.rsplit("/", 1)[-1].split(".", 1)[0]
+        if _UUID.fullmatch(reference) or reference.startswith(("http://", "https://")):
+            stored = self.media.get(stem if not _UUID.fullmatch(reference) else reference)
+            if stored is None:
+                raise invalid(
+                    parameter,
+                    f"Unknown video '{reference}' in '{parameter}': the offline simulator only reads "
+                    "videos it produced or stored (a videoUUID, a mediaUUID or its URL).",
+                )
+        else:
+            data, _ = decode_inline(reference, parameter)
+            kind = await self.blocking(video.detect, data)
+            if kind is None:
+                raise invalid(parameter, f"'{parameter}' is not a readable video (MP4, WebM or MOV).")
+            stored = self.media.put_deduplicated(data, *kind)
+        info = await self._probe(stored, parameter)
+        return stored, info
+
+    async def _probe(self, stored: StoredFile, parameter: str) -> video.VideoInfo:
+        key = ("probe", stored.uuid)
+        cached = self._probes.get(key)
+        if cached is not None:
+            return cached
+        try:
+            info = await self.blocking(video.probe, stored.data)
+        except ValueError as exc:
+            raise invalid(parameter, f"'{parameter}' is not a readable video: {exc}.") from None
+        if info.duration > video.MAX_INPUT_SECONDS or info.frames > video.MAX_INPUT_FRAMES:
+            raise invalid(
+                parameter,
+                f"'{parameter}' is too long: the simulator takes videos up to {video.MAX_INPUT_SECONDS} s "
+                f"and {video.MAX_INPUT_FRAMES} frames.",
+            )
+        if max(info.width, info.height) > video.MAX_INPUT_SIDE:
+            raise invalid(parameter, f"'{parameter}' is larger than {video.MAX_INPUT_SIDE} px on a side.")
+        self._probes[key] = info
+        return info
+
+    async def produce_bytes(self, key: object, function: Callable[..., bytes], *args: Any) -> bytes:
+        """Run an encoder off the loop, remembering its bytes under `key` (which must capture every input)."""
+        data = self._encoded.get(key)
+        if data is None:
+            data = await self.blocking(function, *args)
+            self._encoded.put(key, data)
+        return data
+
+    def store_output(
+        self, data: bytes, ext: str, content_type: str, *, file_uuid: str, prefix: str,
+        types: tuple[str, ...], base_url: str,
+    ) -> dict[str, object]:
+        """Keep a produced file under /files/ and return its `<prefix>UUID` and URL/base64/dataURI fields."""
+        stored = self.media.put(data, ext, content_type, file_uuid)
+        return {f"{prefix}UUID": stored.uuid, **media_fields(stored, prefix, types, base_url)}
 
     async def hero_image(self, model: catalog.ModelInfo) -> bytes:
         key = ("hero", model.air)
@@ -269,7 +334,11 @@ class Engine:
         self.spawn(self._run(job, work, listener or NullListener()))
 
     def _delay(self, work: Work) -> float:
-        return work.directives.delay if work.directives.delay is not None else self.latency
+        if work.directives.delay is not None:
+            return work.directives.delay
+        if work.latency is not None:
+            return work.latency * self.media_latency_scale
+        return self.latency
 
     async def _run(self, job: Job, work: Work, listener: Listener) -> None:
         try:

@@ -3,7 +3,8 @@ WebSocket protocol and the REST/SSE API on `/v1`, and serves files.
 
 Public API:
 
-* `Simulator(latency=0.4, stream_chunk_delay=0.03, starting_balance=Decimal("1000"))`
+* `Simulator(latency=0.4, stream_chunk_delay=0.03, starting_balance=Decimal("1000"),
+  media_latency_scale=1.0)`
   with `await start(host, port)` / `await stop()` and `ws_url`, `http_url`, `base_url`, `port`;
 * `run_in_thread(host, port, **options) -> SimulatorThread`, a Simulator on its own
   thread and event loop (for code whose event loops come and go, e.g. tests).
@@ -27,11 +28,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from . import catalog, imaging
+from . import catalog, content, imaging
 from .engine import Engine, Work
 from .errors import SimError, invalid_api_key
+from .mediatasks import BUILDERS
 from .store import Job
-from .tasks import BUILDERS
 from .utilities import UTILITIES
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,11 @@ class Simulator:
         latency: float = 0.4,
         stream_chunk_delay: float = 0.03,
         starting_balance: Decimal = Decimal("1000"),
+        media_latency_scale: float = 1.0,
     ) -> None:
         self.engine = Engine(
-            builders=BUILDERS, latency=latency, stream_chunk_delay=stream_chunk_delay, starting_balance=starting_balance
+            builders=BUILDERS, latency=latency, stream_chunk_delay=stream_chunk_delay,
+            starting_balance=starting_balance, media_latency_scale=media_latency_scale,
         )
         self.host = "127.0.0.1"
         self.port = 0
@@ -212,6 +215,20 @@ class Simulator:
     @latency.setter
     def latency(self, seconds: float) -> None:
         self.engine.latency = seconds
+
+    @property
+    def media_latency_scale(self) -> float:
+        """Multiplies each video/audio/3D model's nominal latency (docs/simulator.md); 0 = instant."""
+        return self.engine.media_latency_scale
+
+    @media_latency_scale.setter
+    def media_latency_scale(self, scale: float) -> None:
+        self.engine.media_latency_scale = scale
+
+    @property
+    def content_url(self) -> str:
+        """Where the content service (content.runware.ai's paths) is served."""
+        return f"{self.base_url}{content.CONTENT_PREFIX}"
 
     @property
     def stream_chunk_delay(self) -> float:
@@ -250,6 +267,7 @@ class Simulator:
         app.router.add_get("/files/{name}", self._handle_file)
         app.router.add_get("/hero/{slug}.jpg", self._handle_hero)
         app.router.add_get("/health", self._handle_health)
+        app.router.add_get(content.CONTENT_PREFIX + "/{path:.*}", self._handle_content)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -305,7 +323,31 @@ class Simulator:
             image = await self.engine.load_image(stored, "file")
             data = await self.engine.blocking(imaging.encode, image, wanted, 95)
             return web.Response(body=data, content_type=imaging.FORMATS[wanted][2])
-        return web.Response(body=stored.data, content_type=stored.content_type)
+        return _ranged(request, stored.data, stored.content_type)
+
+    async def _handle_content(self, request: web.Request) -> web.Response:
+        """The content service's read-only JSON (see content.py); 404 for unknown ids and paths."""
+        base_url = self._public_base(request)
+        parts = [p for p in request.match_info["path"].split("/") if p]
+        query = dict(request.query)
+        body: object = None
+        if parts == ["models"]:
+            body = content.list_models(query, base_url)
+        elif len(parts) == 2 and parts[0] == "models":
+            model = content.find(parts[1])
+            body = content._public(model, base_url) if model else None
+        elif len(parts) == 3 and parts[0] == "models" and content.find(parts[1]) is not None:
+            body = {"pricing": lambda: content.pricing_of(parts[1], base_url),
+                    "examples": lambda: [], "guides": lambda: []}.get(parts[2], lambda: None)()
+        elif parts == ["capabilities"]:
+            body = content.capabilities()
+        elif parts and parts[0] in ("collections", "creators"):
+            listing = (content.collections(base_url, query.get("category")) if parts[0] == "collections"
+                       else content.creators(base_url))
+            body = listing if len(parts) == 1 else next((x for x in listing if x["id"] == parts[1]), None)
+        if body is None:
+            return web.json_response({"error": "Not found", "path": request.path}, status=404)
+        return web.json_response(body)
 
     async def _handle_hero(self, request: web.Request) -> web.Response:
         model = catalog.get_model_by_slug(request.match_info["slug"])
@@ -509,6 +551,27 @@ class Simulator:
             raise SimError("internalServerError", "The simulator failed to handle this task.") from exc
 
 
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _ranged(request: web.Request, data: bytes, content_type: str) -> web.Response:
+    """The whole file, or one `Range: bytes=a-b` of it (206), so players can seek; 416 when outside."""
+    headers = {"Accept-Ranges": "bytes"}
+    match = _RANGE.fullmatch(request.headers.get("Range", "").strip())
+    if match is None or match.groups() == ("", ""):
+        return web.Response(body=data, content_type=content_type, headers=headers)
+    size = len(data)
+    first, last = match.groups()
+    if first == "":  # a suffix: the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return web.Response(body=data[start : end + 1], status=206, content_type=content_type, headers=headers)
+
+
 def _as_task_list(payload: object) -> list[Any]:
     if isinstance(payload, dict):
         return [payload]
@@ -605,6 +668,9 @@ class SimulatorThread:
 
     def set_stream_chunk_delay(self, seconds: float) -> None:
         self.simulator.stream_chunk_delay = seconds
+
+    def set_media_latency_scale(self, scale: float) -> None:
+        self.simulator.media_latency_scale = scale
 
 
 def run_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> SimulatorThread:

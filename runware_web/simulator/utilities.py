@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import catalog, imaging
+from . import catalog, imaging, video
 from .engine import Engine, decode_inline, media_fields
 from .errors import SimError, invalid, missing
 from .params import Reader
@@ -156,8 +156,10 @@ async def media_storage(engine: Engine, task: dict[str, Any], base_url: str) -> 
     else:
         data, mime = decode_inline(media, "media")
         ext, content_type = imaging.detect_format(data)
-        if mime and ext == "bin":
-            content_type = mime
+        if ext == "bin":  # not an image: a video (so it can be an `inputs.video`), a GLB, or as declared
+            ext, content_type = await engine.blocking(video.detect, data) or (
+                ("glb", "model/gltf-binary") if data[:4] == b"glTF" else (ext, mime or content_type)
+            )
     stored = engine.media.put(data, ext, content_type)
     return _record(
         engine,

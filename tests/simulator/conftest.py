@@ -1,5 +1,5 @@
-"""Fixtures for the simulator's own tests: a fresh zero-latency Simulator per test, on the
-test's event loop, and official runware-sdk clients pointed at it."""
+"""Fixtures for the simulator's own tests: a fresh zero-latency Simulator per test (media models
+instant too), on the test's event loop, and official runware-sdk clients pointed at it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ ClientFactory = Callable[..., Runware]
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(latency=0.0, stream_chunk_delay=0.0)
+    simulator = Simulator(latency=0.0, stream_chunk_delay=0.0, media_latency_scale=0.0)
     await simulator.start()
     yield simulator
     await simulator.stop()

@@ -171,12 +171,15 @@ def test_default_models_exist_and_match_their_task_type():
         "imageMasking",
         "controlNetPreprocess",
         "promptEnhance",
+        "videoInference",
+        "audioInference",
+        "3dInference",
     ):
         airs = catalog.default_models(task_type)
         assert airs, task_type
         assert all(catalog.get_model(air).task_type == task_type for air in airs)
     assert catalog.default_models("imageUpscale") == catalog.default_models("upscale")
-    assert catalog.default_models("videoInference") == []
+    assert catalog.default_models("vectorize") == []
 
 
 def test_community_catalogue_shape():

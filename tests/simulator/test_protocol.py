@@ -103,7 +103,7 @@ async def test_errors_always_carry_a_task_uuid_on_the_websocket(sim):
     async with ws:
         await ws.send(
             json.dumps(
-                [{"taskType": "imageInference"}, {"taskType": "videoInference", "taskUUID": new_uuid()}]
+                [{"taskType": "imageInference"}, {"taskType": "vectorize", "taskUUID": new_uuid()}]
             )
         )
         errors = [(await _raw(ws))["errors"][0] for _ in range(2)]

@@ -23,6 +23,10 @@ class Command(BaseCommand):
             "--stream-chunk-delay", type=float, default=0.03, help="seconds between SSE chunks"
         )
         parser.add_argument(
+            "--media-latency-scale", type=float, default=1.0,
+            help="multiplies each video/audio/3D model's nominal latency (0 = instant)",
+        )
+        parser.add_argument(
             "--balance", type=Decimal, default=Decimal("1000"), help="starting balance in USD"
         )
 
@@ -36,12 +40,14 @@ class Command(BaseCommand):
             latency=options["latency"],
             stream_chunk_delay=options["stream_chunk_delay"],
             starting_balance=options["balance"],
+            media_latency_scale=options["media_latency_scale"],
         )
         await simulator.start(options["host"], options["port"])
         self.stdout.write(self.style.SUCCESS("Runware simulator listening"))
         self.stdout.write(f"  WebSocket: {simulator.ws_url}")
         self.stdout.write(f"  REST/SSE:  {simulator.http_url}")
         self.stdout.write(f"  Files:     {simulator.base_url}/files/")
+        self.stdout.write(f"  Content:   {simulator.content_url}/models")
         self.stdout.write("Point the SDK at it with ws_base_url / http_base_url. Ctrl-C stops.")
         try:
             await asyncio.Event().wait()
