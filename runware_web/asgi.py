@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from runware_web.endpoint.routing import alongside  # noqa: E402
 from runware_web.lib.limits import BodySizeLimit, forms_left_unparsed  # noqa: E402
 from runware_web.routing import websocket_urlpatterns  # noqa: E402
 from runware_web.runner import runner  # noqa: E402
@@ -30,6 +31,7 @@ runner.start_with_server()
 application = ProtocolTypeRouter(
     {
         "http": BodySizeLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # /v1 is Runware's protocol for scripts (a key, no cookie, no Origin): see endpoint.routing.
+        "websocket": alongside(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -7,6 +7,7 @@ DJANGO_SECRET_KEY and (optionally) S3 media.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",  # failed-login throttling (see AUTHENTICATION_BACKENDS)
     "channels",
     "django_htmx",
     "template_partials",
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "runware_web.chat",
     "runware_web.tools",
     "runware_web.spend",
+    "runware_web.endpoint",  # the Runware-compatible endpoint at /v1, and members' API keys
     "runware_web.simulator",  # apart: imports nothing of the portal
 ]
 
@@ -86,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the login page
 ]
 
 ROOT_URLCONF = "runware_web.urls"
@@ -174,6 +178,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A password-reset link works once (Django's token changes with the password) and for this long.
+PASSWORD_RESET_TIMEOUT = env_int("RUNWARE_WEB_PASSWORD_RESET_MINUTES", 60, minimum=5) * 60
+# How long an invitation link works unless its creator picks another expiry (runware_web.accounts.invitations).
+INVITATION_DEFAULT_DAYS = env_int("RUNWARE_WEB_INVITATION_DAYS", 7, minimum=1)
+
+# Failed logins are throttled by django-axes, per username and address together: a member's typos
+# lock out neither their colleagues behind the same NAT nor themselves from another address. The
+# address is REMOTE_ADDR, which Daphne's --proxy-headers sets from the reverse proxy's
+# X-Forwarded-For (docs/deployment.md); a header sent by the client itself is never read.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("RUNWARE_WEB_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = env_int("RUNWARE_WEB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("RUNWARE_WEB_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a correct password clears the count of earlier typos
+AXES_DISABLE_ACCESS_LOG = True  # failures are recorded; successful logins are not (one row per login)
+AXES_LOCKOUT_CALLABLE = "runware_web.accounts.lockout.lockout_response"  # the login page, saying until when
+
+# --- email --------------------------------------------------------------------------------------
+# Password resets and invitations. Without EMAIL_HOST mail is printed on the console (local use);
+# production sets EMAIL_HOST and sends through SMTP.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS (STARTTLS, usually port 587) and EMAIL_USE_SSL (port 465) "
+                               "exclude each other: set one of them.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # seconds: a dead mail server fails the send, not the worker
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "runware-web <noreply@localhost>")
 
 # --- i18n ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -289,7 +330,10 @@ RUNWARE_WEB_TASK_HANDLERS = {
     "studio": "runware_web.studio.handlers.StudioHandler",
     "chat": "runware_web.chat.handlers.ChatHandler",
     "tools": "runware_web.tools.handlers.ToolsHandler",
+    "endpoint": "runware_web.endpoint.handlers.EndpointHandler",
 }
+# How long the signed URL of a result delivered through the endpoint (/v1) works.
+ENDPOINT_MEDIA_URL_SECONDS = env_int("RUNWARE_WEB_ENDPOINT_MEDIA_URL_SECONDS", 24 * 3600, minimum=60)
 
 # --- portal limits ------------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("RUNWARE_WEB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)

@@ -16,5 +16,8 @@ urlpatterns = [
     path("chat/", include("runware_web.chat.urls")),
     path("tools/", include("runware_web.tools.urls")),
     path("spend/", include("runware_web.spend.urls")),
+    path("team/", include("runware_web.team.urls")),
+    path("keys/", include("runware_web.endpoint.urls")),
+    path("", include("runware_web.endpoint.api_urls")),  # /v1: the Runware-compatible endpoint
     path("admin/", admin.site.urls),
 ]

@@ -65,12 +65,12 @@ class TeamAdmin(admin.ModelAdmin):
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "team", "monthly_budget", "spent_this_month", "is_staff", "is_active")
     list_editable = ("monthly_budget",)
-    list_filter = ("team", "is_staff", "is_active")
+    list_filter = ("team", "role", "is_staff", "is_active")
     list_select_related = ("team",)
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Team and budget", {
-            "fields": ("team", "monthly_budget"),
+            "fields": ("team", "role", "monthly_budget"),
             "description": "Monthly limits in US dollars; empty means no limit. Spend and remaining budgets "
                            "are on the Spend page.",
         }),

@@ -151,5 +151,6 @@ def _rate_refusal(recent: RecentTasks) -> Refused | None:
     wait = max(1, int((oldest + timedelta(minutes=1) - timezone.now()).total_seconds()) + 1) if oldest else 60
     return Refused(
         f"You have started {recent.count} tasks in the last minute; the limit is {limit} a minute. "
-        f"Try again in {wait} seconds."
+        f"Try again in {wait} seconds.",
+        code="rateLimit",
     )

@@ -102,9 +102,13 @@ def _never_connected(message: str) -> bool:
 
 
 class Refused(Exception):
-    """The portal would not start the task (budget, rate limit); `message` says why, for a person."""
+    """The portal would not start the task (budget, rate limit); `message` says why, for a person.
 
-    def __init__(self, message: str, *, field: str = "") -> None:
+    `code` is which limit said no, as the SDK's stable codes name it ("quota" for a budget,
+    "rateLimit"): the Runware-compatible endpoint answers scripts with it."""
+
+    def __init__(self, message: str, *, field: str = "", code: str = "quota") -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code

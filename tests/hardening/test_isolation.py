@@ -16,10 +16,13 @@ from channels.db import database_sync_to_async
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter, UUIDConverter
 
-from runware_web.accounts.models import Team
+from runware_web.accounts import invitations as invites
+from runware_web.accounts.models import Invitation, Role, Team
 from runware_web.chat.consumers import NO_SUCH_CONVERSATION, ChatConsumer
 from runware_web.chat.models import Conversation
 from runware_web.chat.text_models import DEFAULT_MODEL
+from runware_web.endpoint.keys import create_key
+from runware_web.endpoint.models import ApiKey
 from runware_web.media.models import Image
 from runware_web.spend.consumers import SpendConsumer
 from runware_web.studio.consumers import NO_SUCH_GENERATION, StudioConsumer
@@ -79,6 +82,10 @@ ROUTES: dict[str, Route] = {
     # Staff pages: to a member they do not exist, whoever the budget belongs to.
     "spend:member_budget": Route("member", post={"monthly_budget": "0.01"}),
     "spend:team_budget": Route("team", post={"monthly_budget": "0.01"}),
+    # A member's API key: only its owner (or staff) may revoke it.
+    "endpoint:revoke": Route("api_key", post={}),
+    # Team admin pages: to a plain member they do not exist; to a team admin, another team's do not.
+    "team:revoke_invitation": Route("invitation", post={}),
 }
 
 
@@ -121,6 +128,8 @@ class Theirs:
     conversation: Conversation
     member: Any
     team: Team
+    api_key: Any = None
+    invitation: Any = None
     snapshot: dict[str, Any] = field(default_factory=dict)
 
     def kwargs_for(self, route: Route) -> Any:
@@ -138,6 +147,8 @@ class Theirs:
             "conversation": (conversation.title, conversation.model, conversation.max_tokens),
             "messages": list(conversation.messages.values_list("id", "content", "status", "replaced")),
             "budgets": (self.member.monthly_budget, self.team.monthly_budget),
+            "api_key": ApiKey.objects.filter(pk=self.api_key.pk).values_list("revoked_at", flat=True).first(),
+            "invitation": Invitation.objects.get(pk=self.invitation.pk).status,
         }
 
 
@@ -155,6 +166,8 @@ def mallorys_things(mallory: Any) -> Theirs:
         conversation=make_conversation(mallory),
         member=mallory,
         team=team,
+        api_key=create_key(mallory, name="mallory's script")[0],
+        invitation=invites.issue(team=team, role=Role.MEMBER, by=mallory, days=7).invitation,
     )
     theirs.snapshot = theirs.state()
     return theirs
@@ -223,6 +236,22 @@ def test_another_members_id_in_a_query_or_form_is_404(alice_client, theirs, meth
     assert response.status_code == 404
     assert theirs.state() == theirs.snapshot
     assert not Task.objects.filter(user__username="alice").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_admin_gets_404_for_another_teams_invitations(alice_client, user, theirs):
+    """Alice runs her own team: Mallory's team's invitations are not there for her, by id or by filter."""
+    user.role = Role.TEAM_ADMIN
+    user.save(update_fields=["role"])
+    assert alice_client.get(reverse("team:invitations")).status_code == 200  # the control: her own page works
+    revoked = alice_client.post(reverse("team:revoke_invitation", args=[theirs.invitation.pk]))
+    listed = alice_client.get(reverse("team:invitations"), {"team": theirs.team.pk})
+    made = alice_client.post(reverse("team:invitations"), {"team": theirs.team.pk, "role": "member", "days": 7})
+    assert (revoked.status_code, listed.status_code, made.status_code) == (404, 404, 400)
+    own_page = alice_client.get(reverse("team:invitations")).content.decode()
+    assert "mallory" not in (own_page + listed.content.decode() + made.content.decode()).lower()
+    assert not Invitation.objects.filter(team=theirs.team).exclude(pk=theirs.invitation.pk).exists()
+    assert theirs.state() == theirs.snapshot
 
 
 @pytest.mark.django_db(transaction=True)

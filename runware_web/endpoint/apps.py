@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EndpointConfig(AppConfig):
+    name = "runware_web.endpoint"
+    verbose_name = "Runware-compatible endpoint"

@@ -1,0 +1,136 @@
+"""`/v1` over WebSocket: Runware's own protocol, for members' scripts with a personal key.
+
+The first task is `authentication` with the key; the answer carries a connectionSessionUUID, and
+a socket that re-authenticates with it after a drop rejoins the session (results stored meanwhile
+stay available through getResponse). Then every message is a JSON array of tasks, answered as
+Runware answers: sync results pushed one by one as they are stored, an ACK for async tasks, a pong
+for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
+
+Not a PortalConsumer: there is no session cookie and no page. The key is checked on every task
+(a key revoked while the socket is open stops there), and a socket without a valid key does no
+work at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from runware_web.endpoint import keys, protocol, services
+from runware_web.endpoint.handlers import session_group
+from runware_web.endpoint.models import ApiKey, EndpointCall
+
+log = logging.getLogger(__name__)
+
+#: The largest message a script may send: the same as the browser sockets (live.server, Daphne as the
+#: portal runs it, closes a larger message with 1009 before it reaches here). Input images go by imageUUID.
+MAX_FRAME_BYTES = 256 * 1024
+
+
+class EndpointConsumer(AsyncWebsocketConsumer):
+    key: ApiKey | None = None
+    session: uuid.UUID | None = None
+    group: str | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > MAX_FRAME_BYTES:
+            await self.send_frame(services.errors(protocol.error(
+                "maxPayloadSizeExceeded", f"Messages are limited to {MAX_FRAME_BYTES} bytes.")))
+            return
+        try:
+            tasks = json.loads(text_data if text_data is not None else (bytes_data or b"").decode())
+        except ValueError:
+            await self.send_frame(services.errors(protocol.invalid("", "The message is not JSON: send a JSON array of tasks.")))
+            return
+        if isinstance(tasks, dict):
+            tasks = [tasks]
+        if not isinstance(tasks, list) or not tasks:
+            await self.send_frame(services.errors(protocol.invalid("", "Send a JSON array of task objects.")))
+            return
+        for task in tasks:
+            await self.answer(task)
+
+    async def answer(self, task: Any) -> None:
+        if isinstance(task, dict) and task.get("taskType") == "authentication":
+            await self.authenticate(task)
+            return
+        if isinstance(task, dict) and task.get("taskType") == "ping":
+            await self.send_frame(services.data({"taskType": "ping", "pong": True}))
+            return
+        if self.key is None:
+            label = task.get("taskUUID") if isinstance(task, dict) and isinstance(task.get("taskUUID"), str) else ""
+            await self.send_frame(services.errors(protocol.error(
+                "missingApiKey", protocol.MISSING_KEY, parameter="apiKey", task_uuid=label,
+                task_type=str(task.get("taskType") or "") if isinstance(task, dict) else "")))
+            return
+        caller = services.Caller(key=self.key, base_url=self.base_url(), session=self.session)
+        try:
+            frame = await services.answer(caller, task)
+        except Exception:
+            log.exception("An endpoint task failed")
+            label = str(task.get("taskUUID") or "")
+            frame = services.errors(protocol.error(
+                "internalServerError", "The portal could not handle this task. Try again.",
+                task_type=str(task.get("taskType") or ""), task_uuid=label))
+        self.key = caller.key
+        if frame is not None:
+            await self.send_frame(frame)
+
+    async def authenticate(self, task: dict[str, Any]) -> None:
+        key = await database_sync_to_async(keys.authenticate)(task.get("apiKey"))
+        if key is None:
+            await self.send_frame(services.errors(protocol.error(
+                "invalidApiKey", protocol.INVALID_KEY, parameter="apiKey", task_type="authentication")))
+            return
+        try:
+            session = uuid.UUID(str(task.get("connectionSessionUUID")))
+        except ValueError:
+            session = uuid.uuid4()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.key, self.session = key, session
+        self.group = session_group(key.user_id, session)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_frame(services.data({"taskType": "authentication", "connectionSessionUUID": str(session)}))
+
+    # ------------------------------------------------------------------ pushed by the handler
+
+    async def endpoint_result(self, event: dict[str, Any]) -> None:
+        items = await database_sync_to_async(self._items)(event)
+        if items:
+            await self.send_frame(services.data(*items))
+
+    async def endpoint_frame(self, event: dict[str, Any]) -> None:
+        await self.send_frame(event["frame"])
+
+    def _items(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Runware items an event names: one image, one text, or all of a task's texts."""
+        call = EndpointCall.objects.select_related("task").filter(task_id=event["task"]).first()
+        if call is None:
+            return []
+        return services.output_items(call, self.base_url(), image_id=event.get("image"), text_id=event.get("text"))
+
+    # ------------------------------------------------------------------
+
+    def base_url(self) -> str:
+        """The portal's address as the script reached it (for the URLs of its results)."""
+        headers = dict(self.scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin1") or "localhost"
+        scheme = "https" if self.scope.get("scheme") == "wss" else "http"
+        return f"{scheme}://{host}"
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame))

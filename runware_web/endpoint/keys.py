@@ -1,0 +1,131 @@
+"""Making, finding and revoking members' API keys, and what each key has spent.
+
+A key is `rwp_` and 43 characters of `secrets.token_urlsafe(32)` (256 random bits): the prefix lets
+secret scanners and people recognise it. Only its SHA-256 is stored; with that much entropy no
+salt or slow hash adds anything, and a lookup by digest is one indexed read per connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+
+from runware_web.accounts.models import User
+from runware_web.endpoint.models import ApiKey
+from runware_web.lib.money import usd
+from runware_web.money.models import Charge
+from runware_web.money.reports import BudgetUse, reserved, total
+from runware_web.upstream.errors import Refused
+from runware_web.upstream.models import Task
+
+KEY_PREFIX = "rwp_"
+SHOWN_PREFIX = 10  # characters of a key kept to recognise it in the list ("rwp_" and six more)
+
+
+def digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_key(user: User, *, name: str, expires_at: datetime | None = None, budget: Decimal | None = None,
+               budget_period: str = ApiKey.Period.MONTH, task_types: list[str] | None = None,
+               models: list[str] | None = None) -> tuple[ApiKey, str]:
+    """A new key of the member's, and its plaintext: the only time anyone sees it."""
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        user=user, name=name, prefix=plaintext[:SHOWN_PREFIX], digest=digest(plaintext), expires_at=expires_at,
+        budget=budget, budget_period=budget_period, allowed_task_types=task_types or [], allowed_models=models or [],
+    )
+    return key, plaintext
+
+
+def authenticate(plaintext: Any) -> ApiKey | None:
+    """The usable key with this plaintext (not revoked or expired, its member active), or None.
+
+    Marks it used now. Any string is looked up the same way (one indexed read by digest), so an
+    unknown key and a revoked one take the same time to refuse."""
+    if not isinstance(plaintext, str) or not plaintext.startswith(KEY_PREFIX) or len(plaintext) > 200:
+        return None
+    key = ApiKey.objects.usable().select_related("user").filter(digest=digest(plaintext)).first()
+    if key is not None:
+        now = timezone.now()
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def still_usable(key_id: Any) -> ApiKey | None:
+    """The key afresh, if it may still start tasks (it may have been revoked since the socket opened)."""
+    return ApiKey.objects.usable().select_related("user").filter(pk=key_id).first()
+
+
+def keys_of(user: User) -> list[ApiKey]:
+    return list(ApiKey.objects.filter(user=user))
+
+
+def revoke(actor: User, key_id: Any) -> ApiKey:
+    """Revoke a key: the member's own, or anyone's for staff. 404 for anyone else's (not 403: another
+    member's key is not shown to exist)."""
+    keys = ApiKey.objects.all() if actor.is_staff else ApiKey.objects.filter(user=actor)
+    try:
+        key = keys.get(pk=key_id)
+    except (ApiKey.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such key.") from None
+    if key.revoked_at is None:
+        key.revoked_at, key.revoked_by = timezone.now(), actor
+        key.save(update_fields=["revoked_at", "revoked_by"])
+    return key
+
+
+# ---------------------------------------------------------------------- spend and budget
+
+
+def key_use(key: ApiKey) -> BudgetUse:
+    """What the key spent in its current period (ledger rows), and holds for its running tasks."""
+    start = key.period_start()
+    return BudgetUse(
+        budget=key.budget,
+        spent=total(Charge.objects.filter(task__endpoint_call__key=key, created_at__gte=start)),
+        running=reserved(Task.objects.filter(endpoint_call__key=key)),
+    )
+
+
+def spent_all_time(keys: list[ApiKey]) -> dict[Any, Decimal]:
+    """Each key's whole spend, for the list of keys (one exact sum per key)."""
+    return {key.pk: total(Charge.objects.filter(task__endpoint_call__key=key)) for key in keys}
+
+
+def key_refusal(key: ApiKey, estimate: Decimal) -> Refused | None:
+    """The refusal when a task estimated at `estimate` would take the key over its own budget."""
+    if key.budget is None:
+        return None
+    use = key_use(key)
+    if use.committed + estimate <= key.budget:
+        return None
+    return Refused(
+        f"This would go over the budget of key “{key.name}” ({usd(key.budget)} {key.get_budget_period_display()}): "
+        f"{usd(use.remaining)} remains and this task is estimated at {usd(estimate)}. "
+        "Raise the key's budget on your keys page, or wait for its next period."
+    )
+
+
+def admit_for_key(key_id: Any, task: Task) -> None:
+    """Hold the key's budget for a task already admitted against the member's and team's budgets.
+
+    Runs in the task's `before_start`, with the key's row locked, so that two tasks of one key on
+    two workers are weighed one after the other (SQLite's transactions are serialised anyway).
+    Raises Refused: the task then ends unsent."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key_id)
+        use = key_use(key)  # the task's own estimate is in `running` already
+        if key.budget is not None and use.committed > key.budget:
+            raise Refused(
+                f"This would go over the budget of key “{key.name}” ({usd(key.budget)} "
+                f"{key.get_budget_period_display()}). Raise the key's budget on your keys page, or wait for its next period."
+            )

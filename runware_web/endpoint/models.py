@@ -1,0 +1,125 @@
+"""Members' personal API keys, and which key started which task.
+
+A key is shown once, when it is made, and stored only as a hash: a leaked database does not
+leak working keys. The keys are 256 random bits, so one SHA-256 is enough (nobody guesses
+such a key by trying hashes; a slow password hash would only slow every request).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from runware_web.lib.money import COST
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def usable(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        """Keys that may start tasks: not revoked, not expired, of an active member."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(models.Model):
+    """A member's personal key for the Runware-compatible endpoint at /v1."""
+
+    class Period(models.TextChoices):
+        DAY = "day", "per day"
+        WEEK = "week", "per week"
+        MONTH = "month", "per month"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it in a list.")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key; the key itself is never stored.")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    budget = models.DecimalField(**COST, null=True, blank=True, help_text="US dollars per period; empty means no limit of its own.")
+    budget_period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTH)
+    allowed_task_types = models.JSONField(default=list, blank=True, help_text="Task types it may run; empty means any.")
+    allowed_models = models.JSONField(default=list, blank=True, help_text="Models (AIR) it may use; empty means any.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def period_start(self, now: datetime | None = None) -> datetime:
+        """When the key's current budget period began (local days, weeks from Monday, months)."""
+        today = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.budget_period == self.Period.DAY:
+            return today
+        if self.budget_period == self.Period.WEEK:
+            return today - timedelta(days=today.weekday())
+        return today.replace(day=1)
+
+
+class EndpointCall(models.Model):
+    """A task started through the endpoint: with which key, under which id the script knows it.
+
+    The Task's own primary key is the portal's (the taskUUID sent to Runware); the script's
+    taskUUID is kept here, so that two members choosing the same id never meet, and a script's
+    getResponse finds its task."""
+
+    task = models.OneToOneField("upstream.Task", primary_key=True, on_delete=models.CASCADE, related_name="endpoint_call")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="calls")
+    key_name = models.CharField(max_length=80, help_text="The key's name when it started the task.")
+    client_task_uuid = models.UUIDField()
+    session = models.UUIDField(null=True, blank=True, help_text="The socket session that asked (none over REST).")
+    output_type = models.CharField(max_length=12, default="URL")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client_task_uuid"], name="endpoint_call_once_per_uuid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_task_uuid} via {self.key_name}"
+
+
+class TextOutput(models.Model):
+    """A text an endpoint task returned (a reply, a caption, one enhanced prompt), as Runware sent it.
+
+    Kept so that getResponse, a REST request waiting for its task and a resumed socket answer with
+    the same item; images are gallery `Image` rows instead. `item` holds Runware's fields without
+    its own taskUUID (the script knows the task by its own)."""
+
+    task = models.ForeignKey("upstream.Task", on_delete=models.CASCADE, related_name="endpoint_texts")
+    index = models.PositiveIntegerField(help_text="The result's place within the task.")
+    item = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "index"], name="endpoint_text_once_per_index"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.item.get("text") or "")[:60]

@@ -1,0 +1,40 @@
+"""The task types the endpoint runs (they cost money), and what each gives back.
+
+Images go to the member's gallery (an `Image` row of the kind below); their Runware fields carry a
+prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…). Texts (a reply, a caption, an enhanced
+prompt) are kept as the item Runware sent (`TextOutput`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runware_web.media.models import Image
+
+
+@dataclass(frozen=True)
+class Output:
+    text: bool = False
+    prefix: str = "image"  # the result item's field prefix, for images
+    kind: str = Image.Kind.GENERATED  # the gallery kind, for images
+    count_param: str = "numberResults"  # the parameter saying how many results come back
+    max_count: int = 20
+    deliveries: tuple[str, ...] = ("sync", "async")
+    # Runware sends these results in one message (promptEnhance's versions): the SDK's run() takes
+    # whatever arrives first as the whole answer, so the portal sends them together at the end too.
+    together: bool = False
+
+
+RUN_TASK_TYPES: dict[str, Output] = {
+    "imageInference": Output(),
+    "upscale": Output(kind=Image.Kind.UPSCALED, max_count=1),
+    "removeBackground": Output(kind=Image.Kind.BACKGROUND_REMOVED, max_count=1),
+    "controlNetPreprocess": Output(prefix="guideImage", kind=Image.Kind.GUIDE, max_count=1),
+    "imageMasking": Output(prefix="maskImage", kind=Image.Kind.MASK, max_count=1),
+    "caption": Output(text=True, max_count=1),
+    "promptEnhance": Output(text=True, count_param="promptVersions", max_count=5, together=True),
+    "textInference": Output(text=True, max_count=4, deliveries=("sync", "async", "stream")),
+}
+
+#: Fields of a text item that are Runware's own bookkeeping, not part of what is kept.
+ENVELOPE = ("taskType", "taskUUID", "status")

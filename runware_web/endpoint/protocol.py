@@ -1,0 +1,118 @@
+"""Runware's own shapes: error objects and raw codes, result items, the media URL of a result.
+
+Answers are what Runware would answer, so the SDKs map them to their stable codes (protocol
+reference §6.3): the raw codes below are chosen so that `runware.errors.derive_code` gives back the
+stable code the portal meant (tests/endpoint/test_protocol.py checks each against the SDK).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from runware_web.media.models import Image
+from runware_web.upstream.errors import Refused, UpstreamError
+
+# A stable code of the portal's (upstream.errors) → the raw code Runware would send for it.
+RAW_CODES = {
+    "quota": "insufficientCredits",
+    "rateLimit": "rateLimitExceeded",
+    "safety": "contentPolicyViolation",
+    "provider": "providerError",
+    "timeout": "taskTimeout",
+    "notFound": "taskFailedOrNotFound",
+    "serverError": "internalServerError",
+    "aborted": "aborted",
+    # The portal's own Runware key refused, Runware or the portal's services away: none of it is
+    # the script's fault, so none of it is an `auth` error (which stops the SDK reconnecting).
+    "auth": "serviceUnavailable",
+    "unavailable": "serviceUnavailable",
+    "connection": "serviceUnavailable",
+    "internal": "internalServerError",
+    "unknown": "unknownError",
+}
+
+INVALID_KEY = "Invalid API key. Create a personal key on your portal's Keys page and use it here."
+MISSING_KEY = "Authenticate first: send an authentication task with your personal API key."
+
+MEDIA_SALT = "runware_web.endpoint.media"
+
+
+def error(code: str, message: str, *, task_type: str = "", task_uuid: str = "", parameter: str = "") -> dict[str, Any]:
+    """One Runware error object (without a taskUUID only when the frame named none)."""
+    obj: dict[str, Any] = {"code": code, "message": message}
+    if parameter:
+        obj["parameter"] = parameter
+    if task_type:
+        obj["taskType"] = task_type
+    if task_uuid:
+        obj["taskUUID"] = task_uuid
+    return obj
+
+
+def invalid(parameter: str, message: str, *, task_type: str = "", task_uuid: str = "") -> dict[str, Any]:
+    """A validation error naming the parameter, coded as Runware does (`invalidWidth`…)."""
+    code = "invalid" + parameter[:1].upper() + parameter[1:] if parameter else "validationFailed"
+    return error(code, message, task_type=task_type, task_uuid=task_uuid, parameter=parameter)
+
+
+def from_upstream(failure: UpstreamError, *, task_type: str, task_uuid: str) -> dict[str, Any]:
+    """A task's failure (as the runner recorded it) in Runware's words."""
+    if failure.code == "validation":
+        return invalid(failure.parameter, failure.full_message, task_type=task_type, task_uuid=task_uuid)
+    return error(RAW_CODES.get(failure.code, "unknownError"), failure.full_message, task_type=task_type,
+                 task_uuid=task_uuid, parameter=failure.parameter)
+
+
+def from_refusal(refused: Refused, *, task_type: str, task_uuid: str) -> dict[str, Any]:
+    """Admission said no: a budget is a `quota` error, the rate limit a `rateLimit` one."""
+    code = "rateLimitExceeded" if refused.code == "rateLimit" else "insufficientCredits"
+    return error(code, refused.message, task_type=task_type, task_uuid=task_uuid)
+
+
+# ---------------------------------------------------------------------- results
+
+
+def media_token(image: Image) -> str:
+    return signing.TimestampSigner(salt=MEDIA_SALT).sign(str(image.pk))
+
+
+def image_from_token(token: str) -> Any:
+    """The image id a media token names, if its signature holds and it has not expired (else raises)."""
+    value = signing.TimestampSigner(salt=MEDIA_SALT).unsign(token, max_age=settings.ENDPOINT_MEDIA_URL_SECONDS)
+    return uuid.UUID(value)
+
+
+def image_item(image: Image, *, task_type: str, task_uuid: str, output_type: str, base_url: str,
+               prefix: str = "image") -> dict[str, Any]:
+    """One finished image as Runware sends it: its id is the portal's (usable as an input image
+    in the member's next tasks), its URL the portal's own, signed and expiring. `prefix` is the
+    task type's field prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…)."""
+    item: dict[str, Any] = {"taskType": task_type, "taskUUID": task_uuid, f"{prefix}UUID": str(image.pk)}
+    if output_type in {"base64Data", "dataURI"}:
+        with image.file.open("rb") as handle:
+            data = base64.b64encode(handle.read()).decode()
+        if output_type == "base64Data":
+            item[f"{prefix}Base64Data"] = data
+        else:
+            item[f"{prefix}DataURI"] = f"data:{image.content_type};base64,{data}"
+    else:
+        path = reverse("endpoint_api:media", kwargs={"token": media_token(image), "ext": image.extension})
+        item[f"{prefix}URL"] = base_url.rstrip("/") + path
+    if image.seed is not None:
+        item["seed"] = image.seed
+    if image.nsfw is not None:
+        item["NSFWContent"] = image.nsfw
+    if image.cost is not None:
+        item["cost"] = float(image.cost)
+    return item
+
+
+def text_item(stored: dict[str, Any], *, task_type: str, task_uuid: str) -> dict[str, Any]:
+    """A text result as Runware sent it (kept as it came), under the script's own taskUUID."""
+    return {"taskType": task_type, "taskUUID": task_uuid, **stored}

@@ -1,0 +1,349 @@
+"""What the endpoint does with each task a script sends, whichever transport brought it.
+
+The socket (consumers.py) and `POST /v1` (views.py) both call `answer(...)` for every task object
+of a message. Tasks that cost money go through the runner exactly as the browser's do
+(`runner.submit`, feature "endpoint"): admission against the member's, team's and key's budgets
+and the rate limit, the Task row first, the ledger, the results copied into the member's gallery.
+Free utility tasks (ping, getResponse, accountManagement, modelSearch) are answered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from runware import RunOptions
+
+from runware_web.endpoint import keys, protocol, streams
+from runware_web.endpoint.models import ApiKey, EndpointCall, TextOutput
+from runware_web.endpoint.outputs import RUN_TASK_TYPES, Output
+from runware_web.lib.air import is_air
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
+from runware_web.media.refs import image_ref
+from runware_web.money.prices import estimate, uses_model_defaults
+from runware_web.money.reports import member_budget_use, team_budget_use
+from runware_web.runner import runner
+from runware_web.upstream.client import shared_client
+from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
+from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import model_defaults
+
+FEATURE = "endpoint"
+OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
+#: Free tasks answered by the endpoint itself, whichever task types a key is limited to.
+UTILITY_TASK_TYPES = ("getResponse", "accountManagement", "modelSearch")
+UTILITY_TIMEOUT_SECONDS = 30
+#: Parameters the portal sets itself, or never lets through (Runware would call the script's URLs
+#: with the portal's account).
+CONTROL_KEYS = ("taskType", "taskUUID", "deliveryMethod", "includeCost", "outputType")
+REFUSED_KEYS = ("webhookURL", "uploadEndpoint")
+#: Parameters naming input images: an imageUUID the portal returned becomes a reference to the
+#: member's stored image (the runner sends its bytes).
+IMAGE_KEYS = frozenset({"seedImage", "maskImage", "guideImage", "inputImage", "image", "referenceImages", "images"})
+
+
+@dataclass
+class Caller:
+    """Who is asking: the key (afresh per message), where results go, and the portal's address."""
+
+    key: ApiKey
+    base_url: str
+    session: uuid.UUID | None = None  # the socket's connectionSessionUUID; None over REST
+    started: list[Task] = field(default_factory=list)  # tasks this message started (REST waits on them)
+    feed: streams.Feed | None = None  # the streamed reply this request started (REST only)
+
+
+Frame = dict[str, Any]
+
+
+def data(*items: dict[str, Any]) -> Frame:
+    return {"data": list(items)}
+
+
+def errors(*objs: dict[str, Any]) -> Frame:
+    return {"errors": list(objs)}
+
+
+async def answer(caller: Caller, task: Any) -> Frame | None:
+    """The immediate answer to one task object (None: its results come later, pushed by the handler)."""
+    if not isinstance(task, dict):
+        return errors(protocol.invalid("taskType", "Each task must be a JSON object with a taskType."))
+    task_type = task.get("taskType")
+    task_uuid = task.get("taskUUID")
+    label = str(task_uuid) if isinstance(task_uuid, str) else ""
+    if task_type == "ping":
+        return data({"taskType": "ping", "pong": True})
+    if not isinstance(task_type, str) or not task_type:
+        return errors(protocol.invalid("taskType", "Name the task's taskType.", task_uuid=label))
+    try:
+        client_uuid = uuid.UUID(str(task_uuid))
+    except ValueError:
+        return errors(protocol.invalid("taskUUID", "taskUUID must be a UUID.", task_type=task_type, task_uuid=label))
+    label = str(task_uuid)
+    key = await database_sync_to_async(keys.still_usable)(caller.key.pk)
+    if key is None:  # revoked or expired since the socket authenticated
+        return errors(protocol.error("invalidApiKey", protocol.INVALID_KEY, parameter="apiKey",
+                                     task_type=task_type, task_uuid=label))
+    caller.key = key
+    if key.allowed_task_types and task_type not in key.allowed_task_types and task_type not in UTILITY_TASK_TYPES:
+        return errors(protocol.error(
+            "unsupportedTaskType", f"Key “{key.name}” may not run {task_type} tasks.",
+            parameter="taskType", task_type=task_type, task_uuid=label))
+    if task_type == "getResponse":
+        return await database_sync_to_async(get_response)(caller, client_uuid)
+    if task_type == "accountManagement":
+        return await database_sync_to_async(account_details)(caller, task, label)
+    if task_type == "modelSearch":
+        return await model_search(task, label)
+    if task_type in RUN_TASK_TYPES:
+        return await start(caller, task, task_type, client_uuid)
+    return errors(protocol.error(
+        "unsupportedTaskType", f"The portal's endpoint does not run {task_type} tasks.",
+        parameter="taskType", task_type=task_type, task_uuid=label))
+
+
+# ---------------------------------------------------------------------- tasks that cost money
+
+
+@dataclass
+class Checked:
+    params: dict[str, Any]
+    number_results: int
+    delivery: str
+    output_type: str
+    input_size: tuple[int, int] | None = None  # of the task's first input image (prices an upscale)
+
+
+async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uuid: uuid.UUID) -> Frame | None:
+    """Check a task, admit and start it through the runner; the ACK (async), or None (sync: the
+    results are pushed one by one as they are stored)."""
+    label = str(client_uuid)
+    checked = await database_sync_to_async(check)(caller, task, task_type, label)
+    if not isinstance(checked, Checked):
+        return checked
+    key = caller.key
+    model = str(checked.params["model"])
+    defaults = await model_defaults(model) if uses_model_defaults(task_type) else None
+    estimated = await database_sync_to_async(estimate)(task_type, checked.params, checked.number_results,
+                                                       defaults=defaults, input_size=checked.input_size)
+    refusal = await database_sync_to_async(keys.key_refusal)(key, estimated)
+    if refusal is not None:
+        return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
+
+    async def record(started: Task) -> None:
+        await database_sync_to_async(record_call)(started, caller, client_uuid, checked.output_type)
+        if checked.delivery == "stream":  # before the first chunk can arrive
+            caller.feed = streams.open_feed(started.pk, task_type=task_type, task_uuid=label)
+
+    try:
+        started = await runner.submit(
+            user=key.user, feature=FEATURE, task_type=task_type, params=checked.params,
+            number_results=checked.number_results, estimated_cost=estimated,
+            delivery="stream" if checked.delivery == "stream" else "sync", before_start=record,
+        )
+    except Refused as refused:
+        return errors(protocol.from_refusal(refused, task_type=task_type, task_uuid=label))
+    except IntegrityError:
+        return errors(protocol.error("conflictTaskUUID", "A task with this taskUUID already exists.",
+                                     parameter="taskUUID", task_type=task_type, task_uuid=label))
+    caller.started.append(started)
+    if checked.delivery == "async":
+        return data({"taskType": task_type, "taskUUID": label})
+    return None
+
+
+def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame:
+    """The task's Runware parameters, or the validation error naming what is wrong."""
+    key = caller.key
+    output = RUN_TASK_TYPES[task_type]
+
+    def bad(parameter: str, message: str) -> Frame:
+        return errors(protocol.invalid(parameter, message, task_type=task_type, task_uuid=label))
+
+    for name in REFUSED_KEYS:
+        if task.get(name):
+            return errors(protocol.error(
+                "unsupportedParameter", f"The portal's endpoint does not take {name}: it keeps results in your gallery.",
+                parameter=name, task_type=task_type, task_uuid=label))
+    model = task.get("model")
+    if not isinstance(model, str) or not is_air(model):
+        return bad("model", "model must be an AIR identifier such as runware:101@1.")
+    if key.allowed_models and model not in key.allowed_models:
+        return errors(protocol.error("unsupportedModel", f"Key “{key.name}” may not use the model {model}.",
+                                     parameter="model", task_type=task_type, task_uuid=label))
+    count = task.get(output.count_param, 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= output.max_count:
+        return bad(output.count_param, f"{output.count_param} must be a whole number from 1 to {output.max_count} "
+                                       f"for {task_type}.")
+    delivery = task.get("deliveryMethod", "sync")
+    if delivery not in output.deliveries:
+        return bad("deliveryMethod", f"deliveryMethod must be {' or '.join(output.deliveries)} for {task_type}.")
+    if delivery == "stream" and (caller.session is not None or count != 1):
+        return bad("deliveryMethod", "Streaming sends one reply over HTTP (POST /v1): use the REST API, "
+                                     "with numberResults 1.")
+    output_type = task.get("outputType", "URL")
+    if output_type not in OUTPUT_TYPES:
+        return bad("outputType", "outputType must be URL, base64Data or dataURI.")
+    if EndpointCall.objects.filter(user=key.user, client_task_uuid=label).exists():
+        return errors(protocol.error("conflictTaskUUID", "A task with this taskUUID already exists.",
+                                     parameter="taskUUID", task_type=task_type, task_uuid=label))
+    params = {name: value for name, value in task.items() if name not in CONTROL_KEYS}
+    inputs: list[Image] = []
+    try:
+        params = _own_images(key.user, params, inputs=inputs)
+    except _NotYours as missing:
+        return bad(missing.parameter, "That image is not one of yours in the portal. Use an imageUUID the portal returned.")
+    return Checked(params=params, number_results=count, delivery=delivery, output_type=output_type,
+                   input_size=(inputs[0].width, inputs[0].height) if inputs else None)
+
+
+class _NotYours(Exception):
+    def __init__(self, parameter: str) -> None:
+        self.parameter = parameter
+
+
+def _own_images(user: Any, value: Any, parameter: str = "", *, inputs: list[Image]) -> Any:
+    """Parameters with every input imageUUID of the member's swapped for a reference to the stored
+    image (each added to `inputs`); a UUID that is not one of theirs raises. URLs, base64 and data
+    URIs go as they are."""
+    if isinstance(value, dict):
+        return {name: _own_images(user, item, name if name in IMAGE_KEYS else parameter, inputs=inputs)
+                for name, item in value.items()}
+    if isinstance(value, list):
+        return [_own_images(user, item, parameter, inputs=inputs) for item in value]
+    if parameter and isinstance(value, str) and _is_uuid(value):
+        try:
+            image = get_own_image(user, value)
+        except Http404:
+            raise _NotYours(parameter) from None
+        inputs.append(image)
+        return image_ref(image)
+    return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) in (32, 36)
+
+
+def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type: str) -> None:
+    """The task's own row of the endpoint (which key, the script's taskUUID), written with the key's
+    budget held: two tasks of one key on two workers are weighed one after the other."""
+    with transaction.atomic():
+        EndpointCall.objects.create(
+            task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
+            session=caller.session, output_type=output_type,
+        )
+        keys.admit_for_key(caller.key.pk, task)
+
+
+# ---------------------------------------------------------------------- reading results
+
+
+def output_items(call: EndpointCall, base_url: str, *, image_id: Any = None, text_id: Any = None) -> list[dict[str, Any]]:
+    """A task's stored results as Runware items (or only the one image or text named)."""
+    task, label = call.task, str(call.client_task_uuid)
+    output = RUN_TASK_TYPES.get(task.task_type, Output())
+    if output.text:
+        texts = TextOutput.objects.filter(task=task)
+        if text_id is not None:
+            texts = texts.filter(pk=text_id)
+        return [protocol.text_item(text.item, task_type=task.task_type, task_uuid=label) for text in texts]
+    images = Image.objects.filter(task=task).order_by("created_at", "id")
+    if image_id is not None:
+        images = images.filter(pk=image_id)
+    return [protocol.image_item(image, task_type=task.task_type, task_uuid=label, output_type=call.output_type,
+                                base_url=base_url, prefix=output.prefix) for image in images]
+
+
+def task_items(call: EndpointCall, base_url: str, *, with_status: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A task's stored results as Runware items, and its error object if it failed."""
+    task, label = call.task, str(call.client_task_uuid)
+    items = output_items(call, base_url)
+    if with_status:
+        for item in items:
+            item["status"] = "success"
+    failure = None
+    if task.status == Task.Status.FAILED or (task.status == Task.Status.CANCELLED and not task.is_active
+                                             and len(items) < task.number_results and task.finished_at):
+        failure = protocol.from_upstream(
+            UpstreamError(code=task.error_code or "aborted", message=task.error_message or "The task was stopped.",
+                          parameter=task.error_parameter),
+            task_type=task.task_type, task_uuid=label)
+    return items, failure
+
+
+def get_response(caller: Caller, client_uuid: uuid.UUID) -> Frame:
+    """Everything a task has produced so far (cumulative, as Runware answers polls)."""
+    call = EndpointCall.objects.select_related("task").filter(user=caller.key.user, client_task_uuid=client_uuid).first()
+    label = str(client_uuid)
+    if call is None:
+        return errors(protocol.error("taskFailedOrNotFound", "There is no task of yours with this taskUUID.",
+                                     parameter="taskUUID", task_type="getResponse", task_uuid=label))
+    items, failure = task_items(call, caller.base_url, with_status=True)
+    task = call.task
+    if task.is_active and RUN_TASK_TYPES.get(task.task_type, Output()).together:
+        items = []  # Runware answers these all at once (see outputs.Output.together)
+    if failure is not None and not items:
+        return errors(failure)
+    if failure is not None:
+        items.append({"taskType": task.task_type, "taskUUID": label, "status": "error", "error": failure})
+    elif task.is_active:
+        for _ in range(max(0, task.number_results - len(items))):
+            items.append({"taskType": task.task_type, "taskUUID": label, "status": "processing"})
+    return data(*items)
+
+
+# ---------------------------------------------------------------------- free utilities
+
+
+def account_details(caller: Caller, task: dict[str, Any], label: str) -> Frame:
+    """The member's remaining budget (the smallest of theirs, their team's and the key's), never
+    the Runware account's balance."""
+    operation = task.get("operation", "getDetails")
+    if operation != "getDetails":
+        return errors(protocol.invalid("operation", "The portal's endpoint answers only operation getDetails.",
+                                       task_type="accountManagement", task_uuid=label))
+    key = caller.key
+    user = key.user
+    uses = {"member": member_budget_use(user), "key": keys.key_use(key)}
+    if user.team is not None:
+        uses["team"] = team_budget_use(user.team)
+    remaining = [use.remaining for use in uses.values() if use.remaining is not None]
+    return data({
+        "taskType": "accountManagement", "taskUUID": label, "operation": "getDetails",
+        "organizationName": user.team.name if user.team else user.get_username(),
+        "balance": float(min(remaining)) if remaining else None,
+        "budgets": {
+            name: {"budget": _number(use.budget), "spent": float(use.spent), "running": float(use.running),
+                   "remaining": _number(use.remaining)}
+            for name, use in uses.items()
+        },
+        "apiKeys": [{"name": key.name, "createdAt": key.created_at.isoformat()}],
+    })
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+async def model_search(task: dict[str, Any], label: str) -> Frame:
+    """Runware's model search, relayed (free: no Task row, no charge)."""
+    params = {name: value for name, value in task.items() if name not in CONTROL_KEYS}
+    try:
+        client = await shared_client()
+        items = await asyncio.wait_for(
+            client.model_search(params, RunOptions(timeout=UTILITY_TIMEOUT_SECONDS * 1000)), UTILITY_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return errors(protocol.from_upstream(from_sdk(exc), task_type="modelSearch", task_uuid=label))
+    return data(*[{**item, "taskType": "modelSearch", "taskUUID": label} for item in items])

@@ -1,0 +1,48 @@
+"""A member with a key, and the official runware-sdk pointed at the portal's live server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from runware import Runware
+
+from runware_web.endpoint import keys
+from tests.conftest import make_user
+
+MODEL = "runware:101@1"
+
+
+def image_task(**extra: Any) -> dict[str, Any]:
+    return {"taskType": "imageInference", "model": MODEL, "positivePrompt": "a lighthouse at dusk",
+            "width": 512, "height": 512, "steps": 4, "deliveryMethod": "sync", **extra}
+
+
+def member_with_key(username: str = "alice", *, key_name: str = "laptop script", **key_options: Any):
+    """A member and the plaintext of a new key of theirs (made the way the keys page makes it)."""
+    member = make_user(username)
+    key, plaintext = keys.create_key(member, name=key_name, **key_options)
+    return member, key, plaintext
+
+
+amember_with_key = database_sync_to_async(member_with_key)
+
+
+def sdk(live_server_url: str, api_key: str, **config: Any) -> Runware:
+    """The official SDK, unchanged, talking to the portal instead of Runware."""
+    ws = live_server_url.replace("http://", "ws://") + "/v1"
+    return Runware(api_key=api_key, ws_base_url=ws, http_base_url=live_server_url + "/v1",
+                   max_retries=0, retry_delay=50, **config)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll a database condition until it holds (results are stored by the server's thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await database_sync_to_async(check)()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
