@@ -3,12 +3,18 @@
 `start` runs an admitted task as an independent asyncio task of the process (never a consumer's
 child, so closing the tab cancels nothing). A sync task whose connection drops is recovered
 through getResponse (recover.py); a streamed one runs in stream.py.
+
+A task goes out on the upstream session in place (the client connects first, so that a task
+started while Runware is away fails at once rather than waiting for it). Should Runware grant a
+new session while a sync task waits (it restarted: it forgot the task, and the SDK would wait
+for the rest until RUNWARE_TIMEOUT), the task is recovered at once: it ends within
+RUNWARE_RECOVERY_TIMEOUT of the reconnect, keeping and charging what had arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from runware import RunOptions
@@ -16,15 +22,16 @@ from runware import RunOptions
 from runware_web.runner import state
 from runware_web.runner.deliver import deliver, fail, finish, prepare
 from runware_web.runner.handlers import Handler
-from runware_web.runner.outcomes import handled
+from runware_web.runner.outcomes import forgotten, handled
 from runware_web.runner.publish import publish
 from runware_web.runner.recover import recover
 from runware_web.runner.stream import execute_stream
-from runware_web.upstream.client import shared_client
+from runware_web.upstream.client import connected_client, upstream_session
 from runware_web.upstream.errors import from_sdk
 from runware_web.upstream.models import Task
 
 _Queue = asyncio.Queue[tuple[str, dict[str, Any]] | None]
+_NEW_SESSION = ("session", {})  # queued when Runware grants a new session: the task's was forgotten
 
 
 def start(task: Task) -> None:
@@ -59,27 +66,59 @@ async def execute_run(run: state.Run, task: Task) -> None:
         timeout=int(settings.RUNWARE_TIMEOUT * 1000),
     )
     call: asyncio.Future[Any] | None = None
+    session = await upstream_session()
+    sent_in = session.generation
+    stop_listening = _nothing
+    ended = "ended"
     try:
-        client = await shared_client()
+        client = await connected_client()
+        sent_in = session.generation
+        if task.delivery == "sync":  # an async task's polls hear from a new Runware that it forgot it
+            stop_listening = session.listen(lambda: queue.put_nowait(_NEW_SESSION))
         call = asyncio.ensure_future(client.run(payload, options))
-        await _pump(run, task, handler, queue, call)
-        call.result()
+        ended = await _pump(run, task, handler, queue, call)
+        if ended == "forgotten":
+            await _abandon(call)  # it would wait for the rest until RUNWARE_TIMEOUT
+        else:
+            await call
     except asyncio.CancelledError:
         if call is not None:  # the worker is stopping: the SDK's call ends with the task
             call.cancel()
         raise
     except Exception as exc:  # every SDK or network failure
         error = from_sdk(exc)
+        restarted = session.generation != sent_in
         if error.code == "connection" and task.delivery == "sync":
-            await recover(run, task, handler, lost=error)
+            await recover(run, task, handler, restarted=restarted)
             return
+        if error.code == "notFound" and restarted:  # an async task's poll, answered by a new Runware
+            error = forgotten(task, restarted=True)
         await fail(task, handler, error)
         return
-    await finish(task, handler)
+    finally:
+        stop_listening()
+    if ended == "forgotten":
+        await recover(run, task, handler, restarted=True)
+    else:
+        await finish(task, handler)
 
 
-async def _pump(run: state.Run, task: Task, handler: Handler, queue: _Queue, call: asyncio.Future[Any]) -> None:
-    """Handle results in arrival order until the upstream call has ended.
+def _nothing() -> None:
+    pass
+
+
+async def _abandon(call: asyncio.Future[Any]) -> None:
+    """Stop the SDK's call and wait until it has let go of the task (its getResponse answers
+    come to whoever asks next for the same taskUUID)."""
+    call.cancel()
+    await asyncio.gather(call, return_exceptions=True)
+
+
+async def _pump(
+    run: state.Run, task: Task, handler: Handler, queue: _Queue, call: asyncio.Future[Any]
+) -> Literal["ended", "forgotten"]:
+    """Handle results in arrival order until the upstream call has ended, or Runware has granted
+    a new session (it forgot the task; what arrived before is handed on first).
 
     Results that arrived together are recorded together (one write for all of them), then
     handed to the feature one by one.
@@ -94,8 +133,11 @@ async def _pump(run: state.Run, task: Task, handler: Handler, queue: _Queue, cal
         for entry in entries:
             if entry is None:
                 await deliver(run, task, handler, results)
-                return
+                return "ended"
             kind, item = entry
+            if kind == "session":
+                await deliver(run, task, handler, results)
+                return "forgotten"
             if kind == "progress":
                 await deliver(run, task, handler, results)
                 results = []

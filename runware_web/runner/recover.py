@@ -14,7 +14,7 @@ from django.conf import settings
 from runware_web.runner import state
 from runware_web.runner.deliver import deliver, fail, finish
 from runware_web.runner.handlers import Handler
-from runware_web.runner.outcomes import item_error
+from runware_web.runner.outcomes import forgotten, item_error, unrecovered
 from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.models import Task
@@ -23,10 +23,14 @@ from runware_web.upstream.models import Task
 _PASSING = frozenset({"connection", "unavailable", "timeout", "serverError", "rateLimit"})
 
 
-async def recover(run: state.Run, task: Task, handler: Handler, *, lost: UpstreamError) -> None:
+async def recover(
+    run: state.Run, task: Task, handler: Handler, *, lost: UpstreamError | None = None, restarted: bool = False
+) -> None:
     """Poll getResponse until every result is there, Runware reports an error, or time is up.
 
-    `lost` is how the task ends should Runware not know it, or not in time."""
+    `lost` is how the task ends should Runware not know it, or not in time; by default a message
+    saying what happened, what arrived and what it cost (`restarted`: Runware granted a new
+    session meanwhile, so it restarted). Either way it ends within RUNWARE_RECOVERY_TIMEOUT."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.RUNWARE_RECOVERY_TIMEOUT
     delay = 0.5
@@ -34,7 +38,9 @@ async def recover(run: state.Run, task: Task, handler: Handler, *, lost: Upstrea
         try:
             items = await _ask(task, timeout=max(1.0, deadline - loop.time()))
         except UpstreamError as error:
-            await fail(task, handler, lost if error.code == "notFound" else error)
+            if error.code == "notFound":
+                error = lost or forgotten(task, restarted=restarted)
+            await fail(task, handler, error)
             return
         await deliver(run, task, handler, [item for item in items
                                            if item.get("status") not in {"processing", "error"}])
@@ -47,7 +53,7 @@ async def recover(run: state.Run, task: Task, handler: Handler, *, lost: Upstrea
             return
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 5.0)
-    await fail(task, handler, lost)
+    await fail(task, handler, lost or unrecovered(task))
 
 
 async def _ask(task: Task, *, timeout: float) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 import aiohttp
@@ -54,10 +55,15 @@ class UpstreamError(Exception):
 
     @property
     def full_message(self) -> str:
-        """The message, with Runware's own wording when it adds something."""
-        if self.detail and self.detail not in self.message:
+        """The message, with Runware's own wording when it adds something (and names no address:
+        a socket library's words about a failed connection are for the log only)."""
+        if self.detail and self.detail not in self.message and not _ADDRESS.search(self.detail):
             return f"{self.message} ({self.detail})"
         return self.message
+
+
+# Something that names where a service lives: a URL, an IPv4 address, a host:port.
+_ADDRESS = re.compile(r"://|\b\d{1,3}(?:\.\d{1,3}){3}\b|[\w\]]:\d{2,5}\b")
 
 
 def redact(text: str) -> str:
