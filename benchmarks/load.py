@@ -86,7 +86,7 @@ class Servers:
         # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
         self.log = tempfile.NamedTemporaryFile(prefix="runware-load-worker-", suffix=".log", delete=False)
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
+            [sys.executable, "-m", "runware_web.live.server", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
              "runware_web.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
         )

@@ -1,6 +1,6 @@
 """Upload memory: how much a Daphne worker's resident memory grows while it receives one upload.
 
-For each upload size and endpoint, a fresh Daphne worker (the command tests/workers.py runs) is
+For each upload size and endpoint, a fresh Daphne worker (started as production starts it) is
 started on a fresh SQLite data dir, warmed up (login, one small accepted upload), its peak-RSS mark
 reset (`/proc/<pid>/clear_refs`), then one multipart upload is streamed to it from this process
 (never held in memory here). Printed: the HTTP status, the worker's peak RSS growth over its RSS
@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
 MIB = 1024 * 1024
 CHUNK = MIB
-WORKER = "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
+WORKER = "from runware_web.live.server import main; main()"  # Daphne as production starts it
+OLD_WORKER = "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"  # before it
 PASSWORD = "correct horse battery"
 ENDPOINTS = {  # path, the form's other fields, the file's field, whether htmx sends it
     "studio upload": ("/studio/upload", {"target": "seedImage"}, "seedImage_file", True),
@@ -82,7 +83,8 @@ def start(checkout: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", WORKER, "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
+        [sys.executable, "-c", WORKER if (checkout / "runware_web" / "live" / "server.py").exists() else OLD_WORKER,
+         "-b", "127.0.0.1", "-p", str(port), "runware_web.asgi:application"],
         cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60

@@ -133,6 +133,11 @@ elif env_bool("DATABASE_POOL", True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+# PostgreSQL may end a connection while it sits idle (a failover, a restart, an idle reaper): the pool,
+# or a kept connection, is checked before each request or database_sync_to_async call uses it, so a
+# dead one is replaced instead of failing the page (one round trip; nothing on SQLite). A connection
+# dropped while in use is the runner's to write again on (lib.reconnect).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -323,6 +328,9 @@ RUNWARE_SHUTDOWN_GRACE = env_float("RUNWARE_SHUTDOWN_GRACE", 5.0, minimum=0)  # 
 # A worker holds its tasks on a lease it renews every third of this; another worker takes over the
 # tasks of one whose lease has run out (killed, frozen, cut off from the database).
 RUNWARE_LEASE_SECONDS = env_float("RUNWARE_LEASE_SECONDS", 10.0, minimum=1)
+# Every worker tries this often to store the results kept while the disk where images go was full
+# (runware_web.runner.waiting): once there is room, they appear within about this long.
+RUNWARE_STORE_RETRY_SECONDS = env_float("RUNWARE_STORE_RETRY_SECONDS", 5.0, minimum=0.1)
 
 # What each feature does with its tasks' outcomes: a Task's `feature` → its runner Handler, imported on
 # first use (runware_web.runner.handlers). A feature missing here has its results charged, not saved.

@@ -7,6 +7,7 @@ from runware_web import views
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio:index", permanent=False), name="home"),
     path("healthz", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("runware_web.accounts.urls")),
     path("account/", include("runware_web.spend.account_urls")),
     path("studio/", include("runware_web.studio.urls")),

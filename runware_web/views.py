@@ -11,11 +11,14 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 from runware_web.lib.cache import asafe_get
 from runware_web.lib.outages import CACHE, CHANNEL_LAYER
+from runware_web.media.pending import waiting_count
+from runware_web.media.store import ROOM_NEEDED, free_space
 from runware_web.upstream.status import UPSTREAM_OK, UPSTREAM_STATUS_KEY
 
 CHECK_TIMEOUT = 3.0  # seconds a dependency has to answer before it counts as down
@@ -28,6 +31,16 @@ class Check(TypedDict):
     needed: bool  # whether this worker answers 503 while it is down
     backend: str
     detail: str  # for operators; never an address or a secret
+
+
+@require_safe
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """The portal's icon where browsers look for it unasked (/favicon.ico): on an image opened on its
+    own or a JSON answer, no page declares one, and a 404 there is a console error on every visit."""
+    response = HttpResponseRedirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_safe
@@ -45,6 +58,7 @@ async def health(request: HttpRequest) -> JsonResponse:
         "channel_layer": await _channel_layer(),
         "cache": await _cache(),
         "runware": await _runware(),
+        "media": await _media(),
     }
     down = [name for name, check in checks.items() if check["needed"] and not check["ok"]]
     return JsonResponse({"status": "down" if down else "ok", "down": down, "checks": checks},
@@ -93,6 +107,31 @@ async def _cache() -> Check:
         check.update(ok=False, detail=f"cannot be reached ({type(exc).__name__})")
     else:
         CACHE.succeeded()
+    return check
+
+
+def _media_state() -> tuple[int | None, int]:
+    return free_space(), waiting_count()
+
+
+async def _media() -> Check:
+    """Whether the storage where images go has room, and how many billed results wait for it (the
+    runner stores them once there is room). Reported, not needed: pages and tasks go on without it,
+    and every worker writes to the same storage."""
+    check = Check(ok=True, needed=False, backend="filesystem", detail="has room")
+    try:
+        free, waiting = await asyncio.wait_for(sync_to_async(_media_state)(), CHECK_TIMEOUT)
+    except Exception as exc:
+        check.update(ok=False, detail=f"cannot be checked ({type(exc).__name__})")
+        return check
+    if free is None:
+        check.update(backend="object storage")
+    else:
+        check.update(ok=free >= ROOM_NEEDED, detail=f"{free // 1024 // 1024} MiB free" if free >= ROOM_NEEDED
+                     else f"full ({free // 1024} KiB free): images cannot be stored")
+    if waiting:
+        check.update(ok=False, detail=f"{check['detail']}; {waiting} billed result{'s' if waiting != 1 else ''} "
+                                      "waiting to be stored")
     return check
 
 

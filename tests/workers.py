@@ -17,10 +17,11 @@ import urllib.request
 
 from django.conf import settings
 
-# Daphne, which writes the stacks of its threads to stderr on SIGUSR1 (for a worker that will not stop).
+# Daphne as production starts it (`python -m runware_web.live.server`), which writes the stacks of its
+# threads to stderr on SIGUSR1 (for a worker that will not stop).
 WORKER = (
     "import faulthandler, signal; faulthandler.register(signal.SIGUSR1); "
-    "from daphne.cli import CommandLineInterface; CommandLineInterface.entrypoint()"
+    "from runware_web.live.server import main; main()"
 )
 
 

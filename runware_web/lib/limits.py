@@ -14,6 +14,13 @@ nginx's `client_max_body_size`) stops a large upload before a worker receives it
 is the portal's own guard, as early as an ASGI application can be: it answers 413 from the
 declared Content-Length without reading the body, and cuts off a body sent without one once it
 passes the limit; what it passes on, Django streams to disk.
+
+An accepted upload (a 10 MB PNG of random pixels) grew a worker by 4.25× its size: the upload read
+whole into memory, its decoded pixels, its new encoding beside them, then its bytes, pixels and a
+full-size copy of them again to make the thumbnail. Now 1.9×, the queued body's copy included:
+media.uploads reads the upload from Django's temporary file as it decodes it, spools the new
+encoding to disk until the pixels are let go, and makes the thumbnail from those pixels, so
+storing it decodes nothing again (media.thumbnails).
 """
 
 from __future__ import annotations

@@ -4,13 +4,9 @@ Pages use the htmx ws extension: `ws-send` forms arrive as JSON objects of their
 HEADERS object htmx adds), and every message we send is HTML that htmx swaps in by element id
 (out-of-band). Bad frames get an error fragment; the socket stays open.
 
-Two things close a socket on purpose, each with a code the page reads (static/js/portal.js):
-- a frame over MAX_FRAME_BYTES: 4009, our "Message Too Big" (autobahn lets an application close only
-  with 1000 or 3000-4999, so RFC 6455's 1009 cannot be sent from here); the page says why and
-  reconnects. Daphne ends the connection itself for a frame over its own limit
-  (`--websocket-max-message-size`, 1 MiB by default): autobahn's server factory fails it by dropping
-  the TCP connection (failByDrop), so the page sees 1006 right after sending a frame over
-  MAX_FRAME_BYTES, and explains it the same way.
+A socket is closed on purpose, with a code the page reads (static/js/portal.js), for:
+- a message over MAX_FRAME_BYTES: 1009 ("Message Too Big"), sent by Daphne itself as the portal runs
+  it (live.server), before the message reaches a consumer; the page says why and reconnects.
 - one socket more than a member may hold (live.tabs): accepted, told why, and closed with 4429, a code
   the htmx ws extension does not reconnect on.
 """
@@ -32,11 +28,7 @@ from runware_web.runner import runner
 
 log = logging.getLogger(__name__)
 
-#: The largest frame a page sends (a long prompt, a form); images go through the upload field.
-#: static/js/portal.js holds the same number.
-MAX_FRAME_BYTES = 256 * 1024
-#: Close codes the page reads: message too big (1009 in RFC 6455), too many open sockets (429 in HTTP).
-CLOSE_TOO_BIG = 4009
+#: The close code the page reads for one socket too many (429 in HTTP).
 CLOSE_TOO_MANY_SOCKETS = 4429
 
 
@@ -116,9 +108,6 @@ class PortalConsumer(AsyncWebsocketConsumer):
         await self.on_connected()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if frame_bytes(text_data, bytes_data) > MAX_FRAME_BYTES:
-            await self.close(code=CLOSE_TOO_BIG)  # the page says why (static/js/portal.js) and reconnects
-            return
         if text_data is None:
             await self.send_error("This socket only takes text messages.")
             return
@@ -153,10 +142,3 @@ class PortalConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, message: str) -> None:
         await self.send(text_data=render_to_string("base.html#socket-error", {"message": message}))
-
-
-def frame_bytes(text_data: str | None, bytes_data: bytes | None) -> int:
-    """A frame's size on the wire (UTF-8 for text), as Daphne's own limit counts it."""
-    if text_data is not None:
-        return len(text_data.encode())
-    return len(bytes_data or b"")

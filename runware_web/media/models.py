@@ -107,3 +107,33 @@ class Image(models.Model):
     @property
     def extension(self) -> str:
         return {"image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "png")
+
+
+class PendingResult(models.Model):
+    """A result Runware made and billed that could not be stored yet (the disk where media go was
+    full): the item as Runware sent it (its URL, or its bytes), kept until a worker stores it.
+
+    The charge is already in the ledger; storing it later charges nothing. Every worker retries the
+    rows that are due, each claiming a row with a conditional update (`media.pending.claim`) so that
+    two workers never store the same result.
+    """
+
+    task = models.ForeignKey("upstream.Task", on_delete=models.CASCADE, related_name="pending_results")
+    result_key = models.CharField(max_length=64, help_text="Which output of the task (as the ledger names it).")
+    item = models.JSONField(help_text="The result as Runware sent it: its URL (or bytes), seed, cost…")
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="The worker storing it right now.")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "result_key"], name="pending_result_once"),
+        ]
+        indexes = [models.Index(fields=["next_attempt_at"], name="pending_result_due")]
+
+    def __str__(self) -> str:
+        return f"Result {self.result_key} of task {self.task_id}, waiting to be stored"

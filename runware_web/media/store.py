@@ -7,22 +7,47 @@ name a stored image is media.refs.
 from __future__ import annotations
 
 import base64
+import errno
 import io
+import logging
+import os
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
 from runware_web.accounts.models import User
 from runware_web.media.models import Image
+from runware_web.media.thumbnails import make_thumbnail
 from runware_web.media.uploads import ALLOWED_FORMATS
 
-THUMBNAIL_SIZE = 384
+log = logging.getLogger(__name__)
+
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60)
+# Below this much free space /healthz reports the storage as full (an image and its thumbnail
+# take a few hundred KB, more for large ones).
+ROOM_NEEDED = 1024 * 1024
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageFull(OSError):
+    """The disk where the portal keeps images has no room (ENOSPC, or the quota is used up).
+
+    Nothing was stored (what was partly written is removed). The caller keeps what it wanted to
+    store and tries again once there is room: the runner keeps billed results (media.pending)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.errno, f"no room where media go ({where_media_go()}): {cause.strerror}")
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether an error is the storage being out of room (whatever raised it)."""
+    return isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in _FULL)
 
 
 async def result_bytes(item: dict[str, Any], prefix: str = "image") -> bytes:
@@ -56,13 +81,21 @@ def save_image(
     cost: Decimal | None = None,
     runware_uuid: str = "",
     original_name: str = "",
+    thumbnail: bytes | None = None,
+    lazy_thumbnail: bool = False,
 ) -> Image:
-    """Store an image and its thumbnail and create its row (sync: call from a DB thread)."""
+    """Store an image and its thumbnail and create its row (sync: call from a DB thread).
+
+    `thumbnail`: the one an upload's check made from the pixels it decoded (media.uploads); the
+    image is then not decoded again, only its header read. Without it, it is decoded to make one,
+    unless `lazy_thumbnail`: then the gallery makes it when it is first shown (ensure_thumbnail),
+    for images handed on to a script, which must go fast and are seldom looked at one by one."""
     with PILImage.open(io.BytesIO(data)) as picture:
-        picture.load()
         width, height = picture.size
         content_type = ALLOWED_FORMATS.get(picture.format or "", "image/png")
-        thumb = _thumbnail(picture)
+        if thumbnail is None and not lazy_thumbnail:
+            picture.load()
+            thumbnail = make_thumbnail(picture)
     image = Image(
         user=user,
         task=task,
@@ -81,8 +114,7 @@ def save_image(
         original_name=original_name[:255],
         created_at=timezone.now(),
     )
-    image.file.save(f"{image.id}.{image.extension}", ContentFile(data), save=False)
-    image.thumbnail.save(f"{image.id}.webp", ContentFile(thumb), save=False)
+    _store_files(image, data, thumbnail)
     try:
         with transaction.atomic():
             image.save()
@@ -93,12 +125,32 @@ def save_image(
     return image
 
 
-def _thumbnail(picture: PILImage.Image) -> bytes:
-    copy = picture.convert("RGBA" if picture.mode in {"RGBA", "LA", "P"} else "RGB")
-    copy.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    out = io.BytesIO()
-    copy.save(out, format="WEBP", quality=80)
-    return out.getvalue()
+def _store_files(image: Image, data: bytes, thumb: bytes | None) -> None:
+    """Write an image's file and thumbnail; on failure neither stays behind, not even in part.
+
+    A write that fails half way (the disk filled up) leaves a partial file under the name it was
+    given; the names hold the image's own id, so removing them removes nothing of anyone else's."""
+    names = []
+    try:
+        files = [(image.file, f"{image.id}.{image.extension}", data)]
+        if thumb is not None:
+            files.append((image.thumbnail, f"{image.id}.webp", thumb))
+        for field, filename, content in files:
+            names.append((field.storage, field.field.generate_filename(image, filename)))
+            field.save(filename, ContentFile(content), save=False)
+    except OSError as exc:
+        for storage, name in names:
+            _remove_quietly(storage, name)
+        if is_full(exc):
+            raise StorageFull(exc) from exc
+        raise
+
+
+def _remove_quietly(storage: Storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        log.warning("Could not remove the partly written file %s", name, exc_info=True)
 
 
 def ensure_thumbnail(image: Image) -> None:
@@ -107,7 +159,7 @@ def ensure_thumbnail(image: Image) -> None:
         return
     with image.file.open("rb") as handle, PILImage.open(handle) as picture:
         picture.load()
-        thumb = _thumbnail(picture)
+        thumb = make_thumbnail(picture)
     image.thumbnail.save(f"{image.id}.webp", ContentFile(thumb), save=False)
     if not Image.objects.filter(pk=image.pk, thumbnail="").update(thumbnail=image.thumbnail.name):
         image.thumbnail.delete(save=False)  # another request made it first: keep theirs
@@ -121,3 +173,27 @@ def has_output(task_id: Any, runware_uuid: str) -> bool:
     charged but not stored (the worker died in between) is fetched and stored again."""
     image = Image.objects.filter(task_id=task_id, runware_uuid=runware_uuid[:64]).first() if runware_uuid else None
     return image is not None and image.file.storage.exists(image.file.name)
+
+
+def free_space() -> int | None:
+    """Bytes free where images are stored; None when the storage is not a local filesystem."""
+    if not isinstance(default_storage, FileSystemStorage):
+        return None
+    location = default_storage.location
+    while not os.path.exists(location) and os.path.dirname(location) != location:
+        location = os.path.dirname(location)  # not made yet: the filesystem it will be made on
+    stats = os.statvfs(location)
+    return stats.f_bavail * stats.f_frsize
+
+
+def where_media_go() -> str:
+    """The storage's location, for operators' logs (never for members)."""
+    return str(getattr(default_storage, "location", "") or type(default_storage).__name__)
+
+
+def has_room() -> bool:
+    """Whether storing an image may succeed (a cheap look at free space before fetching one).
+
+    Only a disk with no free block at all says no: short of that, trying is the only way to know."""
+    free = free_space()
+    return free is None or free > 0

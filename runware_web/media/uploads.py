@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import struct
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
-from PIL import ExifTags, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, ImageOps, JpegImagePlugin
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
+
+from runware_web.media.thumbnails import make_thumbnail
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 # What Pillow calls a JPEG file that holds more pictures after its own (CIPA "MPO"): a phone's
@@ -33,9 +36,16 @@ class CheckedImage:
     width: int
     height: int
     name: str
+    #: Made from the pixels the check decoded: storing the image decodes nothing again.
+    thumbnail: bytes
 
 
 def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
+    """`check_image` of an image held in memory."""
+    return check_image(io.BytesIO(data), name=name)
+
+
+def check_image(source: IO[bytes], *, name: str = "upload") -> CheckedImage:
     """Decode an uploaded image for real and keep a fresh encoding of its pixels, nothing else.
 
     Never trust the extension or the browser's content type. The image is decoded, turned upright
@@ -54,17 +64,25 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
     stored as a plain JPEG of its first picture. Only the first picture is ever decoded, and the
     size checks are its size.
 
+    Memory (benchmarks/upload_memory.py): the upload is read from `source` (Django's temporary file
+    of a large upload) as Pillow decodes it, never copied whole; the new encoding is written to a
+    temporary file (past FILE_UPLOAD_MAX_MEMORY_SIZE) and read back once the pixels are let go; and
+    the thumbnail is made from the same pixels. A worker so holds the pixels, or the new encoding,
+    never both, nor the upload beside them.
+
     Every caller is an upload (`ImageUploadField`). Runware's results do not come through here:
     `media.store.save_image` stores them as they were made, with no second lossy encoding.
     """
-    if len(data) > settings.UPLOAD_MAX_BYTES:
+    size = source.seek(0, io.SEEK_END)
+    if size > settings.UPLOAD_MAX_BYTES:
         raise ValidationError(
-            f"This file is {filesizeformat(len(data))}; the largest accepted is "
+            f"This file is {filesizeformat(size)}; the largest accepted is "
             f"{filesizeformat(settings.UPLOAD_MAX_BYTES)}.",
             code="too_large",
         )
     try:
-        with PILImage.open(io.BytesIO(data)) as probe:
+        source.seek(0)
+        with PILImage.open(source) as probe:
             image_format = JPEG_FAMILY.get(probe.format or "", probe.format)
             width, height = probe.size
             if width * height > settings.UPLOAD_MAX_PIXELS:
@@ -79,24 +97,51 @@ def check_image_bytes(data: bytes, *, name: str = "upload") -> CheckedImage:
                     code="bad_format",
                 )
             probe.verify()
-        with PILImage.open(io.BytesIO(data)) as full:
+        source.seek(0)
+        with PILImage.open(source) as full, _Spool() as encoded:
             full.load()  # verify() does not decode the pixels; a truncated file fails here
-            stored, (width, height) = _reencode(full, image_format, data)
+            width, height = _reencode(full, image_format, source, encoded)
+            thumbnail = make_thumbnail(full)
+            full.close()  # the pixels go before the new encoding is read into memory
+            encoded.seek(0)
+            stored = encoded.read()
     except ValidationError:
         raise
     except PILImage.DecompressionBombError:
         raise ValidationError("This image is too large to decode safely.", code="too_many_pixels") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError(
-            "This file is not an image we can read: upload a PNG, JPEG or WebP image.", code="not_an_image"
-        ) from None
+    except OSError as exc:
+        if exc.errno is not None:  # the system's (no room for the temporary file, a failing read), not the image's
+            raise
+        raise _not_an_image() from None
+    except (SyntaxError, ValueError):
+        raise _not_an_image() from None
     return CheckedImage(
-        data=stored, content_type=ALLOWED_FORMATS[image_format], width=width, height=height, name=name[:255]
+        data=stored, content_type=ALLOWED_FORMATS[image_format], width=width, height=height, name=name[:255],
+        thumbnail=thumbnail,
     )
 
 
-def _reencode(picture: PILImage.Image, image_format: str, data: bytes) -> tuple[bytes, tuple[int, int]]:
-    """The decoded picture (the first frame), upright, encoded again as `image_format`; and its size."""
+def _not_an_image() -> ValidationError:
+    return ValidationError(
+        "This file is not an image we can read: upload a PNG, JPEG or WebP image.", code="not_an_image"
+    )
+
+
+class _Spool(tempfile.SpooledTemporaryFile):
+    """Where a new encoding is written: memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then a temporary
+    file where Django keeps uploads (as Django does with the upload itself)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=settings.FILE_UPLOAD_TEMP_DIR)
+
+    def fileno(self) -> int:
+        # Pillow's JPEG encoder asks for one, which would move even a small encoding to disk: without
+        # it, Pillow writes through write() as the other encoders do.
+        raise io.UnsupportedOperation("fileno")
+
+
+def _reencode(picture: PILImage.Image, image_format: str, source: IO[bytes], out: IO[bytes]) -> tuple[int, int]:
+    """The decoded picture (the first frame), upright, encoded again as `image_format` into `out`; its size."""
     options: dict[str, Any] = {}
     if icc_profile := picture.info.get("icc_profile"):
         options["icc_profile"] = icc_profile
@@ -118,15 +163,14 @@ def _reencode(picture: PILImage.Image, image_format: str, data: bytes) -> tuple[
             options["quality"] = JPEG_QUALITY
             if (subsampling := JpegImagePlugin.get_sampling(picture)) != -1:
                 options["subsampling"] = subsampling
-    elif _is_lossless_webp(data):
+    elif _is_lossless_webp(source):
         options.update(lossless=True, exact=True)  # exact: keep the colour of transparent pixels
     else:
         options["quality"] = WEBP_QUALITY
     ImageOps.exif_transpose(picture, in_place=True)  # in place: no second copy of a large picture
     picture.info = {}  # some encoders copy what is left here (a JPEG's comment, a PNG's profile)
-    out = io.BytesIO()
     picture.save(out, format=image_format, **options)
-    return out.getvalue(), picture.size
+    return picture.size
 
 
 def _png_colour_chunks(info: dict[str, Any]) -> PngInfo:
@@ -141,12 +185,16 @@ def _png_colour_chunks(info: dict[str, Any]) -> PngInfo:
     return chunks
 
 
-def _is_lossless_webp(data: bytes) -> bool:
-    """Whether a WebP file's (first) picture is lossless: a VP8L chunk, where a lossy one is VP8."""
-    position, end = 12, len(data)  # after "RIFF", the size and "WEBP"
-    while position + 8 <= end:
-        kind = data[position:position + 4]
-        size = int.from_bytes(data[position + 4:position + 8], "little")
+def _is_lossless_webp(source: IO[bytes]) -> bool:
+    """Whether a WebP file's (first) picture is lossless: a VP8L chunk, where a lossy one is VP8.
+    Only the chunks' headers are read."""
+    position = 12  # after "RIFF", the size and "WEBP"
+    while True:
+        source.seek(position)
+        header = source.read(8)
+        if len(header) < 8:
+            return False
+        kind, size = header[:4], int.from_bytes(header[4:], "little")
         if kind == b"VP8L":
             return True
         if kind == b"VP8 ":
@@ -155,7 +203,6 @@ def _is_lossless_webp(data: bytes) -> bool:
             position += 8 + 16
             continue
         position += 8 + size + (size & 1)
-    return False
 
 
 class ImageUploadField(forms.FileField):
@@ -175,4 +222,4 @@ class ImageUploadField(forms.FileField):
                 f"{filesizeformat(settings.UPLOAD_MAX_BYTES)}.",
                 code="too_large",
             )
-        return check_image_bytes(uploaded.read(settings.UPLOAD_MAX_BYTES + 1), name=uploaded.name or "upload")
+        return check_image(uploaded, name=uploaded.name or "upload")  # read as it is decoded, not copied whole

@@ -19,6 +19,7 @@ The modules, in the order a task meets them:
 - stream.py    streamed text (textInference over SSE), published as it grows
 - recover.py   getResponse recovery of a task whose connection dropped or whose worker died
 - deliver.py   a task's outcomes: ledger first, then the feature's handler, then publish; task ends
+- waiting.py   results kept while the disk where images go is full, stored by any worker once there is room
 - outcomes.py  reading Runware's items: result keys, costs, item errors; guarding handler calls
 - handlers.py  the Handler base class and the feature table (settings.RUNWARE_WEB_TASK_HANDLERS)
 - publish.py   HTML to a member's tabs (their group), ledger changes to the staff spend page

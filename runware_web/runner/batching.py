@@ -27,6 +27,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from runware_web.lib.reconnect import reconnecting
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200  # items per trip: keeps every statement well under the databases' parameter limits
@@ -116,19 +118,29 @@ def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
     the callers whose own write fails hear of it. No savepoints on the usual path: on PostgreSQL
     each would be two more round trips. Batch functions must therefore change nothing outside the
     database before their transaction commits (see `transaction.on_commit`).
+
+    A transaction whose connection PostgreSQL drops is rolled back with it, and written once more
+    on a new connection (lib.reconnect) before anything is split. Should the drop come during the
+    commit itself, the first writing may have been kept: the ledger then skips the charges it holds
+    and an end sets the same values again (an admission meets its own rows' keys and fails); only a
+    task's count of results received may then count that trip's results twice.
     """
     kinds: dict[BatchFunction, list[int]] = {}
     for index, (write_many, _) in enumerate(queued):
         kinds.setdefault(write_many, []).append(index)
     outcomes: list[Any] = [None] * len(queued)
 
+    @reconnecting
+    def write(parts: list[tuple[BatchFunction, list[int]]]) -> None:
+        with transaction.atomic():
+            for write_many, indexes in parts:
+                results = write_many([queued[index][1] for index in indexes])
+                for index, result in zip(indexes, results, strict=True):
+                    outcomes[index] = result
+
     def written(parts: list[tuple[BatchFunction, list[int]]]) -> bool:
         try:
-            with transaction.atomic():
-                for write_many, indexes in parts:
-                    results = write_many([queued[index][1] for index in indexes])
-                    for index, result in zip(indexes, results, strict=True):
-                        outcomes[index] = result
+            write(parts)
         except Exception as exc:
             if len(parts) == 1 and len(parts[0][1]) == 1:
                 outcomes[parts[0][1][0]] = exc

@@ -3,6 +3,8 @@
 Every path of a task (sync, async, stream, recovery) ends here. Results are charged in the
 ledger before the feature sees them (Runware has billed them, whatever fails next), and a task is
 ended in its row before the feature hears of the end, so the HTML it returns shows the final state.
+A result the feature cannot store because the disk is full is kept (runner.waiting) and stored
+once there is room: billed, it is never dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from runware_web.lib.reconnect import connection_lost, reconnecting
 from runware_web.media.refs import mentions_image_ref, resolve_image_refs
+from runware_web.media.store import is_full
 from runware_web.money.ledger import record_charges
-from runware_web.runner import state
+from runware_web.runner import state, waiting
 from runware_web.runner.handlers import Handler, handler_for
 from runware_web.runner.outcomes import handled, parse_cost, result_key
 from runware_web.runner.publish import notify_staff, publish
@@ -30,7 +34,8 @@ async def prepare(task: Task) -> tuple[Handler, dict[str, Any]] | None:
     handler = handler_for(task.feature)
     if not mentions_image_ref(task.params):
         return handler, task.params
-    resolve = database_sync_to_async(resolve_image_refs, thread_sensitive=False, executor=state.current().database)
+    resolve = database_sync_to_async(reconnecting(resolve_image_refs), thread_sensitive=False,
+                                     executor=state.current().database)
     try:
         return handler, await resolve(task.user_id, task.params)
     except Exception as exc:
@@ -61,13 +66,30 @@ async def deliver(run: state.Run, task: Task, handler: Handler, items: list[dict
         fresh.append((key, item))
     # Runware has billed these outputs: the charges are recorded before anything else can fail.
     await record(task, [(key, parse_cost(item.get("cost"))) for key, item in fresh if key not in run.charged])
-    for _, item in fresh:
+    for key, item in fresh:
         try:
-            html = await handler.on_result(task, item)
-        except Exception:
-            log.exception("Saving a result of task %s failed", task.pk)
-            html = ""
+            html = await _store(task, handler, item)
+        except Exception as exc:
+            if is_full(exc):  # no room for it: kept, and stored once there is room (runner.waiting)
+                html = await waiting.keep(task, handler, key, item, exc)
+            else:
+                log.exception("Saving a result of task %s failed", task.pk)
+                html = ""
         await publish(task.user_id, task.feature, task.pk, html)
+
+
+async def _store(task: Task, handler: Handler, item: dict[str, Any]) -> str:
+    """The feature stores a result: once more should the database connection drop under it
+    (lib.reconnect), unless the first try was stored after all (the drop came as it committed)."""
+    try:
+        return await handler.on_result(task, item)
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+    if await handler.is_stored(task, item):
+        return ""
+    log.warning("The database connection dropped while a result of task %s was stored; storing it again.", task.pk)
+    return await handler.on_result(task, item)
 
 
 async def finish(task: Task, handler: Handler) -> None:

@@ -34,6 +34,12 @@ class Handler:
         """One finished output (an image, a caption…). Its cost is already in the ledger."""
         return ""
 
+    async def on_waiting(self, task: Task, item: dict[str, Any]) -> str:
+        """An output on_result could not store because the disk where media go is full (it raised
+        media.store.StorageFull). The runner keeps it and calls on_result again once there is room;
+        the HTML tells the member it is waiting (features that count them use media.pending)."""
+        return ""
+
     async def on_progress(self, task: Task, item: dict[str, Any]) -> str:
         return ""
 

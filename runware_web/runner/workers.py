@@ -23,10 +23,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from runware_web.lib.outages import CACHE
+from runware_web.lib.reconnect import reconnecting
 from runware_web.runner import state
 from runware_web.runner.deliver import fail
 from runware_web.runner.handlers import handler_for
 from runware_web.runner.recover import recover
+from runware_web.runner.waiting import store_waiting_forever
 from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import UpstreamError, from_sdk
 from runware_web.upstream.models import Task, Worker
@@ -52,11 +54,13 @@ LOST = UpstreamError(
 
 
 async def start() -> None:
-    """Register this worker, then keep it alive, watch the upstream and adopt what dead ones left."""
+    """Register this worker, then keep it alive, watch the upstream, adopt what dead ones left and
+    store the results kept while the disk was full."""
     await database_sync_to_async(_register)()
     state.spawn(_keep_lease())
     state.spawn(_watch_upstream())
     state.spawn(_adopt_orphans_forever())
+    state.spawn(store_waiting_forever(WORKER_ID))  # results kept while the disk was full
 
 
 async def recover_orphans() -> int:
@@ -65,7 +69,8 @@ async def recover_orphans() -> int:
     Returns how many tasks were adopted.
     """
     stale_before = timezone.now() - timedelta(seconds=settings.RUNWARE_LEASE_SECONDS)
-    adopted = await database_sync_to_async(Task.objects.adopt_orphans)(WORKER_ID, stale_before=stale_before)
+    claim = database_sync_to_async(reconnecting(Task.objects.adopt_orphans))  # claims all or none: runs again
+    adopted = await claim(WORKER_ID, stale_before=stale_before)
     for task in adopted:
         handler = handler_for(task.feature)
         if task.status == Task.Status.QUEUED:
@@ -73,7 +78,7 @@ async def recover_orphans() -> int:
             await fail(task, handler, NEVER_SENT)
             continue
         # What the dead worker charged is not charged again; what it did not store is stored now.
-        run = state.Run(task_id=task.pk, charged=await database_sync_to_async(_charged_keys)(task))
+        run = state.Run(task_id=task.pk, charged=await database_sync_to_async(reconnecting(_charged_keys))(task))
         run.future = state.spawn(recover(run, task, handler, lost=LOST))
         state.current().runs[str(task.pk)] = run
     return len(adopted)

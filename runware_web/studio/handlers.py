@@ -28,6 +28,10 @@ class StudioHandler(Handler):
             return await database_sync_to_async(_render_current)(task)
         return await database_sync_to_async(_save_and_render)(task, item, data)
 
+    async def on_waiting(self, task: Task, item: dict[str, Any]) -> str:
+        # The disk is full: the runner keeps the image and stores it later; its slot says so.
+        return await database_sync_to_async(_render_current)(task)
+
     async def on_finished(self, task: Task) -> str:
         return await database_sync_to_async(fragments.card)(task)
 

@@ -21,6 +21,7 @@ from django.http import Http404, QueryDict
 from runware_web.accounts.models import User
 from runware_web.media.access import get_image_for_viewer, get_own_image
 from runware_web.media.models import Image
+from runware_web.media.pending import waiting_for
 from runware_web.media.refs import image_ref
 from runware_web.media.store import save_image
 from runware_web.media.uploads import CheckedImage, ImageUploadField
@@ -56,7 +57,9 @@ def get_own_task(user: User, task_id: Any) -> Task:
 @dataclass
 class Slot:
     index: int
-    state: str  # "image" | "missing" (billed, but its image could not be stored) | "waiting"
+    # "image" | "pending" (billed, waiting for room in storage) | "missing" (billed, but its
+    # image could not be stored) | "waiting"
+    state: str
     image: Image | None = None
 
 
@@ -67,6 +70,7 @@ class Card:
     task: Task
     images: list[Image]
     stored: int  # images saved for this task, including any moved to the trash since
+    waiting_count: int | None = None  # images billed and kept until there is room (None: not read yet)
 
     @property
     def id(self) -> str:
@@ -89,10 +93,19 @@ class Card:
         return self.task.status == Task.Status.CANCELLED and self.task.finished_at is None
 
     @property
+    def waiting(self) -> int:
+        """Images Runware made and billed that wait for room in the portal's storage (the runner
+        stores them once there is room)."""
+        if self.waiting_count is None:
+            self.waiting_count = waiting_for([self.task.pk]).get(self.task.pk, 0)
+        return self.waiting_count
+
+    @property
     def slots(self) -> list[Slot]:
         slots = [Slot(index, "image", image) for index, image in enumerate(self.images)]
-        for _ in range(max(0, self.received - self.stored)):
-            slots.append(Slot(len(slots), "missing"))
+        unstored = max(0, self.received - self.stored)
+        for number in range(unstored):
+            slots.append(Slot(len(slots), "pending" if number < self.waiting else "missing"))
         if self.is_active:
             for _ in range(max(0, self.task.number_results - len(slots))):
                 slots.append(Slot(len(slots), "waiting"))
@@ -115,10 +128,14 @@ def status_card(task: Task) -> Card:
 
 
 def recent_cards(user: User, limit: int = RECENT_GENERATIONS) -> list[Card]:
-    tasks = studio_tasks(user).prefetch_related(
+    tasks = list(studio_tasks(user).prefetch_related(
         Prefetch("images", queryset=Image.objects.order_by("created_at", "id"))
-    )[:limit]
-    return [card_for(task) for task in tasks]
+    )[:limit])
+    waiting = waiting_for(task.pk for task in tasks)
+    cards = [card_for(task) for task in tasks]
+    for card in cards:
+        card.waiting_count = waiting.get(card.task.pk, 0)
+    return cards
 
 
 # ---------------------------------------------------------------------------- preparing a request
@@ -250,7 +267,8 @@ async def cancel(user: User, task_id: Any) -> Task | None:
 
 def store_upload(user: User, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
                  source: Image | None = None) -> Image:
-    return save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name)
+    return save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name,
+                      thumbnail=checked.thumbnail)
 
 
 # ---------------------------------------------------------------------------- results

@@ -69,7 +69,8 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, image=None, upload_form=form, status=400)
     checked = form.cleaned_data["image"]
-    image = save_image(user=request.user, data=checked.data, kind=Image.Kind.UPLOADED, original_name=checked.name)
+    image = save_image(user=request.user, data=checked.data, kind=Image.Kind.UPLOADED, original_name=checked.name,
+                       thumbnail=checked.thumbnail)
     return HttpResponseRedirect(tools_url(image))
 
 

@@ -64,18 +64,26 @@ class TaskQuerySet(models.QuerySet["Task"]):
     def adopt_orphans(self, worker_id: str, *, stale_before: datetime) -> list[Task]:
         """Claim for `worker_id` the unfinished tasks of workers stopped or silent since
         `stale_before`; the tasks claimed. Each claim is a conditional update, so that two
-        workers never adopt the same task."""
+        workers never adopt the same task; all are claimed in one transaction, so that a dropped
+        database connection leaves none claimed by a worker that never heard it had it (the scan
+        runs again, lib.reconnect)."""
         alive = set(Worker.objects.alive(stale_before).values_list("id", flat=True)) | {worker_id}
         unfinished = self.filter(
             status__in=[Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.CANCELLED], finished_at__isnull=True
         )
+        orphans = [
+            task for task in unfinished.exclude(worker__in=alive).order_by("pk")  # one lock order for all workers
+            # A queued task just created by a live request on another worker may not be started yet.
+            if task.status != Task.Status.QUEUED or task.created_at <= stale_before
+        ]
+        if not orphans:
+            return []  # no transaction (on SQLite it would take the write lock) on the usual scan
         adopted = []
-        for task in unfinished.exclude(worker__in=alive):
-            if task.status == Task.Status.QUEUED and task.created_at > stale_before:
-                continue  # just created by a live request on another worker that has not started it yet
-            if self.filter(pk=task.pk, worker=task.worker, finished_at__isnull=True).update(worker=worker_id):
-                task.refresh_from_db()
-                adopted.append(task)
+        with transaction.atomic():
+            for task in orphans:
+                if self.filter(pk=task.pk, worker=task.worker, finished_at__isnull=True).update(worker=worker_id):
+                    task.refresh_from_db()
+                    adopted.append(task)
         return adopted
 
     def count_results(self, received: dict[uuid.UUID, int]) -> None:

@@ -24,15 +24,12 @@
     });
   });
 
-  // A page's socket closed on purpose. The portal closes it with 4009 for a message over
-  // MAX_FRAME_BYTES (runware_web/live/consumers.py holds the same number); Daphne drops the
-  // connection (1006) for one over its own, larger limit; a proxy may say 1009 (Message Too Big).
-  // Each way the member is told why and the page reconnects (htmx does so itself after 1006 only).
-  // A socket one too many (4429) brings its own message, and htmx does not reconnect it.
+  // A page's socket closed on purpose. The portal's Daphne (runware_web/live/server.py, which holds
+  // the same MAX_FRAME_BYTES) closes it with 1009 (Message Too Big) for a message over the limit:
+  // the member is told why and the page reconnects (htmx itself reconnects only after 1006, 1012
+  // and 1013). A socket one too many (4429) brings its own message, and htmx does not reconnect it.
   var MAX_FRAME_BYTES = 256 * 1024;
-  var TOO_BIG = [4009, 1009];
-  var ABNORMAL = 1006;
-  var oversized = new WeakSet();  // socket wrappers whose last message was over the limit
+  var TOO_BIG = 1009;
 
   function showError(message) {
     var toasts = document.getElementById("toasts");
@@ -45,22 +42,11 @@
     expireToasts(toasts);
   }
 
-  document.addEventListener("htmx:wsBeforeSend", function (event) {
-    var wrapper = event.detail.socketWrapper;
-    if (new Blob([event.detail.message]).size > MAX_FRAME_BYTES) oversized.add(wrapper);
-    else oversized.delete(wrapper);
-  });
-
   document.addEventListener("htmx:wsClose", function (event) {
-    var wrapper = event.detail.socketWrapper;
-    var code = event.detail.event.code;
-    var closedForIt = TOO_BIG.indexOf(code) >= 0;
-    var tooBig = closedForIt || (code === ABNORMAL && oversized.has(wrapper));
-    oversized.delete(wrapper);
-    if (!tooBig) return;
+    if (event.detail.event.code !== TOO_BIG) return;
     showError("That message was too large (over " + MAX_FRAME_BYTES / 1024 + " KB). "
       + "Upload images through the upload field; the page reconnects.");
-    if (closedForIt) wrapper.reconnect();
+    event.detail.socketWrapper.reconnect();
   });
 
   // An upload over the size limit is answered 413 with a toast only (HX-Reswap: none, out of band):

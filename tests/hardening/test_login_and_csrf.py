@@ -29,6 +29,9 @@ ADMIN_LOGIN = "/admin/login/"
 # session, no CSRF token; each carries its own credential (a personal key, a signature), and without
 # it a stranger gets Runware's 401 or a 404, never data. A session cookie grants nothing there.
 OWN_CREDENTIAL = {"endpoint_api:rest": 401, "endpoint_api:media": 404}
+# The icon browsers ask for unasked: a redirect to the static favicon.svg, for everyone (a 404 there is a
+# console error on every visit), and nothing else.
+TO_STATIC = {"favicon"}
 
 
 def example_paths() -> dict[str, str]:
@@ -78,6 +81,10 @@ def test_every_url_requires_login(client, key):
         if name in OPEN_TO_EVERYONE:
             assert response.status_code in {200, 405}, f"{method} {path}"
             continue
+        if name in TO_STATIC:
+            assert response.status_code in {302, 405}, f"{method} {path}"
+            assert response.status_code == 405 or response["Location"].startswith(settings.STATIC_URL)
+            continue
         logins = (resolve_url(settings.LOGIN_URL), ADMIN_LOGIN) if path.startswith("/admin/") else (
             resolve_url(settings.LOGIN_URL),)
         assert response.status_code == 302, f"{method.upper()} {path} answered {response.status_code} to a stranger"
@@ -89,7 +96,7 @@ def test_only_the_login_page_and_the_health_check_are_open():
         key.split(" ")[0] for key in PATHS
         if getattr(get_resolver().resolve(PATHS[key]).func, "login_required", True) is False
     )
-    assert set(open_views) == OPEN_TO_EVERYONE | set(OWN_CREDENTIAL)
+    assert set(open_views) == OPEN_TO_EVERYONE | set(OWN_CREDENTIAL) | set(SSO_WITHOUT_SIGN_IN) | TO_STATIC
 
 
 @pytest.mark.django_db

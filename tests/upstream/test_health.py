@@ -57,7 +57,8 @@ async def test_an_unreachable_upstream_is_shown_and_recovers(upstream, settings)
 async def test_health_reports_each_dependency_and_runware_is_not_needed(db):
     response = await AsyncClient().get("/healthz")
     body = response.json()
-    assert set(body["checks"]) == {"database", "channel_layer", "cache", "runware"}
+    assert set(body["checks"]) == {"database", "channel_layer", "cache", "runware", "media"}
+    assert body["checks"]["media"]["needed"] is False  # reported; every worker writes to the same storage
     assert body["checks"]["database"] | {"needed": True, "ok": True} == body["checks"]["database"]
     assert body["checks"]["runware"]["needed"] is False  # reported; every worker shares it
     assert response.status_code == 200 and body["status"] == "ok" and body["down"] == []
