@@ -7,8 +7,10 @@ changed since the last install, and re-executes the command with the virtualenv'
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import venv
@@ -16,6 +18,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRAS = {"up": "scale", "runtests": "test"}
+
+# `up`'s options, declared here (standard library) so that `up --help` answers before anything is
+# installed; the management command adds the same ones to Django's parser.
+UP_DESCRIPTION = "Set up and serve the portal (with the Runware simulator when no API key is set)."
+UP_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
+    (("--host",), {
+        "default": "127.0.0.1",
+        "help": "Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface).",
+    }),
+    (("--port",), {"type": int, "default": 8000, "help": "Port of the portal (default 8000)."}),
+    (("--simulator-port",), {
+        "type": int, "default": 8765,
+        "help": "Port of the built-in Runware simulator, used when no RUNWARE_API_KEY is set (default 8765).",
+    }),
+    (("--debug",), {
+        "action": "store_true",
+        "help": "Django's debug mode, for development: error pages that show code, settings and every URL.",
+    }),
+    (("--behind-tls",), {
+        "action": "store_true",
+        "help": "The portal sits behind an HTTPS reverse proxy: redirect to HTTPS, cookies only over HTTPS, "
+                "HSTS. Without it the portal serves plain HTTP.",
+    }),
+]
+SECRET_KEY_FILE = "secret_key"
 
 
 def _venv_dir() -> Path:
@@ -52,3 +79,46 @@ def ensure_environment(*, command: str) -> None:
         stamp_file.write_text(wanted)
     if Path(sys.prefix).resolve() != venv_dir.resolve():
         os.execv(str(python), [str(python), str(ROOT / "manage.py"), *sys.argv[1:]])
+
+
+def up_help_requested(argv: list[str]) -> bool:
+    """Whether `manage.py up …` asks only for help: answered at once, before creating or installing anything."""
+    return any(arg in {"-h", "--help"} for arg in argv)
+
+
+def print_up_help() -> None:
+    parser = argparse.ArgumentParser(prog="python3 manage.py up", description=UP_DESCRIPTION)
+    for flags, options in UP_OPTIONS:
+        parser.add_argument(*flags, **options)
+    parser.print_help()
+
+
+def up_environment(argv: list[str], environ: os._Environ | dict[str, str]) -> dict[str, str]:
+    """The environment `up` serves with, unless the operator's environment says otherwise.
+
+    Debug stays off (a visitor never sees Django's debug pages) unless `--debug`. The secret key is
+    generated once and kept in the data directory, so sessions outlive a restart. Plain HTTP on the
+    local address works: no HTTPS redirect, secure-only cookies or HSTS unless `--behind-tls`.
+    """
+    defaults = {"DJANGO_DEBUG": "true" if "--debug" in argv else "false"}
+    if not environ.get("DJANGO_SECRET_KEY") and not environ.get("DJANGO_SECRET_KEY_FILE"):
+        data_dir = Path(environ.get("RUNWARE_WEB_DATA_DIR") or ROOT / ".data")
+        defaults["DJANGO_SECRET_KEY_FILE"] = str(kept_secret_key(data_dir))
+    if "--behind-tls" not in argv:
+        defaults.update(DJANGO_SECURE_SSL_REDIRECT="false", DJANGO_SECURE_COOKIES="false",
+                        DJANGO_SECURE_HSTS_SECONDS="0", DJANGO_BEHIND_TLS_PROXY="false")
+    return defaults
+
+
+def kept_secret_key(data_dir: Path) -> Path:
+    """The data directory's secret key file, made on first use (readable by its owner only)."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another `up` made it a moment ago: keep that one
+            return path
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50) + "\n")
+    return path

@@ -37,7 +37,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG is off. "
-            "For local use, `python3 manage.py up` turns DJANGO_DEBUG on for you."
+            "For local use, `python3 manage.py up` makes one and keeps it in the data directory."
         )
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 

@@ -1,12 +1,15 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real Daphne server.
 
 The server runs in a thread of the test process (so it shares the test database and the
-simulator); tests that use it need committed data, hence `transactional_db`.
+simulator); tests that use it need committed data, hence `transactional_db`. Every page a test opens
+is watched: a console error or an uncaught exception fails the test unless it declares it
+(`browser_problems.expect(...)`, see BrowserProblems).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 
@@ -38,11 +41,11 @@ class DaphneThread(threading.Thread):
     def run(self) -> None:
         try:
             from daphne.endpoints import build_endpoint_description_strings
-            from daphne.server import Server
 
             from runware_web.asgi import application
+            from runware_web.live.server import PortalServer
 
-            self.server = Server(
+            self.server = PortalServer(  # as production runs Daphne (1009 for a message too big)
                 application=application,
                 endpoints=build_endpoint_description_strings(host="127.0.0.1", port=0),
                 signal_handlers=False,
@@ -103,20 +106,91 @@ def browser(live_server_url):
         browser.close()
 
 
+# Makes a violation of the Content-Security-Policy a console error, so a blocked script or style fails
+# the test that loads it (Chromium's own report of some violations is only a warning).
+REPORT_POLICY_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', event => console.error("
+    "'CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI));"
+)
+
+
+class BrowserProblems:
+    """Console errors and uncaught exceptions of every page a test opens: a portal that works shows none.
+
+    Every context made by `new_context` (so every `page` and `new_page`) is watched, and the test fails at
+    teardown if anything was reported that the test did not declare with `expect()`. A declared problem
+    that never happened fails the test too, so declarations cannot outlive the error they excuse.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.expected: list[re.Pattern[str]] = []
+        self.raised: set[str] = set()
+
+    def expect(self, pattern: str) -> None:
+        """Declare a console error or page error this test causes on purpose (a regex searched in its text)."""
+        self.expected.append(re.compile(pattern))
+
+    def watch(self, context) -> None:
+        context.on("console", lambda message: message.type == "error" and self.seen.append(
+            f"console error on {message.page.url if message.page else '?'}: {message.text}"
+            f" ({message.location.get('url', '')}:{message.location.get('lineNumber', '')})"))
+        context.on("weberror", lambda error: self.seen.append(f"uncaught page error: {error.error}"))
+        context.add_init_script(REPORT_POLICY_VIOLATIONS)
+
+    def check(self, where: str = "") -> None:
+        """Fail now if anything undeclared was reported so far (to name the page or step that caused it)."""
+        unexpected = self.unexpected()
+        self.raised.update(unexpected)  # failed here: not reported again at teardown
+        assert unexpected == [], where
+
+    def unexpected(self) -> list[str]:
+        return [problem for problem in self.seen if not any(p.search(problem) for p in self.expected)]
+
+    def declared_but_not_seen(self) -> list[str]:
+        return [p.pattern for p in self.expected if not any(p.search(problem) for problem in self.seen)]
+
+
 @pytest.fixture
-def new_page(browser, live_server_url):
-    """Make a fresh browser context (a separate person) whose pages know the server's address."""
+def browser_problems() -> BrowserProblems:
+    """What the test's pages reported (see BrowserProblems); `browser_problems.expect(...)` excuses one."""
+    return BrowserProblems()
+
+
+@pytest.fixture
+def new_context(browser, live_server_url, browser_problems):
+    """Make a fresh, watched browser context (a separate person) whose pages know the server's address.
+
+    At teardown, any console error or uncaught exception of its pages that the test did not declare fails it.
+    """
     contexts = []
 
-    def make(base_url: str = live_server_url):
-        context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    def make(base_url: str | None = live_server_url, **options):
+        context = browser.new_context(base_url=base_url, **{"viewport": {"width": 1280, "height": 900}, **options})
         context.set_default_timeout(15_000)
+        browser_problems.watch(context)
         contexts.append(context)
-        return context.new_page()
+        return context
 
     yield make
     for context in contexts:
-        context.close()
+        context.close()  # lets the last console messages arrive before the check
+    unexpected = [problem for problem in browser_problems.unexpected() if problem not in browser_problems.raised]
+    missing = browser_problems.declared_but_not_seen()
+    report = [f"The browser reported: {problem}" for problem in unexpected]
+    report += [f"Declared but never reported by the browser: {pattern!r}" for pattern in missing]
+    if report:
+        pytest.fail("\n".join(report), pytrace=False)
+
+
+@pytest.fixture
+def new_page(new_context, live_server_url):
+    """Make a page in a fresh, watched browser context (a separate person)."""
+
+    def make(base_url: str = live_server_url, **options):
+        return new_context(base_url, **options).new_page()
+
+    return make
 
 
 @pytest.fixture

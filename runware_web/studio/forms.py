@@ -67,11 +67,21 @@ class SideField(forms.IntegerField):
         super().__init__(**kwargs)
 
     def validate(self, value: Any) -> None:
+        """The whole rule in one message: the range first (suggesting a multiple of 64 far outside it
+        helps nobody), then the step, with the two nearest sizes that are allowed."""
         super().validate(value)
-        if value is not None and value % SIDE_STEP:
-            lower = value // SIDE_STEP * SIDE_STEP
+        if value is None:
+            return
+        if not self.min_value <= value <= self.max_value:
             raise ValidationError(
-                f"Use a multiple of {SIDE_STEP} pixels, such as {max(lower, MIN_SIDE)} or {lower + SIDE_STEP}.",
+                f"Use {self.min_value} to {self.max_value} pixels, in steps of {SIDE_STEP}.", code="range"
+            )
+        if value % SIDE_STEP:
+            lower = value // SIDE_STEP * SIDE_STEP
+            nearest = [side for side in (lower, lower + SIDE_STEP) if self.min_value <= side <= self.max_value]
+            raise ValidationError(
+                f"Use a multiple of {SIDE_STEP} pixels from {self.min_value} to {self.max_value}, "
+                f"such as {' or '.join(map(str, nearest))}.",
                 code="step",
             )
 
@@ -87,8 +97,12 @@ class ExtendField(forms.IntegerField):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
+        if value and not 0 <= value <= self.max_value:
+            raise ValidationError(f"Use 0 to {self.max_value} pixels, in steps of {SIDE_STEP}.", code="range")
         if value and value % SIDE_STEP:
-            raise ValidationError(f"Use a multiple of {SIDE_STEP} pixels.", code="step")
+            raise ValidationError(
+                f"Use a multiple of {SIDE_STEP} pixels from 0 to {self.max_value}.", code="step"
+            )
 
 
 class StudioFields(forms.Form):

@@ -146,16 +146,9 @@ def test_originals_in_a_bucket_are_allowed_where_the_bucket_serves_them(monkeypa
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_every_page_loads_in_a_browser_with_no_policy_violation(new_page, live_server_url):
+def test_every_page_loads_in_a_browser_with_no_policy_violation(new_page, browser_problems):
     pages = every_page(make_user("sam", is_staff=True, is_superuser=True))
-    page = new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', event => console.error("
-        "'CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI));"
-    )
+    page = new_page()  # watched: any violation is a console error that fails the test (tests/browser.py)
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(urlsplit(ws.url).path))
 
@@ -165,7 +158,7 @@ def test_every_page_loads_in_a_browser_with_no_policy_violation(new_page, live_s
     for url in pages:
         page.goto(url)
         page.wait_for_load_state("networkidle")
-        assert problems == [], (url, problems)
+        browser_problems.check(url)
     assert "/ws/studio/" in sockets and "/ws/chat/" in sockets  # same-origin sockets open under connect-src 'self'
 
 

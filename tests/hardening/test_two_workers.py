@@ -35,26 +35,22 @@ def two_workers(simulator):
 
 
 @pytest.mark.skipif(not PRODUCTION_LAYOUT, reason="needs PostgreSQL and the Redis channel layer (CI's second pass)")
-def test_a_generation_started_on_one_worker_shows_on_the_other(two_workers, browser, simulator):
+def test_a_generation_started_on_one_worker_shows_on_the_other(two_workers, new_context, simulator):
     simulator.set_latency(0.3)
-    make_user("alice")
     client = Client()
-    client.login(username="alice", password="correct horse battery")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    client.force_login(make_user("alice"))  # Client.login passes no request, which django-axes refuses
+    context = new_context(base_url=None)  # watched for console errors, closed by the fixture (tests/browser.py)
     context.set_default_timeout(20_000)
     # Cookies belong to the host, not the port: one session serves both workers.
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
                           "domain": "127.0.0.1", "path": "/"}])
     first, second = context.new_page(), context.new_page()
-    try:
-        first.goto(f"{two_workers[0]}/studio/")
-        second.goto(f"{two_workers[1]}/studio/")
-        for page, prompt in [(first, "a red fox in the snow"), (second, "a blue whale at night")]:
-            page.get_by_label("Prompt", exact=True).fill(prompt)
-            page.get_by_label("Number of images").fill("2")
-            page.get_by_role("button", name="Generate").click()
-            for watcher in (first, second):
-                results = watcher.get_by_role("region", name="Results")
-                expect(results.get_by_role("img", name=prompt)).to_have_count(2)
-    finally:
-        context.close()
+    first.goto(f"{two_workers[0]}/studio/")
+    second.goto(f"{two_workers[1]}/studio/")
+    for page, prompt in [(first, "a red fox in the snow"), (second, "a blue whale at night")]:
+        page.get_by_label("Prompt", exact=True).fill(prompt)
+        page.get_by_label("Number of images").fill("2")
+        page.get_by_role("button", name="Generate").click()
+        for watcher in (first, second):
+            results = watcher.get_by_role("region", name="Results")
+            expect(results.get_by_role("img", name=prompt)).to_have_count(2)

@@ -90,7 +90,7 @@ async def test_invalid_fields_are_refused_beside_the_field_and_nothing_reaches_r
 
     frame = await receive_until(ws, lambda f: 'id="errors-width"' in f)
     assert re.search(r'id="errors-positivePrompt"><span>This field is required', frame)
-    assert re.search(r'id="errors-width"><span>Use a multiple of 64 pixels, such as 960 or 1024', frame)
+    assert re.search(r'id="errors-width"><span>Use a multiple of 64 pixels from 128 to 2048, such as 960 or 1024', frame)
     assert re.search(r'id="errors-numberResults"><span>Ensure this value is less than or equal to 20', frame)
     assert re.search(r'id="errors-lora_model-0"><span>Enter a model AIR', frame)
     assert re.search(r'id="errors-lora_weight-0"><span>Ensure this value is less than or equal to 4', frame)
