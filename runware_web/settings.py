@@ -342,6 +342,10 @@ RUNWARE_WEB_TASK_HANDLERS = {
 }
 # How long the signed URL of a result delivered through the endpoint (/v1) works.
 ENDPOINT_MEDIA_URL_SECONDS = env_int("RUNWARE_WEB_ENDPOINT_MEDIA_URL_SECONDS", 24 * 3600, minimum=60)
+# Per key of the endpoint (runware_web.endpoint.limits): open sockets, and tasks started a minute
+# (the member's own RATE_LIMIT_PER_MINUTE applies as well); 0 = off.
+ENDPOINT_MAX_CONNECTIONS_PER_KEY = env_int("RUNWARE_WEB_ENDPOINT_MAX_CONNECTIONS_PER_KEY", 10, minimum=0)
+ENDPOINT_TASKS_PER_MINUTE_PER_KEY = env_int("RUNWARE_WEB_ENDPOINT_TASKS_PER_MINUTE_PER_KEY", 60, minimum=0)
 
 # --- portal limits ------------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("RUNWARE_WEB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)

@@ -13,6 +13,8 @@ work at all.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -21,9 +23,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from runware_web.endpoint import keys, protocol, services
+from runware_web.endpoint import keys, limits, protocol, services
 from runware_web.endpoint.handlers import session_group
-from runware_web.endpoint.models import ApiKey, EndpointCall
+from runware_web.endpoint.models import ApiKey
+from runware_web.live.tabs import release_slot, renew_every, renew_slot
+from runware_web.upstream.errors import Refused
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +40,17 @@ class EndpointConsumer(AsyncWebsocketConsumer):
     key: ApiKey | None = None
     session: uuid.UUID | None = None
     group: str | None = None
+    slot: str | None = None  # the key's connection slot this socket holds (endpoint.limits)
+    _renewal: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        self.slot_token = uuid.uuid4().hex
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._give_back_slot()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
@@ -95,6 +103,13 @@ class EndpointConsumer(AsyncWebsocketConsumer):
             await self.send_frame(services.errors(protocol.error(
                 "invalidApiKey", protocol.INVALID_KEY, parameter="apiKey", task_type="authentication")))
             return
+        if self.key is None or self.key.pk != key.pk:
+            try:
+                await self._take_slot(key)
+            except Refused as refused:
+                await self.send_frame(services.errors(protocol.from_refusal(refused, task_type="authentication",
+                                                                            task_uuid="")))
+                return
         try:
             session = uuid.UUID(str(task.get("connectionSessionUUID")))
         except ValueError:
@@ -106,22 +121,41 @@ class EndpointConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_frame(services.data({"taskType": "authentication", "connectionSessionUUID": str(session)}))
 
+    async def _take_slot(self, key: ApiKey) -> None:
+        """Hold one of the key's connection slots (giving back another key's); raises Refused."""
+        slot = await limits.take_socket_slot(key, self.slot_token)
+        await self._give_back_slot()
+        self.slot = slot
+        if slot is not None:
+            self._renewal = asyncio.create_task(self._renew_slot(slot))
+
+    async def _renew_slot(self, slot: str) -> None:
+        while True:
+            await asyncio.sleep(renew_every())
+            await renew_slot(slot, self.slot_token)
+
+    async def _give_back_slot(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewal
+            self._renewal = None
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            await release_slot(slot, self.slot_token)
+
     # ------------------------------------------------------------------ pushed by the handler
 
     async def endpoint_result(self, event: dict[str, Any]) -> None:
-        items = await database_sync_to_async(self._items)(event)
+        """Results of a task of this session, as Runware items with URLs relative to the portal."""
+        base = self.base_url()
+        items = [{name: base + value if name.endswith("URL") and isinstance(value, str) and value.startswith("/")
+                  else value for name, value in item.items()} for item in event["items"] if item]
         if items:
             await self.send_frame(services.data(*items))
 
     async def endpoint_frame(self, event: dict[str, Any]) -> None:
         await self.send_frame(event["frame"])
-
-    def _items(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """The Runware items an event names: one image, one text, or all of a task's texts."""
-        call = EndpointCall.objects.select_related("task").filter(task_id=event["task"]).first()
-        if call is None:
-            return []
-        return services.output_items(call, self.base_url(), image_id=event.get("image"), text_id=event.get("text"))
 
     # ------------------------------------------------------------------
 

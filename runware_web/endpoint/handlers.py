@@ -19,7 +19,6 @@ from channels.layers import get_channel_layer
 from runware_web.endpoint import protocol, streams
 from runware_web.endpoint.models import EndpointCall, TextOutput
 from runware_web.endpoint.outputs import ENVELOPE, RUN_TASK_TYPES, Output
-from runware_web.media.models import Image
 from runware_web.media.store import has_output, result_bytes, save_image
 from runware_web.runner import Handler, parse_cost
 from runware_web.upstream.errors import UpstreamError
@@ -44,9 +43,9 @@ class EndpointHandler(Handler):
     async def on_result(self, task: Task, item: dict[str, Any]) -> str:
         output = _output(task)
         if output.text:
-            stored = await database_sync_to_async(_save_text)(task, item)
+            call, answer = await database_sync_to_async(_save_text_item)(task, item)
             if not output.together:
-                await _push(task, {"type": "endpoint.result", "task": str(task.pk), "text": stored.pk})
+                await _push(call, {"type": "endpoint.result", "items": [answer]})
             return ""
         try:
             data = await result_bytes(item, output.prefix)
@@ -57,8 +56,8 @@ class EndpointHandler(Handler):
             return ""
         # Should storing fail (a full disk, a dropped connection), the runner keeps the result and
         # tries again (runner.deliver): the error goes to it, not to the script.
-        image = await database_sync_to_async(_save)(task, item, data, output)
-        await _push(task, {"type": "endpoint.result", "task": str(task.pk), "image": str(image.pk)})
+        call, answer = await database_sync_to_async(_save_image_item)(task, item, data, output)
+        await _push(call, {"type": "endpoint.result", "items": [answer]})
         return ""
 
     async def on_chunk(self, task: Task, text: str, reasoning: str) -> str:
@@ -82,8 +81,9 @@ class EndpointHandler(Handler):
                                               and name != "reasoningContent"}))
 
     async def on_finished(self, task: Task) -> str:
-        if _output(task).together and task.delivery != "stream":
-            await _push(task, {"type": "endpoint.result", "task": str(task.pk), "texts": True})
+        if _output(task).together:
+            call, answers = await database_sync_to_async(_text_items)(task)
+            await _push(call, {"type": "endpoint.result", "items": answers})
         return ""
 
     async def on_failed(self, task: Task, error: UpstreamError) -> str:
@@ -93,7 +93,7 @@ class EndpointHandler(Handler):
             feed = streams.feed_of(task.pk)
             if feed is not None:
                 feed.put({"errors": [obj]})
-            await _push(task, {"type": "endpoint.frame", "frame": {"errors": [obj]}}, call)
+            await _push(call, {"type": "endpoint.frame", "frame": {"errors": [obj]}})
         return ""
 
     async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
@@ -107,15 +107,38 @@ def _output(task: Task) -> Output:
     return RUN_TASK_TYPES.get(task.task_type, Output())
 
 
-def _save(task: Task, item: dict[str, Any], data: bytes, output: Output) -> Image:
+def _save_image_item(task: Task, item: dict[str, Any], data: bytes, output: Output) -> tuple[EndpointCall | None, Any]:
+    """Store an image (its thumbnail is made when the gallery first shows it: the script waits
+    for this) and build the Runware item the script gets, its URL relative to the portal."""
     seed, nsfw = item.get("seed"), item.get("NSFWContent")
-    return save_image(
+    image = save_image(
         user=task.user, data=data, kind=output.kind, task=task,
         prompt=str(task.params.get("positivePrompt", "")), model=task.model,
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         nsfw=nsfw if isinstance(nsfw, bool) else None, cost=parse_cost(item.get("cost")),
-        runware_uuid=str(item.get(f"{output.prefix}UUID") or ""),
+        runware_uuid=str(item.get(f"{output.prefix}UUID") or ""), lazy_thumbnail=True,
     )
+    call = _call(task)
+    if call is None:
+        return None, None
+    return call, protocol.image_item(image, task_type=task.task_type, task_uuid=str(call.client_task_uuid),
+                                     output_type=call.output_type, base_url="", prefix=output.prefix, data=data)
+
+
+def _save_text_item(task: Task, item: dict[str, Any]) -> tuple[EndpointCall | None, Any]:
+    stored = _save_text(task, item)
+    call = _call(task)
+    if call is None:
+        return None, None
+    return call, protocol.text_item(stored.item, task_type=task.task_type, task_uuid=str(call.client_task_uuid))
+
+
+def _text_items(task: Task) -> tuple[EndpointCall | None, list[dict[str, Any]]]:
+    call = _call(task)
+    if call is None:
+        return None, []
+    return call, [protocol.text_item(text.item, task_type=task.task_type, task_uuid=str(call.client_task_uuid))
+                  for text in TextOutput.objects.filter(task=task)]
 
 
 def _save_text(task: Task, item: dict[str, Any]) -> TextOutput:
@@ -133,15 +156,14 @@ def _call(task: Task) -> EndpointCall | None:
     return EndpointCall.objects.filter(task_id=task.pk).first()
 
 
-async def _push(task: Task, message: dict[str, Any], call: EndpointCall | None = None) -> None:
-    """Tell the script's socket session, if the task came over a socket. Never raises: the result
-    is stored whatever happens, and getResponse finds it."""
-    if call is None:
-        call = await database_sync_to_async(_call)(task)
+async def _push(call: EndpointCall | None, message: dict[str, Any]) -> None:
+    """Tell the script's socket session, if the task came over a socket. The message carries the
+    Runware items themselves (the socket only prefixes its address to their URLs). Never raises:
+    the result is stored whatever happens, and getResponse finds it."""
     layer = get_channel_layer()
     if call is None or call.session is None or layer is None:
         return
     try:
-        await layer.group_send(session_group(task.user_id, call.session), message)
+        await layer.group_send(session_group(call.user_id, call.session), message)
     except Exception:
-        log.warning("Could not push a result of endpoint task %s to its socket", task.pk, exc_info=True)
+        log.warning("Could not push a result of endpoint task %s to its socket", call.task_id, exc_info=True)

@@ -123,8 +123,10 @@ def admit_for_key(key_id: Any, task: Task) -> None:
     Raises Refused: the task then ends unsent."""
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id)
+        if key.budget is None:
+            return
         use = key_use(key)  # the task's own estimate is in `running` already
-        if key.budget is not None and use.committed > key.budget:
+        if use.committed > key.budget:
             raise Refused(
                 f"This would go over the budget of key “{key.name}” ({usd(key.budget)} "
                 f"{key.get_budget_period_display()}). Raise the key's budget on your keys page, or wait for its next period."

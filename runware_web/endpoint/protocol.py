@@ -89,14 +89,17 @@ def image_from_token(token: str) -> Any:
 
 
 def image_item(image: Image, *, task_type: str, task_uuid: str, output_type: str, base_url: str,
-               prefix: str = "image") -> dict[str, Any]:
+               prefix: str = "image", data: bytes | None = None) -> dict[str, Any]:
     """One finished image as Runware sends it: its id is the portal's (usable as an input image
     in the member's next tasks), its URL the portal's own, signed and expiring. `prefix` is the
-    task type's field prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…)."""
+    task type's field prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…); `data` the
+    image's bytes when the caller has them (else the stored file is read for base64 outputs)."""
     item: dict[str, Any] = {"taskType": task_type, "taskUUID": task_uuid, f"{prefix}UUID": str(image.pk)}
     if output_type in {"base64Data", "dataURI"}:
-        with image.file.open("rb") as handle:
-            data = base64.b64encode(handle.read()).decode()
+        if data is None:
+            with image.file.open("rb") as handle:
+                data = handle.read()
+        data = base64.b64encode(data).decode()
         if output_type == "base64Data":
             item[f"{prefix}Base64Data"] = data
         else:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from runware import RunOptions
 
-from runware_web.endpoint import keys, protocol, streams
+from runware_web.endpoint import keys, limits, protocol, streams
 from runware_web.endpoint.models import ApiKey, EndpointCall, TextOutput
 from runware_web.endpoint.outputs import RUN_TASK_TYPES, Output
 from runware_web.lib.air import is_air
@@ -129,6 +129,9 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     if not isinstance(checked, Checked):
         return checked
     key = caller.key
+    refusal = await database_sync_to_async(limits.task_rate_refusal)(key)
+    if refusal is not None:
+        return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
     model = str(checked.params["model"])
     defaults = await model_defaults(model) if uses_model_defaults(task_type) else None
     estimated = await database_sync_to_async(estimate)(task_type, checked.params, checked.number_results,
@@ -238,30 +241,30 @@ def _is_uuid(value: str) -> bool:
 
 def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type: str) -> None:
     """The task's own row of the endpoint (which key, the script's taskUUID), written with the key's
-    budget held: two tasks of one key on two workers are weighed one after the other."""
+    budget held and its rate limit checked: two tasks of one key on two workers are weighed one
+    after the other. Raises Refused (the task then ends unsent)."""
     with transaction.atomic():
         EndpointCall.objects.create(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
         )
-        keys.admit_for_key(caller.key.pk, task)
+        keys.admit_for_key(caller.key.pk, task)  # locks the key's row
+        refusal = limits.task_rate_refusal(caller.key, starting=True)
+        if refusal is not None:
+            raise refusal
 
 
 # ---------------------------------------------------------------------- reading results
 
 
-def output_items(call: EndpointCall, base_url: str, *, image_id: Any = None, text_id: Any = None) -> list[dict[str, Any]]:
-    """A task's stored results as Runware items (or only the one image or text named)."""
+def output_items(call: EndpointCall, base_url: str) -> list[dict[str, Any]]:
+    """A task's stored results as Runware items."""
     task, label = call.task, str(call.client_task_uuid)
     output = RUN_TASK_TYPES.get(task.task_type, Output())
     if output.text:
         texts = TextOutput.objects.filter(task=task)
-        if text_id is not None:
-            texts = texts.filter(pk=text_id)
         return [protocol.text_item(text.item, task_type=task.task_type, task_uuid=label) for text in texts]
     images = Image.objects.filter(task=task).order_by("created_at", "id")
-    if image_id is not None:
-        images = images.filter(pk=image_id)
     return [protocol.image_item(image, task_type=task.task_type, task_uuid=label, output_type=call.output_type,
                                 base_url=base_url, prefix=output.prefix) for image in images]
 

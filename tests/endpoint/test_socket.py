@@ -109,3 +109,15 @@ async def test_the_portals_runware_key_never_reaches_the_script(live_server_url,
     assert frames[1]["data"][0]["taskUUID"] == task_uuid
     text = json.dumps(frames)
     assert settings.RUNWARE_API_KEY not in text if settings.RUNWARE_API_KEY else "apiKey" not in text
+
+
+async def test_streaming_over_the_socket_is_a_validation_error_pointing_to_http(live_server_url):
+    _, _, plaintext = await amember_with_key()
+    task = {"taskType": "textInference", "taskUUID": str(uuid.uuid4()), "model": "google:gemma@4-31b",
+            "deliveryMethod": "stream", "messages": [{"role": "user", "content": "hi"}]}
+    async with websockets.connect(ws_url(live_server_url)) as ws:
+        await exchange(ws, [{"taskType": "authentication", "apiKey": plaintext}])
+        answer = await exchange(ws, [task])
+    assert answer["errors"][0]["parameter"] == "deliveryMethod"
+    assert "HTTP" in answer["errors"][0]["message"]
+    assert await database_sync_to_async(Task.objects.count)() == 0

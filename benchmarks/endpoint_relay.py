@@ -1,0 +1,190 @@
+"""The official runware-sdk through the portal's endpoint (/v1), against the same SDK talking to Runware directly.
+
+    .venv/bin/python benchmarks/endpoint_relay.py [--tasks 200] [--results 4] [--concurrency 10] [--repeat 3]
+                                                  [--transport websocket|rest] [--shared-cpus]
+
+In one run, against one zero-delay simulator (its own process, `manage.py runware_simulator
+--latency 0`) and one Daphne worker of the portal (its own process, `runware_web.live.server`):
+
+- direct: a runware-sdk client with the simulator's address runs `--tasks` imageInference tasks
+  of `--results` images each, `--concurrency` at a time (sync delivery, as a script that wants its
+  images at once asks for them);
+- relay: the same client, unchanged, pointed at the portal's `/v1` with a member's personal key,
+  runs the same tasks. Each goes through the portal's runner: admission against the member's and
+  the key's budgets and rate limits, the Task and EndpointCall rows, the ledger, the image fetched
+  from the simulator and stored in the member's gallery with its thumbnail, the result pushed back
+  with the portal's own signed URL.
+
+It prints the relay's rate (results a second) as a share of the direct one (aim: at least 0.8),
+and the latency the portal adds per result at p50: the median time from a task's request to each
+of its results arriving (the SDK's `on_result`), relay minus direct (aim: under 5 ms). The two
+sides alternate `--repeat` times; the medians are reported, as one run on a busy machine is noisy.
+
+The simulator renders each new (prompt, seed) once and keeps it: every run asks for seeds nobody
+asked for before, so both sides wait on the same rendering, as they would on Runware. Runware is
+remote and never takes the portal's CPU, so the simulator runs on half of the CPUs and the portal
+worker and this client on the other half (--shared-cpus: everything everywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import ROOT, database_label, django_with_fresh_database  # noqa: E402
+from load import free_port, wait_for_port  # noqa: E402
+from upstream_relay import split_cpus  # noqa: E402
+
+PARAMS = {"taskType": "imageInference", "model": "runware:101@1", "positivePrompt": "endpoint benchmark",
+          "width": 128, "height": 128, "steps": 4, "deliveryMethod": "sync"}
+
+
+class Servers:
+    """The simulator and one portal worker, each in its own process, on the benchmark's database."""
+
+    def __init__(self, simulator_cpus: set[int] | None, portal_cpus: set[int] | None) -> None:
+        self.sim_port, self.port = free_port(), free_port()
+        self.simulator = subprocess.Popen(
+            [sys.executable, "manage.py", "runware_simulator", "--port", str(self.sim_port), "--latency", "0"],
+            cwd=ROOT, env={**os.environ, "DJANGO_DEBUG": "true"}, stdout=subprocess.DEVNULL,
+            preexec_fn=(lambda: os.sched_setaffinity(0, simulator_cpus)) if simulator_cpus else None,
+        )
+        wait_for_port(self.sim_port, self.simulator, "the simulator")
+        self.sim_ws, self.sim_http = f"ws://127.0.0.1:{self.sim_port}/v1", f"http://127.0.0.1:{self.sim_port}/v1"
+        self.portal_ws, self.portal_http = f"ws://127.0.0.1:{self.port}/v1", f"http://127.0.0.1:{self.port}/v1"
+        env = {
+            **os.environ, "RUNWARE_WS_URL": self.sim_ws, "RUNWARE_HTTP_URL": self.sim_http,
+            # The benchmark measures the relay, not the limits that would stop a runaway script.
+            "RUNWARE_WEB_ENDPOINT_TASKS_PER_MINUTE_PER_KEY": "0", "RUNWARE_WEB_RATE_LIMIT_PER_MINUTE": "0",
+        }
+        # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
+        self.log = tempfile.NamedTemporaryFile(prefix="runware-endpoint-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "runware_web.live.server", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
+             "runware_web.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
+            preexec_fn=(lambda: os.sched_setaffinity(0, portal_cpus)) if portal_cpus else None,
+        )
+        wait_for_port(self.port, self.worker, "the portal worker")
+
+    def stop(self) -> None:
+        for process in (self.worker, self.simulator):
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+            if process.poll() is None:
+                process.kill()
+
+
+@dataclass
+class Run:
+    results: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # request → each result, in seconds
+
+    @property
+    def rate(self) -> float:
+        return self.results / self.seconds
+
+    @property
+    def p50_ms(self) -> float:
+        return 1000 * statistics.median(self.latencies)
+
+
+async def drive(ws_url: str, http_url: str, api_key: str, *, tasks: int, results: int, concurrency: int,
+                seeds: int, transport: str) -> Run:
+    """The official SDK, unchanged, running `tasks` tasks against whichever address it is given."""
+    from runware import RunOptions, Runware
+
+    client = Runware(api_key=api_key, ws_base_url=ws_url, http_base_url=http_url, transport=transport,
+                     validate=False)
+    gate = asyncio.Semaphore(concurrency)
+    run = Run()
+
+    async def one(i: int) -> None:
+        async with gate:
+            sent = time.perf_counter()
+            options = RunOptions(on_result=lambda item: run.latencies.append(time.perf_counter() - sent))
+            items = await client.run({**PARAMS, "seed": seeds + i + 1, "numberResults": results,
+                                      "taskUUID": str(uuid.uuid4())}, options)
+            run.results += len(items)
+
+    await client.connect()
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(tasks)))
+    run.seconds = time.perf_counter() - started
+    await client.close()
+    assert run.results == tasks * results, run.results
+    return run
+
+
+def member_key() -> str:
+    """A member of the portal and the plaintext of a new key of theirs."""
+    from runware_web.accounts.models import User
+    from runware_web.endpoint.keys import create_key
+
+    member = User.objects.create(username=f"endpoint-bench-{uuid.uuid4().hex[:8]}")
+    return create_key(member, name="benchmark")[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--results", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3, help="direct/relay pairs; the medians are shown")
+    parser.add_argument("--transport", choices=["websocket", "rest"], default="websocket")
+    parser.add_argument("--shared-cpus", action="store_true",
+                        help="let the simulator, the worker and the client share every CPU, instead of half each")
+    args = parser.parse_args()
+
+    django_with_fresh_database()
+    simulator_cpus, client_cpus = (None, None) if args.shared_cpus else split_cpus()
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+    servers = Servers(simulator_cpus, client_cpus)
+    plaintext = member_key()
+    kwargs = {"results": args.results, "concurrency": args.concurrency, "transport": args.transport}
+
+    def direct(tasks: int, seeds: int) -> Run:
+        return asyncio.run(drive(servers.sim_ws, servers.sim_http, "bench" * 8, tasks=tasks, seeds=seeds, **kwargs))
+
+    def relay(tasks: int, seeds: int) -> Run:
+        return asyncio.run(drive(servers.portal_ws, servers.portal_http, plaintext, tasks=tasks, seeds=seeds, **kwargs))
+
+    pairs = []
+    try:
+        direct(10, 10**9)  # both sides once first (connections, imports, code paths), on seeds of their own
+        relay(10, 2 * 10**9)
+        for number in range(args.repeat):
+            pairs.append((direct(args.tasks, (2 * number + 1) * 10**6), relay(args.tasks, (2 * number + 2) * 10**6)))
+    finally:
+        servers.stop()
+    cpus = (f"simulator on CPUs {sorted(simulator_cpus)}, portal worker and client on {sorted(client_cpus)}"
+            if client_cpus else "simulator, portal worker and client sharing every CPU")
+    print(f"database: {database_label()}; channel layer: {'redis' if os.environ.get('REDIS_URL') else 'in-memory'}; "
+          f"{args.tasks} tasks × {args.results} images, {args.concurrency} at a time, over {args.transport}; {cpus}")
+    for number, (straight, relayed) in enumerate(pairs, 1):
+        print(f"run {number}: direct {straight.rate:7.1f} results/s (p50 {straight.p50_ms:6.1f} ms), "
+              f"through the portal {relayed.rate:7.1f} results/s (p50 {relayed.p50_ms:6.1f} ms): "
+              f"rate ratio {relayed.rate / straight.rate:4.2f}, added p50 {relayed.p50_ms - straight.p50_ms:+6.1f} ms")
+    ratio = statistics.median(relayed.rate / straight.rate for straight, relayed in pairs)
+    added = statistics.median(relayed.p50_ms - straight.p50_ms for straight, relayed in pairs)
+    print(f"median relay rate ratio: {ratio:4.2f} (aim ≥ 0.8); median added latency per result at p50: "
+          f"{added:+.1f} ms (aim < 5 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Per-key limits of the endpoint: open sockets, and tasks started a minute.
+
+Sockets: each authenticated `/v1` socket holds one of its key's
+`settings.ENDPOINT_MAX_CONNECTIONS_PER_KEY` slots, kept in Django's cache (Redis in production, so
+every worker counts the same sockets) exactly as the page sockets' slots are (live.tabs: taken
+with an atomic `add`, renewed while the socket lives, expiring if its worker dies). A script is
+not a page that navigates: one over the cap is refused at once, not after a grace period.
+
+Tasks: the key's tasks started in the last minute (its EndpointCall rows), checked before a task
+is submitted and again with the key's row locked as it starts (two workers admitting the same key
+at once are weighed one after the other). The member's own rate limit applies as well.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Min
+from django.utils import timezone
+
+from runware_web.endpoint.models import ApiKey, EndpointCall
+from runware_web.lib.outages import CACHE
+from runware_web.live.tabs import SLOT_SECONDS
+from runware_web.upstream.errors import Refused
+
+
+def slot_keys(key_id: Any, cap: int) -> list[str]:
+    return [f"endpoint.sockets.{key_id}.{number}" for number in range(cap)]
+
+
+async def take_socket_slot(key: ApiKey, token: str) -> str | None:
+    """The cache key of the slot this socket now holds, None when nothing is counted (the limit is
+    off, or the cache is away: the limit guards against runaway scripts, not outages). Raises
+    Refused (rateLimit) when every slot of the key is held."""
+    cap = settings.ENDPOINT_MAX_CONNECTIONS_PER_KEY
+    if cap <= 0:
+        return None
+    names = slot_keys(key.pk, cap)
+    try:
+        held = await cache.aget_many(names)
+        for name in names:
+            if name not in held and await cache.aadd(name, token, SLOT_SECONDS):
+                CACHE.succeeded()
+                return name
+    except Exception as exc:  # whatever the backend raises
+        CACHE.failed(exc)
+        return None
+    CACHE.succeeded()
+    raise Refused(
+        f"Key “{key.name}” already has {cap} connections open, the most one key may have. Close one, "
+        "share one connection between your tasks, or make another key.",
+        code="rateLimit",
+    )
+
+
+def task_rate_refusal(key: ApiKey, *, starting: bool = False) -> Refused | None:
+    """The refusal when the key has started as many tasks in the last minute as it may.
+
+    `starting`: the task being admitted is already counted (its EndpointCall is written)."""
+    limit = settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY
+    if not limit:
+        return None
+    since = timezone.now() - timedelta(minutes=1)
+    recent = EndpointCall.objects.filter(key=key, created_at__gte=since)
+    count = recent.count() - (1 if starting else 0)
+    if count < limit:
+        return None
+    oldest = recent.aggregate(oldest=Min("created_at"))["oldest"]
+    wait = max(1, int((oldest + timedelta(minutes=1) - timezone.now()).total_seconds()) + 1) if oldest else 60
+    return Refused(
+        f"Key “{key.name}” has started {count} tasks in the last minute; the limit is {limit} a minute per key. "
+        f"Try again in {wait} seconds.",
+        code="rateLimit",
+    )
