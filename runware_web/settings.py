@@ -55,6 +55,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",  # failed-login throttling (see AUTHENTICATION_BACKENDS)
+    # Single sign-on with OpenID Connect (runware_web.accounts.sso): installed always, so the tables
+    # exist whatever the environment; the provider is configured only when RUNWARE_WEB_SSO_* are set.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "channels",
     "django_htmx",
     "template_partials",
@@ -87,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",  # django-allauth requires it (single sign-on)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the login page
@@ -203,6 +210,38 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a correct password clears the count of earlier typos
 AXES_DISABLE_ACCESS_LOG = True  # failures are recorded; successful logins are not (one row per login)
 AXES_LOCKOUT_CALLABLE = "runware_web.accounts.lockout.lockout_response"  # the login page, saying until when
+AXES_VERBOSE = False  # no banner on every start of every command
+
+# --- single sign-on (OpenID Connect, through django-allauth; runware_web.accounts.sso) -----------
+# Off unless the issuer, client id and secret are all set. The login page keeps its password form
+# and shows one more button. RUNWARE_WEB_SSO_TEAM_DOMAINS ("example.com=Pixels, corp.example=Ops")
+# puts a person signing in for the first time into that team when the provider verified the address.
+SSO_ISSUER = env_str("RUNWARE_WEB_SSO_ISSUER")
+SSO_CLIENT_ID = env_str("RUNWARE_WEB_SSO_CLIENT_ID")
+SSO_CLIENT_SECRET = env_secret("RUNWARE_WEB_SSO_CLIENT_SECRET")
+SSO_BUTTON_LABEL = env_str("RUNWARE_WEB_SSO_LABEL", "Sign in with single sign-on")
+SSO_TEAM_DOMAINS = {
+    domain.strip().lower(): team.strip()
+    for domain, _, team in (pair.partition("=") for pair in env_list("RUNWARE_WEB_SSO_TEAM_DOMAINS", []))
+    if domain.strip() and team.strip()
+}
+_sso_given = {"RUNWARE_WEB_SSO_ISSUER": SSO_ISSUER, "RUNWARE_WEB_SSO_CLIENT_ID": SSO_CLIENT_ID,
+              "RUNWARE_WEB_SSO_CLIENT_SECRET": SSO_CLIENT_SECRET}
+if any(_sso_given.values()) and not all(_sso_given.values()):
+    raise ImproperlyConfigured("Single sign-on needs all of " + ", ".join(_sso_given) + "; missing: "
+                               + ", ".join(name for name, value in _sso_given.items() if not value) + ".")
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [{
+    "provider_id": "sso", "name": SSO_BUTTON_LABEL, "client_id": SSO_CLIENT_ID, "secret": SSO_CLIENT_SECRET,
+    "settings": {"server_url": SSO_ISSUER},
+}] if SSO_ISSUER else []}}
+ACCOUNT_ADAPTER = "runware_web.accounts.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "runware_web.accounts.sso.SocialAccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = "none"  # the provider vouches for the address; the portal sends no checks
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_AUTO_SIGNUP = True  # the first sign-in makes the account, with no extra form
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an SSO address never takes over an existing password account
+SOCIALACCOUNT_STORE_TOKENS = False  # the provider's tokens are not kept
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the button posts (with its CSRF token); a link cannot start a sign-in
 
 # --- email --------------------------------------------------------------------------------------
 # Password resets and invitations. Without EMAIL_HOST mail is printed on the console (local use);

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from runware_web.accounts import audit
 from runware_web.accounts.models import Invitation, Role, Team, User, hash_token
 
 #: What a person who opens a link that no longer works is told, by the invitation's status.
@@ -36,13 +37,23 @@ class Issued:
     token: str
 
 
-def issue(*, team: Team, role: str, by: User, days: int, email: str = "") -> Issued:
+@transaction.atomic
+def issue(*, team: Team, role: str, by: User, days: int, email: str = "", address: str | None = None) -> Issued:
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         team=team, role=Role(role), email=email, token_hash=hash_token(token), created_by=by,
         expires_at=timezone.now() + timedelta(days=days),
     )
+    audit.record(audit.Action.INVITATION_CREATED, by=by, team=team, target=_described(invitation),
+                 after=f"{invitation.get_role_display()}, until {invitation.expires_at:%Y-%m-%d %H:%M %Z}",
+                 address=address)
     return Issued(invitation, token)
+
+
+def _described(invitation: Invitation) -> str:
+    """An invitation as the log names it (never its token)."""
+    sent_to = f" sent to {invitation.email}" if invitation.email else ""
+    return f"invitation #{invitation.pk} to {invitation.team.name}{sent_to}"
 
 
 def find(token: str) -> Invitation | None:
@@ -60,10 +71,15 @@ def why_not_open(invitation: Invitation | None) -> str | None:
     return NOT_OPEN[status].format(expired=expired)
 
 
-def revoke(invitation: Invitation) -> bool:
+@transaction.atomic
+def revoke(invitation: Invitation, *, by: User | None = None, address: str | None = None) -> bool:
     """Withdraw an invitation nobody has used yet; False if it was already used or withdrawn."""
-    return bool(Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True)
-                .update(revoked_at=timezone.now()))
+    withdrawn = bool(Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True)
+                     .update(revoked_at=timezone.now()))
+    if withdrawn:
+        audit.record(audit.Action.INVITATION_WITHDRAWN, by=by, team=invitation.team, target=_described(invitation),
+                     before="open", after="withdrawn", address=address)
+    return withdrawn
 
 
 class NoLongerOpen(Exception):
@@ -71,7 +87,7 @@ class NoLongerOpen(Exception):
 
 
 @transaction.atomic
-def accept(invitation: Invitation, new_user: User) -> User:
+def accept(invitation: Invitation, new_user: User, *, address: str | None = None) -> User:
     """Claim the invitation and save `new_user` (unsaved, password set) in its team with its role."""
     now = timezone.now()
     claimed = Invitation.objects.filter(
@@ -83,6 +99,9 @@ def accept(invitation: Invitation, new_user: User) -> User:
     new_user.role = invitation.role
     new_user.save()
     Invitation.objects.filter(pk=invitation.pk).update(accepted_by=new_user)
+    audit.record(audit.Action.INVITATION_ACCEPTED, by=new_user, team=invitation.team, target=_described(invitation),
+                 before="open", after=f"used by {new_user.get_username()} ({invitation.get_role_display()})",
+                 address=address)
     return new_user
 
 

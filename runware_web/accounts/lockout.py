@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from runware_web.accounts import sso
+
 
 def lockout_response(request: HttpRequest, *_ignored: Any) -> HttpResponse:
     """429 with the login form (username kept, password not) and until when it is locked.
@@ -30,5 +32,6 @@ def lockout_response(request: HttpRequest, *_ignored: Any) -> HttpResponse:
         "next": request.POST.get("next", ""),
         "locked_until": timezone.localtime(timezone.now() + cool_off) if cool_off else None,
         "locked_minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
+        "sso": sso.button(),  # single sign-on is not what is locked
     }
-    return render(request, "accounts/login.html", context, status=429)
+    return sso.allow_form_to_issuer(render(request, "accounts/login.html", context, status=429))

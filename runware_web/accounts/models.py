@@ -107,3 +107,84 @@ class Invitation(models.Model):
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit entries are added, never changed or removed: the bulk paths refuse too."""
+
+    def update(self, **kwargs):
+        raise AppendOnly("Audit entries cannot be changed.")
+
+    def delete(self):
+        raise AppendOnly("Audit entries cannot be deleted.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnly("Audit entries cannot be changed.")
+
+    def _raw_delete(self, using):  # what the deletion collector uses for fast deletes
+        raise AppendOnly("Audit entries cannot be deleted.")
+
+
+class AppendOnly(Exception):
+    """Something tried to change or delete a saved audit entry."""
+
+
+class AuditEntry(models.Model):
+    """Who changed what, from which value to which, when and from which address: append-only.
+
+    The member and team are kept by id without a database constraint and by name as text, so
+    deleting a member or a team neither changes nor removes their entries. `team` is the team the
+    change concerns, which is what a team admin's view of the log is filtered on.
+    """
+
+    class Action(models.TextChoices):
+        ROLE = "role", "Role changed"
+        TEAM = "team", "Team changed"
+        BUDGET = "budget", "Budget changed"
+        PERIOD = "period", "Budget period changed"
+        MODEL_RULE = "model_rule", "Model rule changed"
+        INVITATION_CREATED = "invitation_created", "Invitation made"
+        INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
+        INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+        SHARED = "shared", "Shared with the team"
+        UNSHARED = "unshared", "Sharing stopped"
+        DELETED = "deleted", "Moved to the trash"
+        TRASH_EMPTIED = "trash_emptied", "Trash emptied"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_LOCKED = "login_locked", "Login locked"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(max_length=32, choices=Action.choices, editable=False)
+    actor = models.ForeignKey(User, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                              related_name="+", editable=False)
+    actor_name = models.CharField("who", max_length=150, blank=True, editable=False,
+                                  help_text="The username then (or the one typed, for a failed login).")
+    team = models.ForeignKey(Team, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="+", editable=False)
+    team_name = models.CharField(max_length=100, blank=True, editable=False)
+    target = models.CharField("what", max_length=300, blank=True, editable=False)
+    before = models.TextField(blank=True, editable=False)
+    after = models.TextField(blank=True, editable=False)
+    address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        indexes = [models.Index(fields=["team", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'the portal'}: {self.get_action_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnly("Audit entries cannot be changed.")
+        kwargs["force_insert"] = True  # never an UPDATE, even with a primary key given
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Audit entries cannot be deleted.")

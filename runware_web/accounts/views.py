@@ -14,6 +14,24 @@ from axes.utils import reset as reset_login_failures
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 
+from runware_web.accounts import audit, sso
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page and form, unchanged for password users, with the single sign-on button
+    when it is configured."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["sso"] = sso.button()
+        return context
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any):
+        return sso.allow_form_to_issuer(super().render_to_response(context, **kwargs))
+
 
 class ResetMinutesMixin:
     """Pages and the email say how long a reset link works."""
@@ -45,6 +63,9 @@ class PasswordResetConfirmView(ResetMinutesMixin, auth_views.PasswordResetConfir
         """A member who proved they own the address is not kept out by earlier wrong guesses."""
         response = super().form_valid(form)
         reset_login_failures(username=form.user.get_username())
+        audit.record(audit.Action.PASSWORD_RESET, by=form.user, team=form.user.team_id,
+                     target=f"password of {form.user.get_username()}", before="forgotten",
+                     after="set through the emailed link", address=audit.address_of(self.request))
         return response
 
 
@@ -54,6 +75,13 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(audit.Action.PASSWORD_CHANGED, by=form.user, team=form.user.team_id,
+                     target=f"password of {form.user.get_username()}", before="old password",
+                     after="new password", address=audit.address_of(self.request))
+        return response
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):

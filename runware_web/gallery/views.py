@@ -24,6 +24,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from runware_web.accounts import audit
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.accounts.models import User
 from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
@@ -222,8 +223,11 @@ def share(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     if wanted and not request.user.team_id:
         return _image_changed(request, image, "You are not in a team yet, so there is no one to share with. "
                               "Ask an administrator to add you to one.", error=True)
+    changed = image.shared_with_team != wanted
     image.shared_with_team = wanted
     image.save(update_fields=["shared_with_team"])
+    if changed:
+        _audit_sharing(request, [image.pk], wanted)
     message = "Shared with your team." if wanted else "No longer shared with your team."
     return _image_changed(request, image, message)
 
@@ -231,7 +235,8 @@ def share(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
 @require_POST
 def delete(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_own_image(request.user, image_id)
-    trash.move_to_trash(Image.objects.filter(pk=image.pk))
+    if trash.move_to_trash(Image.objects.filter(pk=image.pk)):
+        _audit(request, audit.Action.DELETED, [image.pk], before="in the gallery", after="in the trash")
     image.refresh_from_db(fields=["deleted_at"])
     return _image_changed(request, image, "Moved to the trash.", just_deleted=True)
 
@@ -284,11 +289,17 @@ def selection(request: AuthenticatedHttpRequest) -> HttpResponse:
         if action == "share" and not request.user.team_id:
             return _selection_done(request, [], "You are not in a team yet, so there is no one to share with. "
                                    "Ask an administrator to add you to one.", error=True)
-        images.update(shared_with_team=action == "share")
+        wanted = action == "share"
+        changed = list(images.exclude(shared_with_team=wanted).values_list("pk", flat=True))
+        images.update(shared_with_team=wanted)
+        if changed:
+            _audit_sharing(request, changed, wanted)
         message = f"{count} {noun} shared with your team." if action == "share" else (
             f"{count} {noun} no longer shared with your team.")
     elif action == "delete":
-        trash.move_to_trash(images)
+        moved = list(images.filter(deleted_at__isnull=True).values_list("pk", flat=True))
+        if trash.move_to_trash(images):
+            _audit(request, audit.Action.DELETED, moved, before="in the gallery", after="in the trash")
         message = f"{count} {noun} moved to the trash."
         undo = ids
     else:
@@ -357,6 +368,8 @@ def empty_trash(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(request, "gallery/empty_trash.html", {"count": count})
     count = trash.purge(Image.objects.filter(user=request.user))
     if count:
+        _audit(request, audit.Action.TRASH_EMPTIED, [], target=f"{count} image{'s' if count != 1 else ''} in the trash",
+               before=f"{count} in the trash", after="deleted for good")
         messages.success(request, f"{count} image{'s' if count != 1 else ''} deleted for good.")
     else:
         messages.info(request, "The trash was already empty.")
@@ -419,3 +432,22 @@ def _next(request: HttpRequest) -> str | None:
     ):
         return target
     return None
+
+
+# ---------------------------------------------------------------------------------------- the audit log
+
+
+def _audit_sharing(request: AuthenticatedHttpRequest, ids: list[UUID], shared: bool) -> None:
+    action = audit.Action.SHARED if shared else audit.Action.UNSHARED
+    before, after = ("private", "shared with the team") if shared else ("shared with the team", "private")
+    _audit(request, action, ids, before=before, after=after)
+
+
+def _audit(request: AuthenticatedHttpRequest, action: str, ids: list[UUID], *, target: str = "",
+           before: str, after: str) -> None:
+    """One entry for what the member did to these images (named by the start of their ids)."""
+    if not target:
+        shown = ", ".join(str(pk)[:8] for pk in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        target = f"image {shown}" if len(ids) == 1 else f"{len(ids)} images: {shown}"
+    audit.record(action, by=request.user, team=request.user.team_id, target=target, before=before, after=after,
+                 address=audit.address_of(request))

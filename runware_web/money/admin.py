@@ -4,6 +4,7 @@ members and teams with what they spent this month (accounts sits below money, so
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from runware_web.accounts import audit
 from runware_web.accounts.models import Team, User
 from runware_web.lib.money import usd
 from runware_web.money import reports
@@ -36,6 +37,23 @@ class BalanceReadingAdmin(ReadOnlyAdmin):
     list_filter = ("is_starting_point",)
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes of a role, a team or a budget made in the admin go to the audit log too."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        """A new member or team starts from nothing: its team, role and budget are changes too."""
+        before = audit.snapshot(type(obj).objects.get(pk=obj.pk) if change else type(obj)())
+        super().save_model(request, obj, form, change)
+        audit.record_changes(before, obj, by=request.user, address=audit.address_of(request))
+
+    def save_formset(self, request, form, formset, change) -> None:
+        befores = {f.instance.pk: audit.snapshot(type(f.instance).objects.get(pk=f.instance.pk))
+                   for f in formset.forms if f.instance.pk and f.has_changed()}
+        super().save_formset(request, form, formset, change)
+        for instance in formset.queryset.model.objects.filter(pk__in=befores):
+            audit.record_changes(befores[instance.pk], instance, by=request.user, address=audit.address_of(request))
+
+
 class MemberInline(admin.TabularInline):
     model = User
     fields = ("username", "email", "monthly_budget", "is_active")
@@ -46,7 +64,7 @@ class MemberInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ("name", "monthly_budget", "spent_this_month", "member_count")
     list_editable = ("monthly_budget",)
     search_fields = ("name",)
@@ -62,7 +80,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdmin, BaseUserAdmin):
     list_display = ("username", "email", "team", "monthly_budget", "spent_this_month", "is_staff", "is_active")
     list_editable = ("monthly_budget",)
     list_filter = ("team", "role", "is_staff", "is_active")
@@ -79,3 +97,13 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description="Spent this month")
     def spent_this_month(self, user: User) -> str:
         return usd(reports.member_budget_use(user).spent)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Staff setting a member's password here is audited like a member changing their own."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            member = User.objects.get(pk=id)
+            audit.record(audit.Action.PASSWORD_CHANGED, by=request.user, team=member.team_id,
+                         target=f"password of {member.get_username()}", before="old password",
+                         after="set by staff in the admin", address=audit.address_of(request))
+        return response

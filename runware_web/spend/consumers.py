@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
+from runware_web.accounts import audit
 from runware_web.accounts.models import Team, User
 from runware_web.lib.groups import STAFF_SPEND_GROUP
 from runware_web.live.consumers import PortalConsumer
@@ -44,7 +45,7 @@ def is_still_staff(user_id: int) -> bool:
     return User.objects.filter(pk=user_id, is_staff=True, is_active=True).exists()
 
 
-def save_budget(data: dict[str, Any]) -> tuple[bool, str]:
+def save_budget(data: dict[str, Any], *, by: User, address: str | None = None) -> tuple[bool, str]:
     """Validate and save a budget sent over the socket: (saved?, the form re-rendered)."""
     model = Team if data.get("kind") == "team" else User
     try:
@@ -54,7 +55,7 @@ def save_budget(data: dict[str, Any]) -> tuple[bool, str]:
     form = BudgetForm(data, target=target)
     saved = form.is_valid()
     if saved:
-        form.save()
+        form.save(by=by, address=address)
         form = BudgetForm(target=target)
     return saved, render_to_string("spend/index.html#budget-row", {"form": form, "saved": saved})
 
@@ -102,7 +103,8 @@ class SpendConsumer(PortalConsumer):
         if not await database_sync_to_async(is_still_staff)(self.user.pk):
             await self.close(code=4403)
             return
-        saved, html = await database_sync_to_async(save_budget)(data)
+        saved, html = await database_sync_to_async(save_budget)(
+            data, by=self.user, address=audit.address_of_scope(self.scope))
         if not html:
             await self.send_error("That member or team no longer exists. Reload the page.")
             return

@@ -4,7 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
+from django.db import transaction
 
+from runware_web.accounts import audit
 from runware_web.accounts.models import Team, User
 from runware_web.lib.money import plain_amount
 from runware_web.money import reports
@@ -119,6 +121,10 @@ class BudgetForm(forms.Form):
         self.name = target.name if isinstance(target, Team) else target.username
         self.fields["monthly_budget"].label = f"Monthly budget of {self.name} (USD)"
 
-    def save(self) -> None:
-        self.target.monthly_budget = self.cleaned_data["monthly_budget"]
-        self.target.save(update_fields=["monthly_budget"])
+    def save(self, *, by: User, address: str | None = None) -> None:
+        """Save the budget and, if it changed, say so in the audit log (who, from what, to what)."""
+        with transaction.atomic():
+            before = audit.snapshot(self.target, ["monthly_budget"])
+            self.target.monthly_budget = self.cleaned_data["monthly_budget"]
+            self.target.save(update_fields=["monthly_budget"])
+            audit.record_changes(before, self.target, by=by, address=address)

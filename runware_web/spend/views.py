@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from runware_web.accounts import audit
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.accounts.models import Team, User
 from runware_web.money import reconcile, reports
@@ -137,7 +138,7 @@ def set_budget(request: AuthenticatedHttpRequest, kind: str, pk: int) -> HttpRes
     target = get_object_or_404(Team if kind == "team" else User, pk=pk)
     form = BudgetForm(request.POST, target=target)
     if form.is_valid():
-        form.save()
+        form.save(by=request.user, address=audit.address_of(request))
         messages.success(request, f"Saved the monthly budget of {form.name}.")
         return redirect(f"{reverse('spend:index')}#budgets")
     context = page_context(request, PeriodForm(None))

@@ -1,1 +1,1 @@
-"""Team pages run by the team itself: invitations (members, budgets and model rules to follow)."""
+"""Team pages run by the team itself: members' roles and budgets, invitations, the audit log (model rules to follow)."""

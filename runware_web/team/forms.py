@@ -1,12 +1,18 @@
-"""The invitation form (staff and team admins) and the form an invitee makes their account with."""
+"""The team pages' forms: invitations, joining from a link, members' roles and budgets, the audit filters."""
 
 from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
+from django.utils import timezone
 
-from runware_web.accounts.models import Role, Team, User
+from runware_web.accounts import audit
+from runware_web.accounts.models import AuditEntry, Role, Team, User
 
 
 class InvitationForm(forms.Form):
@@ -35,3 +41,113 @@ class JoinForm(UserCreationForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].label = "Email address (optional, for password resets)"
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters: who did it, what it was, between which dates, and (staff) which team."""
+
+    who = forms.CharField(label="Who (username)", required=False, max_length=150)
+    action = forms.ChoiceField(label="What", required=False,
+                               choices=[("", "Everything"), *AuditEntry.Action.choices])
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.ModelChoiceField(label="Team", required=False, queryset=Team.objects.none(),
+                                  empty_label="All teams")
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if user.is_staff:
+            self.fields["team"].queryset = Team.objects.all()
+        else:
+            del self.fields["team"]  # a team admin sees their own team's entries only
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The last day comes before the first: pick a later one.")
+        return cleaned
+
+    def apply(self, entries):
+        """The entries that match what was asked (all of them when nothing was)."""
+        data = self.cleaned_data
+        if data.get("who"):
+            entries = entries.filter(actor_name__iexact=data["who"].strip())
+        if data.get("action"):
+            entries = entries.filter(action=data["action"])
+        if data.get("start"):
+            entries = entries.filter(at__gte=_day_start(data["start"]))
+        if data.get("end"):
+            entries = entries.filter(at__lt=_day_start(data["end"] + timedelta(days=1)))
+        if data.get("team"):
+            entries = entries.filter(team_id=data["team"].pk)
+        return entries
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _budget_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, required=False, min_value=Decimal(0), max_digits=14, decimal_places=4,
+        help_text="US dollars per calendar month; empty means no limit.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+
+
+def _plain(amount: Decimal | None) -> str | None:
+    return None if amount is None else format(amount.normalize(), "f")
+
+
+class MemberForm(forms.Form):
+    """A member's role and monthly budget, as their team admin (or staff) sets them. Changes are audited."""
+
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+    monthly_budget = _budget_field("Monthly budget (USD)")
+
+    def __init__(self, *args, member: User, by: User, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"id_member_{member.pk}_%s")
+        kwargs.setdefault("initial", {"role": member.role, "monthly_budget": _plain(member.monthly_budget)})
+        super().__init__(*args, **kwargs)
+        self.member, self.by = member, by
+        self.fields["role"].label = f"Role of {member.username}"
+        self.fields["monthly_budget"].label = f"Monthly budget of {member.username} (USD)"
+
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        if self.member.pk == self.by.pk and role != self.member.role and not self.by.is_staff:
+            raise forms.ValidationError("You cannot change your own role: ask another team admin or staff.")
+        return role
+
+    @transaction.atomic
+    def save(self, *, address: str | None) -> list[AuditEntry]:
+        member = User.objects.select_for_update().get(pk=self.member.pk)
+        before = audit.snapshot(member, ["role", "monthly_budget"])
+        member.role = self.cleaned_data["role"]
+        member.monthly_budget = self.cleaned_data["monthly_budget"]
+        member.save(update_fields=["role", "monthly_budget"])
+        self.member = member
+        return audit.record_changes(before, member, by=self.by, address=address)
+
+
+class TeamBudgetForm(forms.Form):
+    """The team's shared monthly budget. Changes are audited."""
+
+    monthly_budget = _budget_field("Team budget (USD)")
+
+    def __init__(self, *args, team: Team, by: User, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"id_team_{team.pk}_%s")
+        kwargs.setdefault("initial", {"monthly_budget": _plain(team.monthly_budget)})
+        super().__init__(*args, **kwargs)
+        self.team, self.by = team, by
+        self.fields["monthly_budget"].label = f"Monthly budget of {team.name} (USD)"
+
+    @transaction.atomic
+    def save(self, *, address: str | None) -> list[AuditEntry]:
+        team = Team.objects.select_for_update().get(pk=self.team.pk)
+        before = audit.snapshot(team, ["monthly_budget"])
+        team.monthly_budget = self.cleaned_data["monthly_budget"]
+        team.save(update_fields=["monthly_budget"])
+        self.team = team
+        return audit.record_changes(before, team, by=self.by, address=address)

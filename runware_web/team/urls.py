@@ -1,12 +1,17 @@
 from django.urls import path
 
-from runware_web.team import views
+from runware_web.team import audit_views, members_views, views
 
 app_name = "team"
 
 urlpatterns = [
+    path("", members_views.members, name="members"),
+    path("members/<int:pk>/", members_views.member, name="member"),
+    path("budget/<int:pk>/", members_views.team_budget, name="team_budget"),
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<int:pk>/revoke/", views.revoke, name="revoke_invitation"),
+    path("audit/", audit_views.audit_log, name="audit"),
+    path("audit.csv", audit_views.audit_csv, name="audit_csv"),
     path("join/<str:token>/", views.open_link, name="open_link"),
     path("join/", views.join, name="join"),
 ]

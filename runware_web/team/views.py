@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from runware_web.accounts import audit
 from runware_web.accounts import invitations as invites
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.accounts.models import Invitation, Team, User
@@ -42,7 +43,7 @@ def invitations(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None, user=request.user)
     issued, email_problem = None, None
     if request.method == "POST" and form.is_valid():
-        issued = invites.issue(by=request.user, **form.cleaned_data)
+        issued = invites.issue(by=request.user, address=audit.address_of(request), **form.cleaned_data)
         email_problem = _send_if_asked(request, issued)
         form = InvitationForm(user=request.user, initial={"team": issued.invitation.team_id})
     context = {
@@ -64,7 +65,7 @@ def invitations(request: AuthenticatedHttpRequest) -> HttpResponse:
 def revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     teams = _managed_teams_or_404(request.user)
     invitation = get_object_or_404(Invitation.objects.select_related("team", "created_by"), pk=pk, team__in=teams)
-    if invites.revoke(invitation):
+    if invites.revoke(invitation, by=request.user, address=audit.address_of(request)):
         note = f"The invitation to {invitation.team.name} is withdrawn: its link no longer works."
     else:
         note = "That invitation was already used or withdrawn, so nothing changed."
@@ -145,7 +146,7 @@ def join(request: HttpRequest) -> HttpResponse:
     form = JoinForm(request.POST or None, initial={"email": invitation.email})
     if request.method == "POST" and form.is_valid():
         try:
-            member = invites.accept(invitation, form.save(commit=False))
+            member = invites.accept(invitation, form.save(commit=False), address=audit.address_of(request))
         except invites.NoLongerOpen:
             invitation.refresh_from_db()
             return _not_open(request, invites.why_not_open(invitation) or invites.NOT_OPEN["unknown"])

@@ -16,8 +16,9 @@ from channels.db import database_sync_to_async
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter, UUIDConverter
 
+from runware_web.accounts import audit
 from runware_web.accounts import invitations as invites
-from runware_web.accounts.models import Invitation, Role, Team
+from runware_web.accounts.models import AuditEntry, Invitation, Role, Team
 from runware_web.chat.consumers import NO_SUCH_CONVERSATION, ChatConsumer
 from runware_web.chat.models import Conversation
 from runware_web.chat.text_models import DEFAULT_MODEL
@@ -86,6 +87,8 @@ ROUTES: dict[str, Route] = {
     "endpoint:revoke": Route("api_key", post={}),
     # Team admin pages: to a plain member they do not exist; to a team admin, another team's do not.
     "team:revoke_invitation": Route("invitation", post={}),
+    "team:member": Route("member", post={"role": "team_admin", "monthly_budget": "0.01"}),
+    "team:team_budget": Route("team", post={"monthly_budget": "0.01"}),
 }
 
 
@@ -147,6 +150,7 @@ class Theirs:
             "conversation": (conversation.title, conversation.model, conversation.max_tokens),
             "messages": list(conversation.messages.values_list("id", "content", "status", "replaced")),
             "budgets": (self.member.monthly_budget, self.team.monthly_budget),
+            "role": self.member.role,
             "api_key": ApiKey.objects.filter(pk=self.api_key.pk).values_list("revoked_at", flat=True).first(),
             "invitation": Invitation.objects.get(pk=self.invitation.pk).status,
         }
@@ -252,6 +256,51 @@ def test_a_team_admin_gets_404_for_another_teams_invitations(alice_client, user,
     assert "mallory" not in (own_page + listed.content.decode() + made.content.decode()).lower()
     assert not Invitation.objects.filter(team=theirs.team).exclude(pk=theirs.invitation.pk).exists()
     assert theirs.state() == theirs.snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_admin_gets_404_for_another_teams_members_and_budget(alice_client, user, theirs):
+    """Alice runs her own team: Mallory and Mallory's team cannot be seen or changed from her pages."""
+    user.role = Role.TEAM_ADMIN
+    user.save(update_fields=["role"])
+    assert alice_client.get(reverse("team:members")).status_code == 200  # the control: her own page works
+    listed = alice_client.get(reverse("team:members"), {"team": theirs.team.pk})
+    member = alice_client.post(reverse("team:member", args=[theirs.member.pk]),
+                               {"role": "member", "monthly_budget": "0.01"})
+    budget = alice_client.post(reverse("team:team_budget", args=[theirs.team.pk]), {"monthly_budget": "0.01"})
+    assert (listed.status_code, member.status_code, budget.status_code) == (404, 404, 404)
+    own_page = alice_client.get(reverse("team:members")).content.decode()
+    assert "mallory" not in (own_page + listed.content.decode()).lower()
+    assert theirs.state() == theirs.snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_admin_sees_none_of_another_teams_audit_entries(alice_client, user, theirs):
+    """Mallory's team has entries (the invitation made for it, a budget change); Alice's page and CSV
+    show only her own team's, and asking for Mallory's team by filter is not possible."""
+    audit.record(audit.Action.BUDGET, by=theirs.member, team=theirs.team, target="team Mallory's crew",
+                 before=None, after="5")
+    audit.record(audit.Action.ROLE, by=user, team=user.team, target="member alice", before="Member",
+                 after="Team admin")
+    user.role = Role.TEAM_ADMIN
+    user.save(update_fields=["role"])
+    assert AuditEntry.objects.filter(team=theirs.team).count() >= 2
+
+    page = alice_client.get(reverse("team:audit"))
+    filtered = alice_client.get(reverse("team:audit"), {"team": theirs.team.pk, "action": "budget"})
+    csv_text = b"".join(alice_client.get(reverse("team:audit_csv"), {"team": theirs.team.pk}).streaming_content)
+
+    assert page.status_code == 200 and "member alice" in page.content.decode()
+    assert "No entries" in filtered.content.decode()
+    assert csv_text.decode().count("\n") == 2  # the header and Alice's one entry
+    everything = (page.content + filtered.content + csv_text).decode().lower()
+    assert "mallory" not in everything
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_member_has_no_team_pages(alice_client, theirs):
+    for name in ("team:members", "team:audit", "team:audit_csv"):
+        assert alice_client.get(reverse(name)).status_code == 404, name
 
 
 @pytest.mark.django_db(transaction=True)

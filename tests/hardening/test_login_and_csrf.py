@@ -24,6 +24,14 @@ OPEN_TO_EVERYONE = {"login", "admin:login", "health"}  # the two login pages and
 OPEN_TO_EVERYONE |= {"password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete"}
 # The way in for someone invited to a team (a link that does not work is a 200 page that says why).
 OPEN_TO_EVERYONE |= {"team:open_link", "team:join"}
+# Single sign-on (accounts.sso): the names allauth reverses for the login page, its pages for a sign-in
+# that was cancelled or failed or needs one more field, and the provider's login and callback.
+OPEN_TO_EVERYONE |= {"account_login", "account_signup", "account_inactive", "socialaccount_login_cancelled"}
+# ... and those that answer a stranger with no sign-in under way: the provider's login and callback for a
+# provider that does not exist (the example path's) are 404, the extra sign-up step goes back to the login,
+# and the page of a failed sign-in says so with 401.
+SSO_WITHOUT_SIGN_IN = {"openid_connect_login": 404, "openid_connect_callback": 404, "socialaccount_signup": 302,
+                       "socialaccount_login_error": 401}
 ADMIN_LOGIN = "/admin/login/"
 # Runware's protocol for members' scripts (/v1) and its results' signed URLs: no login page, no
 # session, no CSRF token; each carries its own credential (a personal key, a signature), and without
@@ -77,6 +85,10 @@ def test_every_url_requires_login(client, key):
         response = getattr(client, method)(path)
         if name in OWN_CREDENTIAL:
             assert response.status_code in {OWN_CREDENTIAL[name], 405}, f"{method} {path}"
+            continue
+        if name in SSO_WITHOUT_SIGN_IN:
+            assert response.status_code in {SSO_WITHOUT_SIGN_IN[name], 405}, f"{method} {path}"
+            assert not response.has_header("Location") or response["Location"] == resolve_url(settings.LOGIN_URL)
             continue
         if name in OPEN_TO_EVERYONE:
             assert response.status_code in {200, 405}, f"{method} {path}"

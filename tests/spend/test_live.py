@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from runware_web.accounts.models import User
+from runware_web.accounts.models import AuditEntry, User
 from runware_web.asgi import application
 from runware_web.lib.money import usd
 from runware_web.money.models import BalanceReading
@@ -80,6 +80,9 @@ async def test_a_budget_sent_over_the_socket_is_saved_and_shown(upstream):
     assert "Saved" in row and 'value="25.50"' in row
     assert "$25.50" in section(await receive_until(ws, f'id="member-{alice.pk}"'), f"member-{alice.pk}")
     assert (await database_sync_to_async(User.objects.get)(pk=alice.pk)).monthly_budget == Decimal("25.5")
+    entry = await AuditEntry.objects.aget(action=AuditEntry.Action.BUDGET)  # who changed it, from what, to what
+    assert (entry.target, entry.before, entry.after) == ("member alice", "none", "$25.50")
+    assert entry.actor_id is not None and entry.actor_id != alice.pk
     await ws.disconnect()
 
 
