@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -63,6 +64,12 @@ def _tasks_of(user: User) -> QuerySet[Task]:
         .annotate(count=Count("pk"))
         .values("count")
     )
+    # The first saved image of each task, shown as the row's thumbnail.
+    first_image = (
+        Image.objects.filter(task=OuterRef("pk"), deleted_at__isnull=True).order_by("created_at", "id").values("pk")[:1]
+    )
     return Task.objects.filter(user=user).annotate(
-        image_count=Subquery(saved_images, output_field=IntegerField())
+        image_count=Subquery(saved_images, output_field=IntegerField()),
+        thumbnail_id=Subquery(first_image),
+        prompt_text=KeyTextTransform("positivePrompt", "params"),  # an image task's prompt ("" for the others)
     )

@@ -120,15 +120,27 @@ class StudioFields(forms.Form):
         return f"errors-{self.add_prefix(name)}{self.error_id_suffix}"
 
 
+PROMPT_LIMIT = 3000
+PROMPT_TOO_LONG = "Shorten this to %(limit_value)s characters or fewer: it has %(show_value)s. Nothing was cut."
+
+
 class GenerateForm(StudioFields):
     positivePrompt = forms.CharField(
-        label="Prompt", min_length=2, max_length=3000,
+        label="Prompt", min_length=2, max_length=PROMPT_LIMIT, error_messages={"max_length": PROMPT_TOO_LONG},
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A lighthouse at dusk, oil painting"}),
     )
     negativePrompt = forms.CharField(
-        label="Negative prompt", required=False, max_length=3000,
+        label="Negative prompt", required=False, max_length=PROMPT_LIMIT, error_messages={"max_length": PROMPT_TOO_LONG},
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, low quality"}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("positivePrompt", "negativePrompt"):
+            # No maxlength: the browser would cut a pasted prompt silently. The page says by the field
+            # that it is too long (studio.js reads data-limit) and the server refuses it beside it.
+            attrs = self.fields[name].widget.attrs
+            attrs["data-limit"] = attrs.pop("maxlength", PROMPT_LIMIT)
     model = AIRField(label="Model", initial=DEFAULT_MODEL, help_text="An AIR: source:id@version.")
     width = SideField(label="Width", initial=1024)
     height = SideField(label="Height", initial=1024)

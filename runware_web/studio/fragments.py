@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 
 from runware_web.accounts.models import User
 from runware_web.studio.forms import StudioForm, error_id_for_parameter
-from runware_web.studio.services import Card, Slot, card_for, recent_cards
+from runware_web.studio.services import Card, Slot, card_for, recent_page
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
 
@@ -28,7 +28,8 @@ def _render(partial: str, context: dict[str, Any]) -> str:
 
 def results(user: User) -> str:
     """The whole results list: what a newly connected tab (or a reload) must show."""
-    return _render("results", {"cards": recent_cards(user)})
+    cards, older = recent_page(user, None)
+    return _render("results", {"cards": cards, "older": older})
 
 
 def card(task: Task) -> str:

@@ -19,6 +19,7 @@ from django.db.models import Prefetch
 from django.http import Http404, QueryDict
 
 from runware_web.accounts.models import User
+from runware_web.lib.paging import Cursor, keyset_page
 from runware_web.media.access import get_image_for_viewer, get_own_image
 from runware_web.media.models import Image
 from runware_web.media.pending import waiting_for
@@ -85,6 +86,26 @@ class Card:
         return self.task.is_active
 
     @property
+    def uses(self) -> list[str]:
+        """What the generation used beyond a prompt, in words for its card: the image mode
+        (inpainting and outpainting are not "from a seed image"), each ControlNet with its model,
+        and the refiner."""
+        params = self.task.params
+        uses = []
+        if params.get("outpaint"):
+            uses.append("outpainting")
+        elif params.get("maskImage"):
+            uses.append("inpainting")
+        elif params.get("seedImage"):
+            uses.append("image to image")
+        for row in params.get("controlNet") or []:
+            uses.append(f"ControlNet {row.get('model', '')}".strip())
+        if refiner := params.get("refiner"):
+            step = f" from step {refiner['startStep']}" if refiner.get("startStep") else ""
+            uses.append(f"refiner {refiner.get('model', '')}{step}")
+        return uses
+
+    @property
     def received(self) -> int:
         return self.task.results_received
 
@@ -128,9 +149,19 @@ def status_card(task: Task) -> Card:
 
 
 def recent_cards(user: User, limit: int = RECENT_GENERATIONS) -> list[Card]:
-    tasks = list(studio_tasks(user).prefetch_related(
-        Prefetch("images", queryset=Image.objects.order_by("created_at", "id"))
-    )[:limit])
+    return recent_page(user, None, limit)[0]
+
+
+def recent_page(user: User, cursor: Cursor | None, limit: int = RECENT_GENERATIONS) -> tuple[list[Card], Cursor | None]:
+    """A page of the member's generations, newest first, after `cursor` (None: the latest), and the
+    cursor of the next older page (None when there is none). Keyset paging: an old page costs what
+    the first does."""
+    queryset = studio_tasks(user).prefetch_related(Prefetch("images", queryset=Image.objects.order_by("created_at", "id")))
+    page = keyset_page(queryset, cursor, limit)
+    return _cards(page.items), page.next_cursor
+
+
+def _cards(tasks: list[Task]) -> list[Card]:
     waiting = waiting_for(task.pk for task in tasks)
     cards = [card_for(task) for task in tasks]
     for card in cards:

@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
-from runware_web.live.render import render_page
+from runware_web.lib.paging import Cursor
+from runware_web.live.render import partial_for, render_page
 from runware_web.media.models import Image
 from runware_web.media.uploads import ImageUploadField
 from runware_web.runner import detached
@@ -21,14 +22,22 @@ from runware_web.studio.forms import ASPECT_PRESETS, StudioForm
 
 PAGE = "studio/index.html"
 
+#: "Show older generations" asks for the next page of cards into the box that holds the link.
+PARTIALS = {"results-more": "older"}
+
 IMAGE_LABELS = {"seedImage": "Seed image", "maskImage": "Mask image", "controlnet_guide": "Guide image"}
 
 
 @require_safe
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    cursor = Cursor.parse(request.GET.get("older"))
+    if cursor is not None and partial_for(request, PARTIALS):  # "Show older generations": only the next cards
+        cards, older = services.recent_page(request.user, cursor)
+        return render_page(request, PAGE, {"cards": cards, "older": older}, partials=PARTIALS)
     prefill = services.prefill(request.user, request.GET)
     form = StudioForm(initial=prefill.initial)
-    return _render_index(request, form, notices=prefill.notices, query=services.initial_as_query(prefill.initial))
+    return _render_index(request, form, notices=prefill.notices, query=services.initial_as_query(prefill.initial),
+                         cursor=cursor)
 
 
 @require_POST
@@ -100,10 +109,15 @@ def _render_index(
     feedback: str = "",
     query: Any = None,
     status: int = 200,
+    cursor: Cursor | None = None,
 ) -> HttpResponse:
+    """The studio page; with `cursor` (the link's fallback without JavaScript), its results list
+    starts at that older page."""
+    cards, older = services.recent_page(request.user, cursor)
     context = {
         "form": form,
-        "cards": services.recent_cards(request.user),
+        "cards": cards,
+        "older": older,
         "estimate": services.estimate_for_query(query if query is not None else request.POST),
         "aspect_presets": ASPECT_PRESETS,
         "notices": notices or [],

@@ -226,5 +226,39 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", syncPreset);
+  // --- a prompt over its limit is kept as typed or pasted (no maxlength cuts it); the note by the
+  // field says how long it is and what the limit is, and the server refuses it there too.
+  function number(value) { return Number(value).toLocaleString("en-US"); }
+
+  function checkLimit(field) {
+    var note = document.querySelector('[data-limit-for="' + field.id + '"]');
+    var limit = Number(field.dataset.limit || 0);
+    if (!note || !limit) return;
+    var over = field.value.length - limit;
+    note.hidden = over <= 0;
+    note.textContent = over > 0 ? "This is " + number(field.value.length) + " characters; the limit is " +
+      number(limit) + ". Shorten it by " + number(over) + " before generating: nothing was cut." : "";
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-limit]")) checkLimit(event.target);
+  });
+
+  // --- a refusal of Generate (budget, rate limit) is drawn above the button: move focus to it, once,
+  // so it is seen (and read out) where the member is looking.
+  function focusRefusal() {
+    var refusal = document.querySelector("#generate-feedback [role=alert]:not([data-shown])");
+    if (!refusal) return;
+    refusal.setAttribute("data-shown", "");
+    refusal.focus({ preventScroll: true });
+    refusal.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", focusRefusal);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    syncPreset();
+    focusRefusal();
+    document.querySelectorAll("textarea[data-limit]").forEach(checkLimit);
+  });
 })();
