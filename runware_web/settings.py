@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",  # django-allauth requires it (single sign-on)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "runware_web.media.middleware.StorageFullMiddleware",  # a full disk: a page saying so, not a 500
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the login page
 ]
 

@@ -14,14 +14,17 @@ from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from django.test import AsyncClient, Client
+from django.urls import reverse
 
 from runware_web.media.models import Image, PendingResult
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.full_disk import full_disk
-from tests.hardening.helpers import connected, drain, make_image, receive_until
+from tests.hardening.helpers import connected, drain, make_image, png_bytes, receive_until
+from tests.hardening.test_uploads import ENDPOINTS, post_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,3 +142,23 @@ def gallery_page(user) -> str:
     client = Client()
     client.force_login(user)
     return client.get("/gallery/").content.decode()
+
+
+@pytest.mark.parametrize("endpoint", ["studio upload", "tools upload"])
+def test_an_upload_that_finds_the_disk_full_says_so_and_stores_nothing(user, disk, endpoint):
+    disk.fill()
+    client = Client()
+    client.force_login(user)
+    upload = SimpleUploadedFile("photo.png", png_bytes(256, 256), content_type="image/png")
+    page = post_upload(client, endpoint, upload)
+    assert page.status_code == 507
+    assert "The portal's storage is full" in page.content.decode()
+    assert "Nothing was sent to Runware or billed" in page.content.decode()
+
+    upload.seek(0)
+    url_name, fields, file_field = ENDPOINTS[endpoint]
+    toast = client.post(reverse(url_name), {**fields, file_field: upload}, headers={"HX-Request": "true"})
+    assert toast.status_code == 200 and toast["HX-Reswap"] == "none"  # the form the member filled stays
+    assert 'role="alert"' in toast.content.decode() and "storage is full" in toast.content.decode()
+    assert not Image.objects.exists() and not Task.objects.exists()
+    assert disk.files() == []  # nothing half written
