@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "runware_web.chat",
     "runware_web.tools",
     "runware_web.spend",
+    "runware_web.video",
     "runware_web.endpoint",  # the Runware-compatible endpoint at /v1, and members' API keys
     "runware_web.simulator",  # apart: imports nothing of the portal
 ]
@@ -379,6 +380,7 @@ RUNWARE_WEB_TASK_HANDLERS = {
     "chat": "runware_web.chat.handlers.ChatHandler",
     "tools": "runware_web.tools.handlers.ToolsHandler",
     "endpoint": "runware_web.endpoint.handlers.EndpointHandler",
+    "video": "runware_web.video.handlers.VideoHandler",
 }
 # How long the signed URL of a result delivered through the endpoint (/v1) works.
 ENDPOINT_MEDIA_URL_SECONDS = env_int("RUNWARE_WEB_ENDPOINT_MEDIA_URL_SECONDS", 24 * 3600, minimum=60)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("models/", include("runware_web.catalog.urls")),
     path("chat/", include("runware_web.chat.urls")),
     path("tools/", include("runware_web.tools.urls")),
+    path("video/", include("runware_web.video.urls")),
     path("spend/", include("runware_web.spend.urls")),
     path("team/", include("runware_web.team.urls")),
     path("keys/", include("runware_web.endpoint.urls")),

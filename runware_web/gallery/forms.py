@@ -25,6 +25,8 @@ class GalleryFilterForm(forms.Form):
     )
     model = forms.ChoiceField(label="Model", required=False)
     kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *Image.Kind.choices])
+    media = forms.ChoiceField(label="Type", required=False,
+                              choices=[("", "Images and videos"), ("image", "Images"), ("video", "Videos")])
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favourites = forms.BooleanField(label="Favourites only", required=False)
@@ -57,6 +59,8 @@ def apply_image_filters(images: QuerySet[Image], filters: dict[str, Any]) -> Que
         images = images.filter(model=model)
     if kind := filters.get("kind"):
         images = images.filter(kind=kind)
+    if media := filters.get("media"):
+        images = images.filter(media_type=media)
     if since := filters.get("since"):
         images = images.filter(created_at__gte=start_of_day(since))
     if until := filters.get("until"):

@@ -30,6 +30,7 @@ from runware_web.accounts.models import User
 from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
 from runware_web.gallery.params import parameter_rows
 from runware_web.lib.paging import Cursor, Page, keyset_page
+from runware_web.lib.ranges import ranged_file_response
 from runware_web.lib.streaming import StreamedFileResponse
 from runware_web.live.render import partial_for, render_page
 from runware_web.media import trash
@@ -131,9 +132,11 @@ def image_file(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpRespons
         return signed
     try:
         handle = image.file.open("rb")
+        size = image.file.size
     except FileNotFoundError:
         return file_gone(request, image)
-    response = StreamedFileResponse(handle, content_type=image.content_type)
+    # With Range support, so that a browser can seek in a video (206 Partial Content).
+    response = ranged_file_response(request, handle, size=size, content_type=image.content_type)
     response["Cache-Control"] = _FILE_CACHE
     return response
 

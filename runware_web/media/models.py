@@ -45,6 +45,14 @@ class Image(models.Model):
         MASK = "mask", "Mask"
         UPLOADED = "uploaded", "Uploaded"
 
+    class MediaType(models.TextChoices):
+        """What the file is (`kind` says how it was made): the gallery filters by it."""
+
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+        MODEL_3D = "3d", "3D model"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     task = models.ForeignKey(
@@ -55,6 +63,8 @@ class Image(models.Model):
         help_text="The image this one was made from (upscale, background removal…).",
     )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.GENERATED)
+    media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.IMAGE)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, for a video or audio clip.")
     file = models.FileField(upload_to=_image_path, max_length=255)
     thumbnail = models.FileField(upload_to=_thumb_path, max_length=255, blank=True)
     content_type = models.CharField(max_length=50, default="image/png")
@@ -106,7 +116,12 @@ class Image(models.Model):
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "png")
+        return {"image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4", "video/webm": "webm",
+                "video/quicktime": "mov"}.get(self.content_type, "png")
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type == self.MediaType.VIDEO
 
 
 class PendingResult(models.Model):

@@ -53,6 +53,32 @@ IMAGE_MASKING = Decimal("0.0004")
 CONTROLNET_PREPROCESS = Decimal("0.0003")
 UNKNOWN_TASK = Decimal("0.0040")  # per result of a task type the table does not know
 
+
+@dataclass(frozen=True)
+class VideoPrice:
+    """What a video model charges per second of video, and the length it makes when not told."""
+
+    per_second: Decimal
+    default_duration: int
+
+
+# The simulator's video models (docs/simulator.md, "Video, audio and 3D"): a video costs its model's
+# price per second × its duration. A model not listed: priced like the dearest one listed.
+VIDEO_PRICES: dict[str, VideoPrice] = {
+    "klingai:kling-video@3-pro": VideoPrice(Decimal("0.098"), 5),
+    "klingai:kling-video@3-standard": VideoPrice(Decimal("0.056"), 5),
+    "google:3@2": VideoPrice(Decimal("0.4"), 8),
+    "google:3@3": VideoPrice(Decimal("0.15"), 8),
+    "google:veo@3.1-lite": VideoPrice(Decimal("0.08"), 8),
+    "bytedance:seedance@2.0": VideoPrice(Decimal("0.06"), 5),
+    "bytedance:seedance@2.0-fast": VideoPrice(Decimal("0.03"), 5),
+    "bytedance:2@1": VideoPrice(Decimal("0.05"), 5),
+    "minimax:4@1": VideoPrice(Decimal("0.045"), 6),
+    "lightricks:ltx@2.3-fast": VideoPrice(Decimal("0.02"), 6),
+    "alibaba:wan@2.6": VideoPrice(Decimal("0.05"), 5),
+}
+UNKNOWN_VIDEO_MODEL = VideoPrice(Decimal("0.4"), 10)
+
 # A model whose defaults are unknown (Runware does not know it, or cannot be reached and nothing is
 # cached): the most steps and the largest default size any architecture runs with (docs/simulator.md:
 # sdxl 30 steps; 1024 × 1024 for every architecture but sd1x's 512 × 512).
@@ -227,6 +253,13 @@ def _text_price(params: dict[str, Any], input_size: Size | None = None) -> Decim
     return price.prompt * prompt + price.completion * completion
 
 
+def _video_price(params: dict[str, Any], input_size: Size | None = None) -> Decimal:
+    """One video: its model's price per second × its duration (the model's default when not set)."""
+    price = VIDEO_PRICES.get(_model(params), UNKNOWN_VIDEO_MODEL)
+    seconds = Decimal(str(_number(params.get("duration"), price.default_duration)))
+    return price.per_second * seconds
+
+
 def _each(amount: Decimal) -> Pricer:
     return lambda params, input_size: amount
 
@@ -236,6 +269,7 @@ TABLE: dict[str, Pricer] = {
     "imageInference": _image_price,
     "upscale": _upscale_price,
     "textInference": _text_price,
+    "videoInference": _video_price,
     "caption": _each(CAPTION),
     "promptEnhance": _each(PROMPT_ENHANCE_PER_VERSION),
     "removeBackground": _each(REMOVE_BACKGROUND),
@@ -295,6 +329,13 @@ def _upscales(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Re
                      if _shape("upscale", task_params, None) == wanted])
 
 
+def _videos(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """Videos of the same length (a video is priced per second)."""
+    wanted = _shape("videoInference", params, None)
+    return _highest([(cost, count) for task_params, cost, count in rows
+                     if _shape("videoInference", task_params, None) == wanted])
+
+
 def _replies(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
     """The table's price, raised by as much as recent replies of the model cost above theirs.
 
@@ -315,6 +356,7 @@ LEARNERS: dict[str, Callable[[Rows, dict[str, Any], Size | None], Recent | None]
     "imageInference": _images,
     "upscale": _upscales,
     "textInference": _replies,
+    "videoInference": _videos,
 }
 
 
@@ -354,6 +396,9 @@ def _shape(task_type: str, params: dict[str, Any], input_size: Size | None) -> t
         return (_number(params.get("upscaleFactor"), 2.0), input_size or _inline_size(params))
     if kind == "textInference":
         return _text_tokens(params)
+    if kind == "videoInference":
+        price = VIDEO_PRICES.get(_model(params), UNKNOWN_VIDEO_MODEL)
+        return (_number(params.get("duration"), price.default_duration),)
     return ()
 
 

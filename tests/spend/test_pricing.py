@@ -153,12 +153,13 @@ def test_an_upscale_is_priced_from_the_input_size_the_caller_knows():
 
 # ---------------------------------------------------------------------------- the table is complete
 
-PORTAL_TASK_TYPES = {"imageInference", "textInference", "promptEnhance", *IMAGE_TOOLS}  # studio, chat, tools
+PORTAL_TASK_TYPES = {"imageInference", "textInference", "promptEnhance", "videoInference", *IMAGE_TOOLS}
+MEDIA_TASK_TYPES = {"videoInference"}  # the simulator's media tasks (mediatasks), which the portal sends
 
 
 def test_every_task_type_the_portal_sends_and_the_simulator_prices_has_a_price():
     assert set(pricing.TABLE) >= PORTAL_TASK_TYPES
-    assert {current_type(task_type) for task_type in BUILDERS} == set(pricing.TABLE)
+    assert {current_type(task_type) for task_type in BUILDERS} | MEDIA_TASK_TYPES == set(pricing.TABLE)
     assert set(text_models()) <= set(pricing.TEXT_TOKEN_PRICES)  # every model chat offers
 
 

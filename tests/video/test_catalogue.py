@@ -1,0 +1,35 @@
+"""The Video page offers the simulator's video models as it makes and prices them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from runware_web.money import prices
+from runware_web.simulator.mediacatalog import VIDEO_MODELS
+from runware_web.video.catalogue import MODELS
+
+
+def test_the_page_offers_each_video_model_with_the_durations_and_sizes_it_makes():
+    assert set(MODELS) == set(VIDEO_MODELS)
+    for air, model in MODELS.items():
+        spec = VIDEO_MODELS[air]
+        durations = spec.durations or tuple(range(spec.duration_range[0], spec.duration_range[1] + 1))
+        assert (model.durations, model.sizes, model.duration, model.size) == (
+            durations, spec.sizes, spec.default_duration, spec.default_size), air
+
+
+def test_each_video_is_priced_per_second_as_the_simulator_charges():
+    assert set(prices.VIDEO_PRICES) == set(VIDEO_MODELS)
+    for air, price in prices.VIDEO_PRICES.items():
+        assert (price.per_second, price.default_duration) == (
+            VIDEO_MODELS[air].price_per_second, VIDEO_MODELS[air].default_duration), air
+
+
+@pytest.mark.django_db
+def test_a_longer_video_is_estimated_dearer_and_a_model_not_listed_at_the_dear_end():
+    params = {"model": "klingai:kling-video@3-standard", "duration": 10}
+    assert prices.estimate("videoInference", params, 2) == Decimal("1.12")  # 2 × 10 s × $0.056
+    assert prices.estimate("videoInference", {"model": "klingai:kling-video@3-standard"}, 1) == Decimal("0.28")
+    assert prices.estimate("videoInference", {"model": "someone:new@1", "duration": 5}, 1) == Decimal("2.0")
