@@ -30,6 +30,8 @@ FIELD_ACTIONS = {
     "team": Action.TEAM,
     "monthly_budget": Action.BUDGET,
     "budget_period": Action.PERIOD,
+    "allowed_models": Action.MODEL_RULE,
+    "max_task_cost": Action.MODEL_RULE,
 }
 
 

@@ -10,12 +10,51 @@ from django.utils import timezone
 _money = {"max_digits": 14, "decimal_places": 4, "validators": [MinValueValidator(0)]}
 
 
+class BudgetPeriod(models.TextChoices):
+    """How long a budget lasts before it starts again: a local day, a week from Monday, a calendar month."""
+
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+
+
+def _period_field() -> models.CharField:
+    return models.CharField(
+        max_length=5, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTH,
+        help_text="The budget starts again each day, each week (from Monday) or each calendar month.",
+    )
+
+
+def model_rule_entries(text: str) -> list[str]:
+    """The allow-list as typed (one model or family a line, or separated by commas), cleaned."""
+    entries = (entry.strip() for entry in text.replace(",", "\n").splitlines())
+    return list(dict.fromkeys(entry for entry in entries if entry))
+
+
+def rule_allows(entry: str, model: str) -> bool:
+    """One allow-list entry: an exact AIR ("runware:101@1"), a family ending in ':' or '@'
+    ("runware:", "civitai:4384@"), or a bare source ("civitai", read as "civitai:")."""
+    entry, model = entry.lower(), model.lower()
+    if ":" not in entry:
+        entry += ":"
+    return model == entry or (entry[-1] in ":@" and model.startswith(entry))
+
+
 class Team(models.Model):
     """A group of members who share a budget and a team gallery."""
 
     name = models.CharField(max_length=100, unique=True)
     monthly_budget = models.DecimalField(
-        **_money, null=True, blank=True, help_text="US dollars per calendar month; empty means no limit."
+        **_money, null=True, blank=True, help_text="US dollars per budget period; empty means no limit."
+    )
+    budget_period = _period_field()
+    allowed_models = models.TextField(
+        blank=True, help_text="Models or model families members may use, one a line (runware:, "
+        "civitai:4384@, runware:101@1); empty allows every model.",
+    )
+    max_task_cost = models.DecimalField(
+        **_money, null=True, blank=True,
+        help_text="The most one task may be estimated to cost, in US dollars; empty means no cap.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -24,6 +63,15 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def allowed_model_list(self) -> list[str]:
+        return model_rule_entries(self.allowed_models)
+
+    def allows_model(self, model: str) -> bool:
+        """Whether the allow-list lets members use this model (no list, or no model chosen: yes)."""
+        entries = self.allowed_model_list
+        return not entries or not model or any(rule_allows(entry, model) for entry in entries)
 
 
 class Role(models.TextChoices):
@@ -40,8 +88,9 @@ class User(AbstractUser):
         help_text="A team admin manages their own team's invitations; staff manage every team.",
     )
     monthly_budget = models.DecimalField(
-        **_money, null=True, blank=True, help_text="US dollars per calendar month; empty means no limit."
+        **_money, null=True, blank=True, help_text="US dollars per budget period; empty means no limit."
     )
+    budget_period = _period_field()
 
     @property
     def display_name(self) -> str:

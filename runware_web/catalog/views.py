@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.accounts.models import Team, User
 from runware_web.catalog.forms import PICKER_SIZE, ModelPickerForm, ModelSearchForm
 from runware_web.catalog.recent import recent_models
 from runware_web.catalog.search import CatalogModel, SearchPage, describe, describe_many, search_models
@@ -59,7 +60,8 @@ async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_safe
 async def picker(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The picker's list: the member's recent models first, then Runware's matches."""
+    """The picker's list: the member's recent models first, then Runware's matches; only those their
+    team's model rules allow (admission refuses the others anyway, saying why)."""
     form = ModelPickerForm(request.GET)
     text = form.cleaned_data["model"] if form.is_valid() else ""
     browsing = not text or is_air(text)  # an AIR is a choice already: offer everything again
@@ -75,6 +77,10 @@ async def picker(request: AuthenticatedHttpRequest) -> HttpResponse:
         results = [model for model in (await search_models(params)).models if model.air not in listed]
     except UpstreamError as exc:
         error = exc
+    rules = await database_sync_to_async(_rules_of)(request.user)
+    if rules is not None:
+        recent = [model for model in recent if rules.allows_model(model.air)]
+        results = [model for model in results if rules.allows_model(model.air)]
     context = {
         "text": text,
         "browsing": browsing,
@@ -123,6 +129,13 @@ async def _chosen(text: str, known: Iterable[CatalogModel] = ()) -> CatalogModel
         return await describe(text) or "unknown"
     except UpstreamError:
         return "unreachable"
+
+
+def _rules_of(user: User) -> Team | None:
+    """The member's team when it has an allow-list of models (read afresh: an admin may just have set it)."""
+    if user.team_id is None:
+        return None
+    return Team.objects.filter(pk=user.team_id).exclude(allowed_models="").only("allowed_models").first()
 
 
 def _matches(model: CatalogModel, text: str) -> bool:

@@ -5,6 +5,10 @@ UPDATE`, always user first, then team) so two admissions for the same budget que
 reads what the previous one committed; on SQLite every transaction is IMMEDIATE (see settings),
 which serialises writers the same way. The Task row written in the same transaction carries the
 estimate, so the next admission counts it as reserved until its real cost arrives.
+
+Every task of every feature (studio, tools, chat, video, the endpoint) is admitted here, so this
+is also where a team's model rules hold: its allow-list of models and families, and its cap on
+one task's estimate. A refused task is never written, so nothing is sent and nothing billed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
 
-from runware_web.accounts.models import Team, User
+from runware_web.accounts.models import Role, Team, User
 from runware_web.lib import sql
 from runware_web.lib.money import ZERO, usd
 from runware_web.money import reports
@@ -28,13 +32,15 @@ from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 
 
-def admit_many(*, user: User, estimates: list[Decimal], member: Member | None = None) -> list[Refused | None]:
+def admit_many(
+    *, user: User, estimates: list[Decimal], member: Member | None = None, models: list[str] | None = None,
+) -> list[Refused | None]:
     """Admit several tasks of one member in order, as if one after the other: each admitted task
     reserves its estimate before the next is weighed. Returns None for each admitted task and the
     Refused for each refused one. Must run inside the transaction that creates the admitted tasks.
 
     `member` is what `lock_members` read, when the caller admits several members at once; without
-    it, it is read here.
+    it, it is read here. `models` are the tasks' models (AIRs), for the team's model rules.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("admission must run inside the transaction that creates the tasks")
@@ -43,12 +49,15 @@ def admit_many(*, user: User, estimates: list[Decimal], member: Member | None = 
     own, shared = BudgetUse(budget=None, spent=ZERO), None
     # Without a budget there is nothing to sum: an uncapped member's admission reads no ledger.
     if member.capped or settings.DEFAULT_USER_BUDGET is not None:
-        own = reports.member_budget_use(User.objects.only("monthly_budget").get(pk=user.pk))
+        own = reports.member_budget_use(User.objects.only("monthly_budget", "budget_period").get(pk=user.pk))
     if member.team is not None:
         shared = reports.team_budget_use(member.team)
     outcomes: list[Refused | None] = []
-    for estimate in estimates:
-        refused = _rate_refusal(recent) or _budget_refusal(own, shared, member.team, estimate)
+    for estimate, model in zip(estimates, models or [""] * len(estimates), strict=True):
+        refused = (
+            _rule_refusal(member.rules, model, estimate) or _rate_refusal(recent)
+            or _budget_refusal(own, shared, member.team, estimate)
+        )
         outcomes.append(refused)
         if refused is None:
             recent.count += 1
@@ -65,6 +74,7 @@ class Member:
     capped: bool  # a budget of their own
     team: Team | None  # their team, locked, when it has a budget
     recent: RecentTasks  # for the rate limit
+    rules: Team | None = None  # their team, when it has model rules
 
 
 def lock_members(user_ids: list[int]) -> dict[int, Member]:
@@ -88,9 +98,12 @@ def lock_members(user_ids: list[int]) -> dict[int, Member]:
         params.append(sql.value(Task, "created_at", since))
     team, budget = sql.column(User, "team"), sql.column(User, "monthly_budget")
     lock = " FOR UPDATE OF member" if connection.features.has_select_for_update_of else ""
+    has_rules = (
+        f"(team.{sql.column(Team, 'allowed_models')} <> '' OR team.{sql.column(Team, 'max_task_cost')} IS NOT NULL)"
+    )
     statement = (
         f"SELECT member.{sql.column(User)}, member.{team}, member.{budget} IS NOT NULL, "
-        f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent} "
+        f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent}, {has_rules} "
         f"FROM {sql.table(User)} member "
         f"LEFT JOIN {sql.table(Team)} team ON team.{sql.column(Team)} = member.{team} "
         f"WHERE member.{sql.column(User)} IN ({sql.placeholders(len(user_ids))}) "
@@ -99,22 +112,55 @@ def lock_members(user_ids: list[int]) -> dict[int, Member]:
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, *sorted(user_ids)])
         rows = cursor.fetchall()
-    capped_teams = sorted({team_id for _, team_id, _, team_capped, _ in rows if team_capped})
+    capped_teams = sorted({row[1] for row in rows if row[3]})
     locked = Team.objects.select_for_update().filter(pk__in=capped_teams).order_by("pk") if capped_teams else []
     teams_by_id = {locked_team.pk: locked_team for locked_team in locked}
+    ruled = sorted({row[1] for row in rows if row[5] and row[1] not in teams_by_id})
+    if ruled:  # rules are read, not locked: no admission changes them
+        teams_by_id.update((ruled_team.pk, ruled_team) for ruled_team in Team.objects.filter(pk__in=ruled))
     return {
         user_id: Member(
             capped=bool(capped), team=teams_by_id.get(team_id) if team_capped else None,
             recent=RecentTasks(user_id=user_id, since=since, count=count),
+            rules=teams_by_id.get(team_id) if has_team_rules else None,
         )
-        for user_id, team_id, capped, team_capped, count in rows
+        for user_id, team_id, capped, team_capped, count, has_team_rules in rows
     }
+
+
+def _rule_refusal(team: Team | None, model: str, estimate: Decimal) -> Refused | None:
+    """The team's model rules: the model must be on its allow-list (by AIR or family), and the
+    task's estimate within its cap. The message names the rule and who may change it."""
+    if team is None:
+        return None
+    if not team.allows_model(model):
+        allowed = ", ".join(team.allowed_model_list)
+        return Refused(
+            f"Your team's rules allow only {allowed}, and {model} is not one of them. Pick one of those, "
+            f"or ask {_who_changes_rules(team)} to change the rules.",
+            field="model", code="rule",
+        )
+    if team.max_task_cost is not None and estimate > team.max_task_cost:
+        return Refused(
+            f"Your team's rules cap one task at {usd(team.max_task_cost)}, and this one is estimated at "
+            f"{usd(estimate)}. Try fewer or smaller results, or ask {_who_changes_rules(team)} to change "
+            "the rules.",
+            code="rule",
+        )
+    return None
+
+
+def _who_changes_rules(team: Team) -> str:
+    """"a team admin (alice, bob)", or staff when the team has no admin: named, so the member knows whom to ask."""
+    admins = list(User.objects.filter(team=team, role=Role.TEAM_ADMIN, is_active=True)
+                  .order_by("username").values_list("username", flat=True)[:5])
+    return f"a team admin ({', '.join(admins)})" if admins else "an administrator"
 
 
 def _budget_refusal(own: BudgetUse, shared: BudgetUse | None, team: Team | None, estimate: Decimal) -> Refused | None:
     if own.budget is not None and own.committed + estimate > own.budget:
         return Refused(
-            f"This would go over your monthly budget of {usd(own.budget)}: {usd(own.remaining)} remains "
+            f"This would go over your {own.adjective} budget of {usd(own.budget)}: {usd(own.remaining)} remains "
             f"and this task is estimated at {usd(estimate)}. Try fewer or smaller results, or ask an "
             "administrator to raise your budget."
         )
@@ -122,7 +168,7 @@ def _budget_refusal(own: BudgetUse, shared: BudgetUse | None, team: Team | None,
         shared.committed + estimate > shared.budget
     ):
         return Refused(
-            f"This would go over team {team.name}'s monthly budget of {usd(shared.budget)}: "
+            f"This would go over team {team.name}'s {shared.adjective} budget of {usd(shared.budget)}: "
             f"{usd(shared.remaining)} remains and this task is estimated at {usd(estimate)}. "
             "Try fewer or smaller results, or ask an administrator to raise the team's budget."
         )

@@ -145,6 +145,26 @@ def month_start() -> datetime:
     return month_period().start
 
 
+#: A budget's period, as its messages and pages name it.
+PERIOD_ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly"}
+PERIOD_SPANS = {"day": "today", "week": "this week", "month": "this month"}
+
+
+def budget_period(kind: str, day: date | None = None) -> Period:
+    """The budget period of this kind that contains `day` (today), so far: a local day, the week
+    from Monday, or the calendar month. A budget counts the charges made since its first day."""
+    day = day or today()
+    if kind == "day":
+        return Period("day", day, day, "Today")
+    if kind == "week":
+        return Period("week", day - timedelta(days=day.weekday()), day, "This week")
+    return month_period(day)
+
+
+def period_start(kind: str) -> datetime:
+    return budget_period(kind).start
+
+
 def reserved(tasks: QuerySet[Task]) -> Decimal:
     """What running tasks are still expected to cost on top of what they have been charged (a
     cancelled one too, until it ends: Runware still bills what it had started)."""
@@ -173,11 +193,22 @@ def user_budget(user: User) -> Decimal | None:
 
 @dataclass
 class BudgetUse:
-    """How much of a monthly budget is spent, reserved by running tasks, and what remains."""
+    """How much of a budget is spent in its period, reserved by running tasks, and what remains."""
 
     budget: Decimal | None
     spent: Decimal
     running: Decimal = ZERO
+    period: str = "month"
+
+    @property
+    def adjective(self) -> str:
+        """"daily", "weekly" or "monthly", as in "your weekly budget"."""
+        return PERIOD_ADJECTIVES.get(self.period, "monthly")
+
+    @property
+    def span(self) -> str:
+        """"today", "this week" or "this month", as in "spent this week"."""
+        return PERIOD_SPANS.get(self.period, "this month")
 
     @property
     def committed(self) -> Decimal:
@@ -209,16 +240,18 @@ class BudgetUse:
 def member_budget_use(user: User) -> BudgetUse:
     return BudgetUse(
         budget=user_budget(user),
-        spent=total(Charge.objects.filter(user=user, created_at__gte=month_start())),
+        spent=total(Charge.objects.filter(user=user, created_at__gte=period_start(user.budget_period))),
         running=reserved(Task.objects.filter(user=user)),
+        period=user.budget_period,
     )
 
 
 def team_budget_use(team: Team) -> BudgetUse:
     return BudgetUse(
         budget=team.monthly_budget,
-        spent=total(Charge.objects.filter(team=team, created_at__gte=month_start())),
+        spent=total(Charge.objects.filter(team=team, created_at__gte=period_start(team.budget_period))),
         running=reserved(Task.objects.filter(team=team)),
+        period=team.budget_period,
     )
 
 
@@ -260,10 +293,11 @@ NEWEST = 25
 
 def dashboard(period: Period) -> Dashboard:
     charges = charges_in(period)
-    month = Charge.objects.filter(created_at__gte=month_start())
+    # What each member and team spent in their own budget period (a day, a week or a month).
+    since = {kind: Charge.objects.filter(created_at__gte=period_start(kind)) for kind in PERIOD_ADJECTIVES}
 
     per_user = grouped(charges, "user_id")
-    month_per_user = grouped(month, "user_id")
+    spent_per_user = _spent_in_periods(since, "user_id", User.objects.order_by().values_list("budget_period", flat=True).distinct())
     running_per_user = _running_by("user_id")
     users = User.objects.select_related("team").filter(Q(is_active=True) | Q(pk__in=per_user.keys()))
     members = [
@@ -273,8 +307,9 @@ def dashboard(period: Period) -> Dashboard:
             count=per_user.get(user.pk, Group(user.pk)).count,
             use=BudgetUse(
                 budget=user_budget(user),
-                spent=month_per_user.get(user.pk, Group(user.pk)).total,
+                spent=spent_per_user[user.budget_period].get(user.pk, Group(user.pk)).total,
                 running=running_per_user.get(user.pk, ZERO),
+                period=user.budget_period,
             ),
         )
         for user in users
@@ -282,7 +317,7 @@ def dashboard(period: Period) -> Dashboard:
     members.sort(key=lambda line: (-line.period_total, -line.use.spent, line.user.username.lower()))
 
     per_team = grouped(charges, "team_id")
-    month_per_team = grouped(month, "team_id")
+    spent_per_team = _spent_in_periods(since, "team_id", Team.objects.order_by().values_list("budget_period", flat=True).distinct())
     running_per_team = _running_by("team_id")
     member_counts = dict(User.objects.filter(team__isnull=False).values("team_id").annotate(n=Count("id"))
                          .values_list("team_id", "n"))
@@ -293,8 +328,9 @@ def dashboard(period: Period) -> Dashboard:
             count=per_team.get(team.pk, Group(team.pk)).count,
             use=BudgetUse(
                 budget=team.monthly_budget,
-                spent=month_per_team.get(team.pk, Group(team.pk)).total,
+                spent=spent_per_team[team.budget_period].get(team.pk, Group(team.pk)).total,
                 running=running_per_team.get(team.pk, ZERO),
+                period=team.budget_period,
             ),
             members=member_counts.get(team.pk, 0),
         )
@@ -318,6 +354,12 @@ def dashboard(period: Period) -> Dashboard:
         daily=by_day(charges, period.days),
         newest=list(newest_charges()),
     )
+
+
+def _spent_in_periods(since: dict[str, QuerySet[Charge]], key: str, kinds: Iterable[str]) -> dict[str, dict[Any, Group]]:
+    """Totals by `key` since the start of each kind of period in use (one query per kind used)."""
+    used = set(kinds)
+    return {kind: grouped(charges, key) if kind in used else {} for kind, charges in since.items()}
 
 
 def newest_charges(limit: int = NEWEST) -> QuerySet[Charge]:

@@ -58,7 +58,7 @@ def admit_and_create_many(
         tasks = [_new_task(requests[index], learned, now) for index in indexes]
         refusals = admit_many(
             user=requests[indexes[0]]["user"], estimates=[task.estimated_cost for task in tasks],
-            member=locked[user_id],
+            member=locked[user_id], models=[task.model for task in tasks],
         )
         for index, task, refused in zip(indexes, tasks, refusals, strict=True):
             outcomes[index] = refused or task

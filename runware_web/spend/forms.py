@@ -7,7 +7,7 @@ from django import forms
 from django.db import transaction
 
 from runware_web.accounts import audit
-from runware_web.accounts.models import Team, User
+from runware_web.accounts.models import BudgetPeriod, Team, User
 from runware_web.lib.money import plain_amount
 from runware_web.money import reports
 from runware_web.money.reports import Period
@@ -97,7 +97,7 @@ class ExportForm(forms.Form):
 
 
 class BudgetForm(forms.Form):
-    """A monthly budget in US dollars; empty means no limit."""
+    """A budget in US dollars and its period (a day, a week, a month); empty means no limit."""
 
     monthly_budget = forms.DecimalField(
         label="Monthly budget (USD)",
@@ -108,23 +108,29 @@ class BudgetForm(forms.Form):
         help_text="Empty means no limit.",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
+    budget_period = forms.ChoiceField(label="Budget period", choices=BudgetPeriod.choices, required=False,
+                                      help_text="Left out: the period stays as it is.")
 
     def __init__(self, *args, target: User | Team, **kwargs) -> None:
         kind = "team" if isinstance(target, Team) else "member"
         kwargs.setdefault("auto_id", f"id_budget_{kind}_{target.pk}_%s")
         budget = target.monthly_budget
         kwargs.setdefault("initial", {"monthly_budget": None if budget is None
-                                      else plain_amount(budget, grouping=False)})
+                                      else plain_amount(budget, grouping=False),
+                                      "budget_period": target.budget_period})
         super().__init__(*args, **kwargs)
         self.target = target
         self.kind = kind
         self.name = target.name if isinstance(target, Team) else target.username
-        self.fields["monthly_budget"].label = f"Monthly budget of {self.name} (USD)"
+        adjective = {"day": "Daily", "week": "Weekly"}.get(target.budget_period, "Monthly")
+        self.fields["monthly_budget"].label = f"{adjective} budget of {self.name} (USD)"
+        self.fields["budget_period"].label = f"{self.name}'s budget renews each"
 
     def save(self, *, by: User, address: str | None = None) -> None:
         """Save the budget and, if it changed, say so in the audit log (who, from what, to what)."""
         with transaction.atomic():
-            before = audit.snapshot(self.target, ["monthly_budget"])
+            before = audit.snapshot(self.target, ["monthly_budget", "budget_period"])
             self.target.monthly_budget = self.cleaned_data["monthly_budget"]
-            self.target.save(update_fields=["monthly_budget"])
+            self.target.budget_period = self.cleaned_data["budget_period"] or self.target.budget_period
+            self.target.save(update_fields=["monthly_budget", "budget_period"])
             audit.record_changes(before, self.target, by=by, address=address)

@@ -89,6 +89,7 @@ ROUTES: dict[str, Route] = {
     "team:revoke_invitation": Route("invitation", post={}),
     "team:member": Route("member", post={"role": "team_admin", "monthly_budget": "0.01"}),
     "team:team_budget": Route("team", post={"monthly_budget": "0.01"}),
+    "team:team_rules": Route("team", post={"allowed_models": "runware:", "max_task_cost": "0.01"}),
 }
 
 
@@ -150,6 +151,8 @@ class Theirs:
             "conversation": (conversation.title, conversation.model, conversation.max_tokens),
             "messages": list(conversation.messages.values_list("id", "content", "status", "replaced")),
             "budgets": (self.member.monthly_budget, self.team.monthly_budget),
+            "periods": (self.member.budget_period, self.team.budget_period),
+            "rules": (self.team.allowed_models, self.team.max_task_cost),
             "role": self.member.role,
             "api_key": ApiKey.objects.filter(pk=self.api_key.pk).values_list("revoked_at", flat=True).first(),
             "invitation": Invitation.objects.get(pk=self.invitation.pk).status,
@@ -271,6 +274,25 @@ def test_a_team_admin_gets_404_for_another_teams_members_and_budget(alice_client
     assert (listed.status_code, member.status_code, budget.status_code) == (404, 404, 404)
     own_page = alice_client.get(reverse("team:members")).content.decode()
     assert "mallory" not in (own_page + listed.content.decode()).lower()
+    assert theirs.state() == theirs.snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_admin_gets_404_for_another_teams_model_rules(alice_client, user, theirs):
+    """Alice runs her own team: Mallory's team's rules can be neither read nor changed from her pages."""
+    theirs.team.allowed_models = "civitai:777@"
+    theirs.team.save(update_fields=["allowed_models"])
+    theirs.snapshot = theirs.state()
+    user.role = Role.TEAM_ADMIN
+    user.save(update_fields=["role"])
+    assert alice_client.get(reverse("team:rules")).status_code == 200  # the control: her own page works
+    listed = alice_client.get(reverse("team:rules"), {"team": theirs.team.pk})
+    changed = alice_client.post(reverse("team:team_rules", args=[theirs.team.pk]),
+                                {"allowed_models": "runware:", "max_task_cost": "0.01"})
+    assert (listed.status_code, changed.status_code) == (404, 404)
+    own_page = alice_client.get(reverse("team:rules")).content.decode()
+    assert "civitai:777@" not in own_page + listed.content.decode()
+    assert "mallory" not in own_page.lower()
     assert theirs.state() == theirs.snapshot
 
 

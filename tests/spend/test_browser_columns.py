@@ -1,5 +1,5 @@
-"""The Spend tables name each column once: "This month" (the budgets' month) stands apart only when
-the period shown is another one."""
+"""The Spend tables name each column once: "Budget period" (each budget's own day, week or month so
+far) stands apart only when the period shown is not this month."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ def test_each_column_of_the_members_and_teams_tables_is_headed_once(page):
 
     page.goto("/spend/")  # this month, the page's default
     expect(page.get_by_role("region", name="Members").get_by_role("row")).to_have_count(2)
-    assert headings(page, "Members") == ["Member", "This month", "Monthly budget"]
-    assert headings(page, "Teams") == ["Team", "This month", "Monthly budget"]
+    assert headings(page, "Members") == ["Member", "This month", "Budget"]
+    assert headings(page, "Teams") == ["Team", "This month", "Budget"]
 
     page.get_by_label("Period").select_option("Last 7 days")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("region", name="Members").get_by_role("columnheader", name="Last 7 days")).to_be_visible()
-    assert headings(page, "Members") == ["Member", "Last 7 days", "This month", "Monthly budget"]
-    assert headings(page, "Teams") == ["Team", "Last 7 days", "This month", "Monthly budget"]
+    assert headings(page, "Members") == ["Member", "Last 7 days", "Budget period", "Budget"]
+    assert headings(page, "Teams") == ["Team", "Last 7 days", "Budget period", "Budget"]
