@@ -1,7 +1,7 @@
 """The official runware-sdk through the portal's endpoint (/v1), against the same SDK talking to Runware directly.
 
     .venv/bin/python benchmarks/endpoint_relay.py [--tasks 200] [--results 4] [--concurrency 10] [--repeat 3]
-                                                  [--transport websocket|rest] [--shared-cpus]
+                                                  [--transport websocket|rest] [--fetch] [--shared-cpus]
 
 In one run, against one zero-delay simulator (its own process, `manage.py runware_simulator
 --latency 0`) and one Daphne worker of the portal (its own process, `runware_web.live.server`):
@@ -19,6 +19,14 @@ It prints the relay's rate (results a second) as a share of the direct one (aim:
 and the latency the portal adds per result at p50: the median time from a task's request to each
 of its results arriving (the SDK's `on_result`), relay minus direct (aim: under 5 ms). The two
 sides alternate `--repeat` times; the medians are reported, as one run on a busy machine is noisy.
+It also prints the CPU time each result costs the portal worker and the client: on a machine
+where they share a CPU, the worker's time is what the client's rate pays for.
+
+Like with like: the SDK does not download images, so by default neither side does, and the relay
+alone fetches and stores each image (in the worker, after handing the result on). `--fetch` makes
+both sides download every image as a script that wants them would (direct: from the simulator's
+URL; relay: from the portal's media URL, which waits for the image to be stored), so that both
+pay for the bytes.
 
 The simulator renders each new (prompt, seed) once and keeps it: every run asks for seeds nobody
 asked for before, so both sides wait on the same rendering, as they would on Runware. Runware is
@@ -40,6 +48,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -93,6 +102,8 @@ class Run:
     results: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # request → each result, in seconds
+    client_cpu: float = 0.0  # seconds of this process's CPU time
+    worker_cpu: float = 0.0  # seconds of the portal worker's CPU time (relay only)
 
     @property
     def rate(self) -> float:
@@ -102,30 +113,65 @@ class Run:
     def p50_ms(self) -> float:
         return 1000 * statistics.median(self.latencies)
 
+    def cpu_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.results
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc; 0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 async def drive(ws_url: str, http_url: str, api_key: str, *, tasks: int, results: int, concurrency: int,
-                seeds: int, transport: str) -> Run:
-    """The official SDK, unchanged, running `tasks` tasks against whichever address it is given."""
+                seeds: int, transport: str, fetch: bool = False, worker: int | None = None) -> Run:
+    """The official SDK, unchanged, running `tasks` tasks against whichever address it is given
+    (with `fetch`, downloading each image as it arrives; a result counts once its bytes are in)."""
+    import aiohttp
     from runware import RunOptions, Runware
 
     client = Runware(api_key=api_key, ws_base_url=ws_url, http_base_url=http_url, transport=transport,
                      validate=False)
     gate = asyncio.Semaphore(concurrency)
     run = Run()
+    downloads: set[asyncio.Task[None]] = set()
+
+    async def download(url: str, sent: float) -> None:
+        async with session.get(url) as response:
+            response.raise_for_status()
+            await response.read()
+        run.latencies.append(time.perf_counter() - sent)
+
+    def arrived(item: Any, sent: float) -> None:
+        if not fetch:
+            run.latencies.append(time.perf_counter() - sent)
+            return
+        job = asyncio.ensure_future(download(item["imageURL"], sent))  # type: ignore[index]
+        downloads.add(job)
+        job.add_done_callback(downloads.discard)
 
     async def one(i: int) -> None:
         async with gate:
             sent = time.perf_counter()
-            options = RunOptions(on_result=lambda item: run.latencies.append(time.perf_counter() - sent))
+            options = RunOptions(on_result=lambda item: arrived(item, sent))
             items = await client.run({**PARAMS, "seed": seeds + i + 1, "numberResults": results,
                                       "taskUUID": str(uuid.uuid4())}, options)
             run.results += len(items)
 
-    await client.connect()
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(tasks)))
-    run.seconds = time.perf_counter() - started
-    await client.close()
+    async with aiohttp.ClientSession() as session:
+        await client.connect()
+        cpu, worker_cpu = time.process_time(), cpu_seconds(worker) if worker else 0.0
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(tasks)))
+        while downloads:
+            await asyncio.gather(*downloads)
+        run.seconds = time.perf_counter() - started
+        run.client_cpu = time.process_time() - cpu
+        run.worker_cpu = cpu_seconds(worker) - worker_cpu if worker else 0.0
+        await client.close()
     assert run.results == tasks * results, run.results
     return run
 
@@ -146,6 +192,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3, help="direct/relay pairs; the medians are shown")
     parser.add_argument("--transport", choices=["websocket", "rest"], default="websocket")
+    parser.add_argument("--fetch", action="store_true",
+                        help="both sides download every image (by default neither does, as the SDK does not)")
     parser.add_argument("--shared-cpus", action="store_true",
                         help="let the simulator, the worker and the client share every CPU, instead of half each")
     args = parser.parse_args()
@@ -156,13 +204,15 @@ def main() -> None:
         os.sched_setaffinity(0, client_cpus)
     servers = Servers(simulator_cpus, client_cpus)
     plaintext = member_key()
-    kwargs = {"results": args.results, "concurrency": args.concurrency, "transport": args.transport}
+    kwargs = {"results": args.results, "concurrency": args.concurrency, "transport": args.transport,
+              "fetch": args.fetch}
 
     def direct(tasks: int, seeds: int) -> Run:
         return asyncio.run(drive(servers.sim_ws, servers.sim_http, "bench" * 8, tasks=tasks, seeds=seeds, **kwargs))
 
     def relay(tasks: int, seeds: int) -> Run:
-        return asyncio.run(drive(servers.portal_ws, servers.portal_http, plaintext, tasks=tasks, seeds=seeds, **kwargs))
+        return asyncio.run(drive(servers.portal_ws, servers.portal_http, plaintext, tasks=tasks, seeds=seeds,
+                                 worker=servers.worker.pid, **kwargs))
 
     pairs = []
     try:
@@ -176,10 +226,15 @@ def main() -> None:
             if client_cpus else "simulator, portal worker and client sharing every CPU")
     print(f"database: {database_label()}; channel layer: {'redis' if os.environ.get('REDIS_URL') else 'in-memory'}; "
           f"{args.tasks} tasks × {args.results} images, {args.concurrency} at a time, over {args.transport}; {cpus}")
+    print("images downloaded by both sides (--fetch): a result counts once its bytes are in" if args.fetch else
+          "images downloaded by neither side (the SDK does not; --fetch to download them): the portal alone "
+          "fetches and stores each, after handing the result on")
     for number, (straight, relayed) in enumerate(pairs, 1):
         print(f"run {number}: direct {straight.rate:7.1f} results/s (p50 {straight.p50_ms:6.1f} ms), "
               f"through the portal {relayed.rate:7.1f} results/s (p50 {relayed.p50_ms:6.1f} ms): "
-              f"rate ratio {relayed.rate / straight.rate:4.2f}, added p50 {relayed.p50_ms - straight.p50_ms:+6.1f} ms")
+              f"rate ratio {relayed.rate / straight.rate:4.2f}, added p50 {relayed.p50_ms - straight.p50_ms:+6.1f} ms; "
+              f"CPU per result: client {straight.cpu_ms(straight.client_cpu):.2f} ms direct, "
+              f"{relayed.cpu_ms(relayed.client_cpu):.2f} ms relayed, portal worker {relayed.cpu_ms(relayed.worker_cpu):.2f} ms")
     ratio = statistics.median(relayed.rate / straight.rate for straight, relayed in pairs)
     added = statistics.median(relayed.p50_ms - straight.p50_ms for straight, relayed in pairs)
     print(f"median relay rate ratio: {ratio:4.2f} (aim ≥ 0.8); median added latency per result at p50: "

@@ -3,8 +3,8 @@
 The first task is `authentication` with the key; the answer carries a connectionSessionUUID, and
 a socket that re-authenticates with it after a drop rejoins the session (results stored meanwhile
 stay available through getResponse). Then every message is a JSON array of tasks, answered as
-Runware answers: sync results pushed one by one as they are stored, an ACK for async tasks, a pong
-for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
+Runware answers: sync results pushed one by one as Runware sends them (stored just after, see
+handlers.py), an ACK for async tasks, a pong for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
 
 Not a PortalConsumer: there is no session cookie and no page. The key is checked on every task
 (a key revoked while the socket is open stops there), and a socket without a valid key does no
@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from runware_web.endpoint import keys, limits, protocol, services
-from runware_web.endpoint.handlers import session_group
+from runware_web.endpoint.handlers import join_locally, leave_locally, session_group
 from runware_web.endpoint.models import ApiKey
 from runware_web.live.tabs import release_slot, renew_every, renew_slot
 from runware_web.upstream.errors import Refused
@@ -49,6 +49,7 @@ class EndpointConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.group:
+            leave_locally(self.group, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await self._give_back_slot()
 
@@ -115,10 +116,12 @@ class EndpointConsumer(AsyncWebsocketConsumer):
         except ValueError:
             session = uuid.uuid4()
         if self.group:
+            leave_locally(self.group, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
         self.key, self.session = key, session
         self.group = session_group(key.user_id, session)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        join_locally(self.group, self)  # results of this worker's tasks come straight here (handlers._push)
         await self.send_frame(services.data({"taskType": "authentication", "connectionSessionUUID": str(session)}))
 
     async def _take_slot(self, key: ApiKey) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -78,8 +79,13 @@ def from_refusal(refused: Refused, *, task_type: str, task_uuid: str) -> dict[st
 # ---------------------------------------------------------------------- results
 
 
-def media_token(image: Image) -> str:
-    return signing.TimestampSigner(salt=MEDIA_SALT).sign(str(image.pk))
+def media_token(image_id: Any) -> str:
+    return signing.TimestampSigner(salt=MEDIA_SALT).sign(str(image_id))
+
+
+def media_path(image_id: Any, extension: str) -> str:
+    """The portal's signed URL of an image (relative to the portal), stored or about to be."""
+    return reverse("endpoint_api:media", kwargs={"token": media_token(image_id), "ext": extension})
 
 
 def image_from_token(token: str) -> Any:
@@ -105,14 +111,28 @@ def image_item(image: Image, *, task_type: str, task_uuid: str, output_type: str
         else:
             item[f"{prefix}DataURI"] = f"data:{image.content_type};base64,{data}"
     else:
-        path = reverse("endpoint_api:media", kwargs={"token": media_token(image), "ext": image.extension})
-        item[f"{prefix}URL"] = base_url.rstrip("/") + path
-    if image.seed is not None:
-        item["seed"] = image.seed
-    if image.nsfw is not None:
-        item["NSFWContent"] = image.nsfw
-    if image.cost is not None:
-        item["cost"] = float(image.cost)
+        item[f"{prefix}URL"] = base_url.rstrip("/") + media_path(image.pk, image.extension)
+    return _with_details(item, seed=image.seed, nsfw=image.nsfw, cost=image.cost)
+
+
+def early_image_item(image_id: uuid.UUID, *, task_type: str, task_uuid: str, prefix: str, extension: str,
+                     seed: Any, nsfw: Any, cost: Decimal | None) -> dict[str, Any]:
+    """An image as Runware sends it, before the portal has stored it: the id it will be stored
+    under, and its media URL (relative to the portal), which waits for the file. Its details come
+    from Runware's item, as they would from the stored image."""
+    item: dict[str, Any] = {"taskType": task_type, "taskUUID": task_uuid, f"{prefix}UUID": str(image_id),
+                            f"{prefix}URL": media_path(image_id, extension)}
+    return _with_details(item, seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+                         nsfw=nsfw if isinstance(nsfw, bool) else None, cost=cost)
+
+
+def _with_details(item: dict[str, Any], *, seed: int | None, nsfw: bool | None, cost: Decimal | None) -> dict[str, Any]:
+    if seed is not None:
+        item["seed"] = seed
+    if nsfw is not None:
+        item["NSFWContent"] = nsfw
+    if cost is not None:
+        item["cost"] = float(cost)
     return item
 
 

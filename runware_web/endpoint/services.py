@@ -21,6 +21,7 @@ from django.http import Http404
 from runware import RunOptions
 
 from runware_web.endpoint import keys, limits, protocol, streams
+from runware_web.endpoint.handlers import remember_call
 from runware_web.endpoint.models import ApiKey, EndpointCall, TextOutput
 from runware_web.endpoint.outputs import RUN_TASK_TYPES, Output
 from runware_web.lib.air import is_air
@@ -87,8 +88,27 @@ async def answer(caller: Caller, task: Any) -> Frame | None:
     except ValueError:
         return errors(protocol.invalid("taskUUID", "taskUUID must be a UUID.", task_type=task_type, task_uuid=label))
     label = str(task_uuid)
-    key = await database_sync_to_async(keys.still_usable)(caller.key.pk)
-    if key is None:  # revoked or expired since the socket authenticated
+    if task_type in RUN_TASK_TYPES:  # the key is read afresh with the task's checks (one trip to the database)
+        return await start(caller, task, task_type, client_uuid)
+    refusal = await database_sync_to_async(_key_refusal)(caller, task_type, label)
+    if refusal is not None:
+        return refusal
+    if task_type == "getResponse":
+        return await database_sync_to_async(get_response)(caller, client_uuid)
+    if task_type == "accountManagement":
+        return await database_sync_to_async(account_details)(caller, task, label)
+    if task_type == "modelSearch":
+        return await model_search(task, label)
+    return errors(protocol.error(
+        "unsupportedTaskType", f"The portal's endpoint does not run {task_type} tasks.",
+        parameter="taskType", task_type=task_type, task_uuid=label))
+
+
+def _key_refusal(caller: Caller, task_type: str, label: str) -> Frame | None:
+    """The key afresh (into `caller`), or the refusal when it may no longer run this task: revoked
+    or expired since the socket authenticated, or not allowed this task type."""
+    key = keys.still_usable(caller.key.pk)
+    if key is None:
         return errors(protocol.error("invalidApiKey", protocol.INVALID_KEY, parameter="apiKey",
                                      task_type=task_type, task_uuid=label))
     caller.key = key
@@ -96,17 +116,7 @@ async def answer(caller: Caller, task: Any) -> Frame | None:
         return errors(protocol.error(
             "unsupportedTaskType", f"Key “{key.name}” may not run {task_type} tasks.",
             parameter="taskType", task_type=task_type, task_uuid=label))
-    if task_type == "getResponse":
-        return await database_sync_to_async(get_response)(caller, client_uuid)
-    if task_type == "accountManagement":
-        return await database_sync_to_async(account_details)(caller, task, label)
-    if task_type == "modelSearch":
-        return await model_search(task, label)
-    if task_type in RUN_TASK_TYPES:
-        return await start(caller, task, task_type, client_uuid)
-    return errors(protocol.error(
-        "unsupportedTaskType", f"The portal's endpoint does not run {task_type} tasks.",
-        parameter="taskType", task_type=task_type, task_uuid=label))
+    return None
 
 
 # ---------------------------------------------------------------------- tasks that cost money
@@ -125,20 +135,14 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     """Check a task, admit and start it through the runner; the ACK (async), or None (sync: the
     results are pushed one by one as they are stored)."""
     label = str(client_uuid)
-    checked = await database_sync_to_async(check)(caller, task, task_type, label)
+    checked = await _checked(caller, task, task_type, label)
     if not isinstance(checked, Checked):
         return checked
     key = caller.key
-    refusal = await database_sync_to_async(limits.task_rate_refusal)(key)
-    if refusal is not None:
-        return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
-    model = str(checked.params["model"])
-    defaults = await model_defaults(model) if uses_model_defaults(task_type) else None
-    estimated = await database_sync_to_async(estimate)(task_type, checked.params, checked.number_results,
-                                                       defaults=defaults, input_size=checked.input_size)
-    refusal = await database_sync_to_async(keys.key_refusal)(key, estimated)
-    if refusal is not None:
-        return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
+    defaults = await model_defaults(str(checked.params["model"])) if uses_model_defaults(task_type) else None
+    estimated = await database_sync_to_async(_admissible)(key, checked, task_type, defaults)
+    if isinstance(estimated, Refused):
+        return errors(protocol.from_refusal(estimated, task_type=task_type, task_uuid=label))
 
     async def record(started: Task) -> None:
         await database_sync_to_async(record_call)(started, caller, client_uuid, checked.output_type)
@@ -162,7 +166,57 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     return None
 
 
-def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame:
+@dataclass
+class NotStoredYet:
+    """An input imageUUID that is none of the member's images, while tasks of theirs are still
+    storing results: it may be one the script was just handed (handlers.py pushes a result before
+    it is stored). `frame` is the refusal, should it not appear."""
+
+    frame: Frame
+
+
+#: How long a task naming an input image waits for it to be stored (see NotStoredYet).
+INPUT_WAIT_SECONDS = 30.0
+INPUT_POLL_SECONDS = 0.05
+
+
+async def _checked(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame:
+    """check(), waiting for an input image the script was handed but the portal has not stored yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + INPUT_WAIT_SECONDS
+    storing = True
+    while True:
+        checked = await database_sync_to_async(_usable_and_checked)(caller, task, task_type, label)
+        if not isinstance(checked, NotStoredYet):
+            return checked
+        if not storing or loop.time() >= deadline:
+            return checked.frame
+        # Checked once more after the last task ends: it may have stored the image since.
+        storing = await database_sync_to_async(_still_storing, thread_sensitive=False)(caller.key.user_id)
+        if storing:
+            await asyncio.sleep(INPUT_POLL_SECONDS)
+
+
+def _still_storing(user_id: int) -> bool:
+    return Task.objects.active().filter(user_id=user_id, feature=FEATURE).exists()
+
+
+def _usable_and_checked(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame | NotStoredYet:
+    return _key_refusal(caller, task_type, label) or check(caller, task, task_type, label)
+
+
+def _admissible(key: ApiKey, checked: Checked, task_type: str, defaults: Any) -> Decimal | Refused:
+    """The task's estimated cost, or the refusal of the key's rate limit or budget (in one trip to
+    the database: these run for every task a script starts)."""
+    refusal = limits.task_rate_refusal(key)
+    if refusal is not None:
+        return refusal
+    estimated = estimate(task_type, checked.params, checked.number_results, defaults=defaults,
+                         input_size=checked.input_size)
+    return keys.key_refusal(key, estimated) or estimated
+
+
+def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame | NotStoredYet:
     """The task's Runware parameters, or the validation error naming what is wrong."""
     key = caller.key
     output = RUN_TASK_TYPES[task_type]
@@ -202,7 +256,8 @@ def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> C
     try:
         params = _own_images(key.user, params, inputs=inputs)
     except _NotYours as missing:
-        return bad(missing.parameter, "That image is not one of yours in the portal. Use an imageUUID the portal returned.")
+        return NotStoredYet(bad(missing.parameter, "That image is not one of yours in the portal. "
+                                                   "Use an imageUUID the portal returned."))
     return Checked(params=params, number_results=count, delivery=delivery, output_type=output_type,
                    input_size=(inputs[0].width, inputs[0].height) if inputs else None)
 
@@ -244,7 +299,7 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
     budget held and its rate limit checked: two tasks of one key on two workers are weighed one
     after the other. Raises Refused (the task then ends unsent)."""
     with transaction.atomic():
-        EndpointCall.objects.create(
+        call = EndpointCall.objects.create(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
         )
@@ -252,6 +307,7 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
         refusal = limits.task_rate_refusal(caller.key, starting=True)
         if refusal is not None:
             raise refusal
+    remember_call(call)  # its results are handed on without reading it again (handlers.py)
 
 
 # ---------------------------------------------------------------------- reading results

@@ -179,18 +179,38 @@ def _answer(body: dict[str, Any], status: int) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
+#: How long a result's URL waits for its image to be stored: the script gets the URL as soon as
+#: Runware sends the result, while the portal is still fetching and storing the file (handlers.py).
+MEDIA_WAIT_SECONDS = 30.0
+MEDIA_POLL_SECONDS = 0.05
+
+
 @csrf_exempt  # GET only; no cookie is read
 @login_not_required
 @require_safe
-def media(request: HttpRequest, token: str, ext: str) -> HttpResponse:
-    """A result's file, for whoever holds its signed URL (until it expires; 404 once trashed)."""
+async def media(request: HttpRequest, token: str, ext: str) -> HttpResponse:
+    """A result's file, for whoever holds its signed URL (until it expires; 404 once trashed).
+
+    The URL names the image by the id it is stored under, and may come before the file is stored:
+    a signed id not stored yet is waited for (MEDIA_WAIT_SECONDS), then 404. The signature, not the
+    extension, names the image: the file is served with its own type."""
     try:
         image_id = protocol.image_from_token(token)
     except (signing.BadSignature, ValueError):
         raise Http404("No such image, or its link has expired.") from None
-    image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
-    if image is None or image.extension != ext:
+    find = database_sync_to_async(_image_row, thread_sensitive=False)
+    deadline = asyncio.get_running_loop().time() + MEDIA_WAIT_SECONDS
+    image = await find(image_id)
+    while image is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(MEDIA_POLL_SECONDS)
+        image = await find(image_id)
+    if image is None or image.deleted_at is not None:
         raise Http404("No such image, or its link has expired.")
-    response = StreamedFileResponse(image.file.open("rb"), content_type=image.content_type)
+    handle = await database_sync_to_async(image.file.open, thread_sensitive=False)("rb")
+    response = StreamedFileResponse(handle, content_type=image.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _image_row(image_id: Any) -> Image | None:
+    return Image.objects.filter(pk=image_id).first()

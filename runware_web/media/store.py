@@ -11,6 +11,7 @@ import errno
 import io
 import logging
 import os
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -83,13 +84,16 @@ def save_image(
     original_name: str = "",
     thumbnail: bytes | None = None,
     lazy_thumbnail: bool = False,
+    image_id: uuid.UUID | None = None,
 ) -> Image:
     """Store an image and its thumbnail and create its row (sync: call from a DB thread).
 
     `thumbnail`: the one an upload's check made from the pixels it decoded (media.uploads); the
     image is then not decoded again, only its header read. Without it, it is decoded to make one,
     unless `lazy_thumbnail`: then the gallery makes it when it is first shown (ensure_thumbnail),
-    for images handed on to a script, which must go fast and are seldom looked at one by one."""
+    for images handed on to a script, which must go fast and are seldom looked at one by one.
+    `image_id`: the id the image gets, when it was named before it was stored (the endpoint hands a
+    result on before storing it)."""
     with PILImage.open(io.BytesIO(data)) as picture:
         width, height = picture.size
         content_type = ALLOWED_FORMATS.get(picture.format or "", "image/png")
@@ -97,6 +101,7 @@ def save_image(
             picture.load()
             thumbnail = make_thumbnail(picture)
     image = Image(
+        id=image_id or uuid.uuid4(),
         user=user,
         task=task,
         source=source,

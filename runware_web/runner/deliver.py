@@ -4,7 +4,8 @@ Every path of a task (sync, async, stream, recovery) ends here. Results are char
 ledger before the feature sees them (Runware has billed them, whatever fails next), and a task is
 ended in its row before the feature hears of the end, so the HTML it returns shows the final state.
 A result the feature cannot store because the disk is full is kept (runner.waiting) and stored
-once there is room: billed, it is never dropped.
+once there is room: billed, it is never dropped. A feature may hear of a live call's result even
+earlier, as the SDK hands it over (`announce` → Handler.on_arrival), to pass it on before all this.
 """
 
 from __future__ import annotations
@@ -76,6 +77,17 @@ async def deliver(run: state.Run, task: Task, handler: Handler, items: list[dict
                 log.exception("Saving a result of task %s failed", task.pk)
                 html = ""
         await publish(task.user_id, task.feature, task.pk, html)
+
+
+def announce(task: Task, handler: Handler, item: dict[str, Any]) -> None:
+    """Tell the feature of an output the moment the SDK hands it over, before it is charged and
+    stored in arrival order (deliver): it may hand it on at once. Never raises."""
+    if item.get("status") == "error":
+        return
+    try:
+        handler.on_arrival(task, item)
+    except Exception:
+        log.exception("Handing on a result of task %s as it arrived failed", task.pk)
 
 
 async def _store(task: Task, handler: Handler, item: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from django.conf import settings
 from runware import RunOptions
 
 from runware_web.runner import state
-from runware_web.runner.deliver import deliver, fail, finish, prepare
+from runware_web.runner.deliver import announce, deliver, fail, finish, prepare
 from runware_web.runner.handlers import Handler
 from runware_web.runner.outcomes import forgotten, handled
 from runware_web.runner.publish import publish
@@ -60,8 +60,13 @@ async def execute_run(run: state.Run, task: Task) -> None:
         "includeCost": True,
         "deliveryMethod": task.delivery,
     }
+
+    def arrived(item: dict[str, Any]) -> None:
+        announce(task, handler, item)  # the feature may hand it on now; charged and stored in turn below
+        queue.put_nowait(("result", item))
+
     options = RunOptions(
-        on_result=lambda item: queue.put_nowait(("result", item)),
+        on_result=arrived,
         on_progress=lambda item: queue.put_nowait(("progress", item)),
         timeout=int(settings.RUNWARE_TIMEOUT * 1000),
     )

@@ -30,6 +30,16 @@ class Handler:
     for ordinary outcomes; if it does, the runner logs it and tells the member.
     """
 
+    def on_arrival(self, task: Task, item: dict[str, Any]) -> None:
+        """An output just came from Runware (in the SDK's callback, before it is charged and before
+        on_result stores it), for a feature that hands results on at once: the endpoint pushes the
+        item to the script, naming the image as it will be stored.
+
+        Not async: it runs before anything else of the task can (start background work for what
+        must wait); it must not store anything, and what it raises is logged and ignored. Only a
+        live call's outputs come here: those recovered after a drop or adopted from a dead worker
+        go to on_result alone, which must then hand them on itself."""
+
     async def on_result(self, task: Task, item: dict[str, Any]) -> str:
         """One finished output (an image, a caption…). Its cost is already in the ledger."""
         return ""
