@@ -165,6 +165,9 @@ async def test_thirty_submissions_at_once_admit_ten_and_never_overspend(upstream
             return admit_and_create(
                 user=alice, feature="spend-test", task_type="imageInference", params=PARAMS,
                 number_results=1, estimated_cost=KNOWN_COST, delivery="sync",
+                # Owned by this live worker, as a submit's are: a task of no worker is an orphan, and
+                # the runner's periodic scan would adopt and end it in the middle of the race.
+                worker=upstream.worker_id,
             )
         except Refused as refused:
             return refused
