@@ -20,9 +20,9 @@ from django.http import Http404
 
 from runware_web.chat import fragments
 from runware_web.chat.access import get_own_conversation
-from runware_web.chat.forms import MessageForm, SettingsForm
+from runware_web.chat.forms import EditForm, MessageForm, SettingsForm
 from runware_web.chat.models import Conversation
-from runware_web.chat.services import ChatError, regenerate, send_message, stop
+from runware_web.chat.services import ChatError, edit_message, regenerate, send_message, stop
 from runware_web.live.consumers import PortalConsumer
 from runware_web.live.frames import bind_frame
 
@@ -45,16 +45,42 @@ class ChatConsumer(PortalConsumer):
         conversation = await self._conversation(data)
         if conversation is None:
             return
-        form = bind_frame(MessageForm, data)
+        form = await database_sync_to_async(_bind_message)(conversation, data)
         if form.is_valid():
             try:
-                await send_message(user=self.user, conversation_id=conversation.pk, content=form.cleaned_data["content"])
+                await send_message(
+                    user=self.user,
+                    conversation_id=conversation.pk,
+                    content=form.cleaned_data["content"],
+                    model=form.cleaned_data["model"],
+                )
             except ChatError as error:
                 form.add_error("content", error.message)
             else:
                 await self.send_html(await database_sync_to_async(fragments.sent)(self.user, conversation))
                 return
         await self.send_html(await database_sync_to_async(fragments.composer_field)(conversation, form))
+
+    async def action_edit(self, data: dict[str, Any]) -> None:
+        conversation = await self._conversation(data)
+        if conversation is None:
+            return
+        form = bind_frame(EditForm, data)
+        if form.is_valid():
+            try:
+                turn = await edit_message(
+                    user=self.user,
+                    conversation_id=conversation.pk,
+                    message_id=form.cleaned_data["message"],
+                    content=form.cleaned_data["content"],
+                )
+            except ChatError as error:
+                form.add_error("content", error.message)
+            else:
+                await self.send_html(await database_sync_to_async(fragments.turn_started)(
+                    conversation, new=2, removed=turn.replaced))
+                return
+        await self.send_html(await database_sync_to_async(fragments.edit_form)(conversation, form))
 
     async def action_stop(self, data: dict[str, Any]) -> None:
         conversation = await self._conversation(data)
@@ -77,7 +103,7 @@ class ChatConsumer(PortalConsumer):
             await self.send_error(error.message)
             return
         await self.send_html(await database_sync_to_async(fragments.turn_started)(
-            conversation, new=1, removed=(turn.replaced,) if turn.replaced else ()))
+            conversation, new=1, removed=turn.replaced))
 
     async def action_settings(self, data: dict[str, Any]) -> None:
         conversation = await self._conversation(data)
@@ -102,6 +128,12 @@ class ChatConsumer(PortalConsumer):
                 return ""
 
         return await database_sync_to_async(run)()
+
+
+def _bind_message(conversation: Conversation, data: dict[str, Any]) -> MessageForm:
+    form = bind_frame(partial(MessageForm.for_conversation, conversation), data)
+    form.is_valid()  # the model choices read the team's rules: validate here, not in the event loop
+    return form
 
 
 def _save_settings(conversation: Conversation, data: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from runware_web.accounts.models import User
-from runware_web.chat.forms import MessageForm, SettingsForm
+from runware_web.chat.forms import EditForm, MessageForm, SettingsForm
 from runware_web.chat.models import Conversation, Message
 from runware_web.chat.services import thread_state
 
@@ -39,7 +39,7 @@ def sent(user: User, conversation: Conversation) -> str:
     conversation.refresh_from_db()  # sending gave it a title, and made it the newest
     context = {
         **_turn(conversation, new=2, removed=()),
-        "form": MessageForm(),
+        "form": MessageForm.for_conversation(conversation),
         "conversations": list(Conversation.objects.for_user(user)),
         "current": conversation,
     }
@@ -48,6 +48,17 @@ def sent(user: User, conversation: Conversation) -> str:
 
 def composer_field(conversation: Conversation, form: MessageForm) -> str:
     return _render("composer-field", {"conversation": conversation, "form": form})
+
+
+def edit_form(conversation: Conversation, form: EditForm) -> str:
+    """An edit that could not be sent: the edit form again, with what was typed and the reason."""
+    context = {
+        "conversation": conversation,
+        "message_id": form.data.get("message"),
+        "edit_text": form.data.get("content", ""),
+        "edit_form": form,
+    }
+    return _render("message-edit", context)
 
 
 def settings_form(conversation: Conversation, form: SettingsForm | None = None, *, saved: bool = False) -> str:
@@ -71,5 +82,7 @@ def ended(message: Message) -> str:
 
 def _turn(conversation: Conversation, *, new: int, removed: tuple[int, ...]) -> dict[str, Any]:
     state = thread_state(conversation)
-    first_turn = len(state["chat_messages"]) == new  # the empty-state note is still on the page
+    # The empty-state note is still on the page only when these are the thread's first messages (an
+    # edit of the first message replaces messages that were shown: the note is long gone).
+    first_turn = len(state["chat_messages"]) == new and not removed
     return {**state, "chat_messages": state["chat_messages"][-new:], "removed": removed, "first_turn": first_turn}

@@ -42,7 +42,7 @@ class ChatError(Exception):
 @dataclass(frozen=True)
 class Turn:
     reply: Message  # still streaming
-    replaced: int | None  # the reply it replaces (regenerate)
+    replaced: tuple[int, ...]  # the messages it replaces (regenerate: the reply; edit: the message on)
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,28 @@ class Plan:
     params: dict[str, Any]
     left_out: int
     estimate: Decimal
-    replacing: int | None
+    replacing: tuple[int, ...]
 
 
 # ---------------------------------------------------------------------- async entry points
 
 
-async def send_message(*, user: User, conversation_id: Any, content: str) -> Turn:
-    """Save the member's message and start the streamed reply."""
+async def send_message(*, user: User, conversation_id: Any, content: str, model: str = "") -> Turn:
+    """Save the member's message and start the streamed reply (with `model`, when the composer
+    changed it: the conversation keeps that model from this turn on)."""
+    if model:
+        await database_sync_to_async(_switch_model)(user, conversation_id, model)
     plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=content)
     reply = await _submit(user, plan, field="content", content=content)
-    return Turn(reply=reply, replaced=None)
+    return Turn(reply=reply, replaced=())
+
+
+async def edit_message(*, user: User, conversation_id: Any, message_id: Any, content: str) -> Turn:
+    """Send an edited version of one of the member's messages: it and everything after it are
+    replaced by the new message and a new reply (their costs stay in the ledger)."""
+    plan = await database_sync_to_async(_plan_turn)(user, conversation_id, content=content, edit_of=message_id)
+    reply = await _submit(user, plan, field="content", content=content)
+    return Turn(reply=reply, replaced=plan.replacing)
 
 
 async def regenerate(*, user: User, conversation_id: Any) -> Turn:
@@ -163,17 +174,32 @@ def new_conversation(user: User) -> Conversation:
     )
 
 
-def _plan_turn(user: User, conversation_id: Any, *, content: str | None) -> Plan:
+def _switch_model(user: User, conversation_id: Any, model: str) -> None:
+    conversation = get_own_conversation(user, conversation_id)
+    if conversation.model != model:
+        conversation.model = model
+        conversation.save(update_fields=["model"])
+
+
+def _plan_turn(user: User, conversation_id: Any, *, content: str | None, edit_of: Any = None) -> Plan:
     conversation = get_own_conversation(user, conversation_id)
     settle_interrupted(conversation)
     messages = visible_messages(conversation)
     if any(message.is_streaming for message in messages):
         raise ChatError(STILL_WRITING, field="content" if content is not None else "")
-    replacing = None
-    if content is None:  # regenerate
+    replacing: tuple[int, ...] = ()
+    if edit_of is not None:  # edit and resend: the edited message and everything after it go
+        position = next(
+            (i for i, m in enumerate(messages) if str(m.pk) == str(edit_of) and m.role == Message.Role.USER), None
+        )
+        if position is None:
+            raise ChatError("That message is no longer in this conversation. Reload the page.", field="content")
+        replacing = tuple(message.pk for message in messages[position:])
+        del messages[position:]
+    elif content is None:  # regenerate
         if not messages or messages[-1].role != Message.Role.ASSISTANT:
             raise ChatError("There is no reply to regenerate yet. Send a message first.")
-        replacing = messages.pop()
+        replacing = (messages.pop().pk,)
     history = [
         (message.role, message.content)
         for message in messages
@@ -200,15 +226,15 @@ def _plan_turn(user: User, conversation_id: Any, *, content: str | None) -> Plan
         params=params,
         left_out=fitted.left_out,
         estimate=estimate("textInference", params, 1),
-        replacing=replacing.pk if replacing else None,
+        replacing=replacing,
     )
 
 
 def _record_turn(plan: Plan, task: Any, *, content: str | None) -> Message:
     conversation = plan.conversation
     with transaction.atomic():
-        if plan.replacing is not None:
-            Message.objects.filter(pk=plan.replacing).update(replaced=True)
+        if plan.replacing:
+            Message.objects.filter(pk__in=plan.replacing).update(replaced=True)
         if content is not None:
             Message.objects.create(conversation=conversation, role=Message.Role.USER, content=content)
         reply = Message.objects.create(

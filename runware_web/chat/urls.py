@@ -12,6 +12,7 @@ urlpatterns = [
     path("<uuid:conversation_id>/settings/", views.save_settings, name="settings"),
     path("<uuid:conversation_id>/delete/", views.delete, name="delete"),
     path("<uuid:conversation_id>/send/", views.send, name="send"),
+    path("<uuid:conversation_id>/edit/", views.edit, name="edit"),
     path("<uuid:conversation_id>/stop/", views.stop_reply, name="stop"),
     path("<uuid:conversation_id>/regenerate/", views.regenerate_reply, name="regenerate"),
 ]

@@ -12,13 +12,40 @@
   }
   function toBottom() { window.scrollTo(0, document.documentElement.scrollHeight); }
 
-  // Enter sends the message, Shift+Enter starts a new line.
+  // Enter (or Ctrl/Cmd+Enter) sends the message, Shift+Enter starts a new line. In an edited
+  // message, where Enter adds a line, Ctrl/Cmd+Enter sends the edit.
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || !event.target.matches("[data-chat-input]")) return;
-    event.preventDefault();
-    var form = composer();
-    var send = form && form.querySelector(".composer-actions .btn-primary");
-    if (form && send && !send.disabled) form.requestSubmit(send);
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    var target = event.target;
+    if (target.matches("[data-chat-input]")) {
+      event.preventDefault();
+      var form = composer();
+      var send = form && form.querySelector(".composer-actions .btn-primary");
+      if (form && send && !send.disabled) form.requestSubmit(send);
+    } else if (target.matches("[data-chat-edit]") && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      target.form.requestSubmit();
+    }
+  });
+
+  // Copy buttons: a code block's code, a message's text (a reply's Markdown source).
+  function copied(button, ok) {
+    var label = button.textContent;
+    button.textContent = ok ? "Copied" : "Copy failed";
+    setTimeout(function () { button.textContent = label; }, 1500);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-code], [data-copy-message]");
+    if (!button) return;
+    var text;
+    if (button.matches("[data-copy-code]")) {
+      text = button.parentElement.querySelector("pre").innerText;
+    } else {
+      var message = button.closest(".message");
+      var source = message.querySelector("template[data-copy-source]");
+      text = source ? source.content.textContent : message.querySelector(".message-body").innerText;
+    }
+    navigator.clipboard.writeText(text).then(function () { copied(button, true); }, function () { copied(button, false); });
   });
 
   // One message per press: a second Send before the server answered would send it twice.

@@ -349,7 +349,7 @@ async def test_invalid_settings_are_shown_next_to_the_field_and_nothing_is_saved
     assert "Ensure this value is greater than or equal to 1" in frame
     assert "Ensure this value is less than or equal to 2" in frame
     assert "Be brief</textarea>" in frame  # what was typed is kept
-    assert (await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)).model == conversation.model
+    assert (await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)).system_prompt == ""
 
     await ws.send_json_to({
         "action": "settings", "conversation": str(conversation.pk),
@@ -357,8 +357,7 @@ async def test_invalid_settings_are_shown_next_to_the_field_and_nothing_is_saved
     })
     assert "Saved" in await ws.receive_from()
     saved = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
-    assert (saved.model, saved.max_tokens, saved.temperature, saved.system_prompt) == (
-        "openai:gpt@5-mini", 200, 0.2, "Be brief")
+    assert (saved.max_tokens, saved.temperature, saved.system_prompt) == (200, 0.2, "Be brief")
     await ws.disconnect()
 
 
@@ -382,7 +381,7 @@ async def test_a_number_as_a_message_is_sent_as_its_text_as_a_form_post_would_be
 
 def field_with_error(frame: str) -> str:
     """The one field of a fragment that shows an error, with its input and its messages."""
-    fields = re.findall(r'<div[^>]*class="field has-error">.*?</div>', frame, re.S)
+    fields = re.findall(r'<div[^>]*class="field[^"]*has-error[^"]*">.*?</div>', frame, re.S)
     assert len(fields) == 1, frame
     return html.unescape(fields[0])
 
@@ -398,16 +397,16 @@ async def test_a_structure_is_refused_next_to_its_field_and_the_other_values_are
     frame = await ws.receive_from()
     field = field_with_error(frame)
     assert 'name="systemPrompt"' in field and STRUCTURE_ERROR in field and "{'text'" not in field
-    assert 'value="openai:gpt@5-mini" selected' in frame and 'value="200"' in frame and 'value="0.2"' in frame
+    assert 'value="200"' in frame and 'value="0.2"' in frame
     assert "Nothing was saved" in frame
     saved = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
-    assert (saved.model, saved.max_tokens, saved.system_prompt) == (
-        conversation.model, conversation.max_tokens, "Answer like a pirate.")
+    assert (saved.max_tokens, saved.system_prompt) == (conversation.max_tokens, "Answer like a pirate.")
 
     await ws.send_json_to({"action": "send", "conversation": str(conversation.pk), "content": ["Hello"]})
     frame = await ws.receive_from()
+    assert f'id="composer-field-{conversation.pk}"' in frame
     field = field_with_error(frame)
-    assert f'id="composer-field-{conversation.pk}"' in field and STRUCTURE_ERROR in field
+    assert 'name="content"' in field and STRUCTURE_ERROR in field
     assert "Write a message first." not in field  # it was not empty: it was not a message
     assert not await database_sync_to_async(conversation.messages.exists)()
 
@@ -475,3 +474,50 @@ async def test_a_reconnecting_page_is_sent_the_current_thread(upstream):
     assert f'id="msg-{reply.pk}"' in frame and "Writing…" not in frame
     assert body_text(frame, reply.pk) == visible(saved.content) and "gravity" in saved.content.lower()
     await again.disconnect()
+
+
+# ---------------------------------------------------------------------- edit and resend
+
+
+async def test_an_edited_message_replaces_itself_and_what_followed_and_only_the_members_own(upstream, slow_stream):
+    alice = await acreate_user("alice")
+    mallory = await acreate_user("mallory")
+    conversation = await acreate_conversation(alice)
+    theirs = await acreate_conversation(mallory)
+    ws = await connect(alice, conversation)
+    first = await send(ws, conversation, "Name a colour")
+    await frames_until(ws, lambda f: has_ended(f, first.pk))
+    question = await database_sync_to_async(conversation.messages.get)(role="user")
+
+    slow_stream(0.05)
+    second = await send(ws, conversation, "Name a fruit")  # still being written: an edit must wait
+    await ws.send_json_to({"action": "edit", "conversation": str(conversation.pk),
+                           "message": question.pk, "content": "Name a planet"})
+    frame = await frames_until(ws, lambda f: f'id="msg-{question.pk}-edit"' in f)
+    assert "A reply is still being written" in frame[-1] and "Name a planet</textarea>" in frame[-1]
+    await ws.send_json_to({"action": "stop", "conversation": str(conversation.pk)})
+    await frames_until(ws, lambda f: has_ended(f, second.pk))
+    slow_stream(0.0)
+
+    # Mallory's socket cannot edit Alice's message through her own conversation.
+    spy = await connect(mallory, theirs)
+    await spy.send_json_to({"action": "edit", "conversation": str(theirs.pk),
+                            "message": question.pk, "content": "pwned"})
+    assert "no longer in this conversation" in await spy.receive_from()
+    await spy.disconnect()
+
+    await ws.send_json_to({"action": "edit", "conversation": str(conversation.pk),
+                           "message": question.pk, "content": "Name a planet"})
+    frame = await ws.receive_from(timeout=10)
+    for gone in (question.pk, first.pk, second.pk):
+        assert f'<div id="msg-{gone}" hx-swap-oob="delete">' in frame
+    reply = await latest_reply(conversation)
+    await frames_until(ws, lambda f: has_ended(f, reply.pk))
+    await upstream.wait(reply.task_id)
+    sent = (await reload(reply)).task.params["messages"]
+    assert sent == [{"role": "user", "content": "Name a planet"}]  # the replaced turns are not sent
+    visible_messages = await database_sync_to_async(
+        lambda: list(conversation.messages.filter(replaced=False).values_list("content", flat=True)))()
+    assert visible_messages[0] == "Name a planet" and len(visible_messages) == 2
+    assert await charges_of(first.task_id)  # what was replaced was billed, and stays in the ledger
+    await ws.disconnect()

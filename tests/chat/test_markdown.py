@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +20,7 @@ def test_raw_html_in_a_reply_is_shown_as_text():
 def test_code_blocks_lists_and_links_render():
     html = render_markdown("Steps:\n\n1. **Plan**\n2. Build\n\n```python\nprint('<b>')\n```\n\n[docs](https://runware.ai)")
     assert "<ol>" in html and "<strong>Plan</strong>" in html
-    assert "<pre><code>print('&lt;b&gt;')\n</code></pre>" in html
+    assert "<pre><code class=\"language-python\">" in html and "&lt;b&gt;" in html and "<b>" not in html
     assert '<a href="https://runware.ai" rel="noopener noreferrer nofollow">docs</a>' in html
 
 
@@ -29,12 +31,26 @@ def test_links_other_than_http_https_and_mailto_lose_their_target():
     assert 'href="mailto:x@example.com"' in html
 
 
+def test_code_is_highlighted_by_token_and_gets_a_copy_button():
+    html = render_markdown("```python\nimport os\n```\n\n```\nplain <i>\n```")
+    assert '<span class="kn">import</span>' in html  # Pygments' token classes (static/css/highlight.css)
+    assert html.count('<button type="button" class="btn btn-small copy-code" data-copy-code>Copy code</button>') == 2
+    assert "<pre><code>plain &lt;i&gt;" in html  # no language: not highlighted, still escaped
+
+
+def test_a_model_cannot_forge_classes_or_buttons():
+    html = render_markdown('<span class="k">x</span> <button onclick="x()">b</button>\n\n```js" onclick="y\n1\n```')
+    assert "<span" not in html and "&lt;button onclick" in html
+    assert not re.search(r"<[^>]*onclick", html)  # in a tag, never: only as text
+
+
 def test_images_are_not_loaded_from_a_reply():
     assert "<img" not in render_markdown("![tracker](https://evil.example/pixel.png)")
 
 
 def test_an_unfinished_reply_renders_while_it_streams():
-    assert "<pre><code>def f():" in render_markdown("Here:\n\n```python\ndef f():")
+    html = render_markdown("Here:\n\n```python\ndef f():")
+    assert '<pre><code class="language-python"><span class="k">def</span>' in html
 
 
 @settings(max_examples=200, deadline=None)

@@ -103,16 +103,30 @@ def test_a_blank_title_is_refused_next_to_the_field(alice_client, user):
 def test_settings_over_plain_post(alice_client, user):
     conversation = make_conversation(user)
     bad = alice_client.post(f"/chat/{conversation.pk}/settings/", {
-        "model": "not:a@model", "maxTokens": "10", "temperature": "0.5", "systemPrompt": "Be terse"})
+        "maxTokens": "0", "temperature": "0.5", "systemPrompt": "Be terse"})
     assert bad.status_code == 400
     page = bad.content.decode()
-    assert "Pick one of the listed text models." in page and "Be terse</textarea>" in page
+    assert "Ensure this value is greater than or equal to 1" in page and "Be terse</textarea>" in page
     good = alice_client.post(f"/chat/{conversation.pk}/settings/", {
-        "model": "anthropic:claude@haiku-4.5", "maxTokens": "10", "temperature": "0.5", "systemPrompt": "Be terse"})
+        "maxTokens": "10", "temperature": "0.5", "systemPrompt": "Be terse"})
     assert good.status_code == 302
     conversation.refresh_from_db()
-    assert (conversation.model, conversation.max_tokens, conversation.system_prompt) == (
-        "anthropic:claude@haiku-4.5", 10, "Be terse")
+    assert (conversation.max_tokens, conversation.system_prompt) == (10, "Be terse")
+
+
+@pytest.mark.django_db
+def test_the_composer_offers_only_the_models_the_teams_rules_allow(alice_client, user):
+    from runware_web.accounts.models import Team
+
+    conversation = make_conversation(user, model="openai:gpt@5-mini")
+    page = alice_client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert 'value="anthropic:claude@haiku-4.5"' in page  # the control: unruled, every text model
+    user.team = Team.objects.create(name="Openers", allowed_models="openai:")
+    user.save(update_fields=["team"])
+    page = alice_client.get(f"/chat/{conversation.pk}/").content.decode()
+    composer = page[page.index('id="composer"'):]
+    assert 'value="openai:gpt@5-mini" selected' in composer and 'value="openai:gpt@5-nano"' in composer
+    assert "anthropic:" not in composer and "google:" not in composer
 
 
 @pytest.mark.django_db(transaction=True)
