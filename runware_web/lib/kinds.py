@@ -24,6 +24,16 @@ LEGACY = {
 }
 
 
+# What one result of a task is called, where it is not an image.
+RESULT_NOUNS = {"videoInference": ("video", "videos"), "audioInference": ("clip", "clips"), "3dInference": ("3D model", "3D models")}
+
+
+def results_label(task_type: str, count: int) -> str:
+    """"1 image", "3 videos", "2 clips"…: a task's saved results, named for what they are."""
+    one, many = RESULT_NOUNS.get(current_type(task_type), ("image", "images"))
+    return f"{count} {one if count == 1 else many}"
+
+
 def current_type(task_type: str) -> str:
     """The current name of a task type (a legacy name as today's)."""
     return LEGACY.get(task_type, task_type)
