@@ -117,7 +117,8 @@ class Image(models.Model):
     @property
     def extension(self) -> str:
         return {"image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4", "video/webm": "webm",
-                "video/quicktime": "mov"}.get(self.content_type, "png")
+                "video/quicktime": "mov", "audio/mpeg": "mp3", "audio/wav": "wav", "audio/ogg": "ogg",
+                "audio/flac": "flac", "model/gltf-binary": "glb"}.get(self.content_type, "png")
 
     @property
     def is_video(self) -> bool:

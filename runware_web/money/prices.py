@@ -79,6 +79,48 @@ VIDEO_PRICES: dict[str, VideoPrice] = {
 }
 UNKNOWN_VIDEO_MODEL = VideoPrice(Decimal("0.4"), 10)
 
+
+@dataclass(frozen=True)
+class AudioPrice:
+    """What an audio model charges: speech per 1000 characters of its text; music and sound per
+    second, with the length it makes when not told."""
+
+    per_unit: Decimal
+    speech: bool
+    default_duration: int = 0
+
+
+# The simulator's audio models (docs/simulator.md, "Video, audio and 3D"). A model not listed: a
+# speech request (one with `speech`) priced like the dearest voice, anything else like the dearest
+# music per second for the longest default.
+AUDIO_PRICES: dict[str, AudioPrice] = {
+    "minimax:speech@2.8": AudioPrice(Decimal("0.06"), speech=True),
+    "elevenlabs:25@1": AudioPrice(Decimal("0.05"), speech=True),
+    "inworld:tts@2": AudioPrice(Decimal("0.01"), speech=True),
+    "xai:tts@0": AudioPrice(Decimal("0.015"), speech=True),
+    "google:gemini@3.1-flash-tts": AudioPrice(Decimal("0.02"), speech=True),
+    "alibaba:qwen@3-tts-1.7b-customvoice": AudioPrice(Decimal("0.008"), speech=True),
+    "alibaba:qwen@3-tts-1.7b-voicedesign": AudioPrice(Decimal("0.01"), speech=True),
+    "minimax:music@2.6": AudioPrice(Decimal("0.001"), speech=False, default_duration=60),
+    "elevenlabs:1@1": AudioPrice(Decimal("0.002"), speech=False, default_duration=30),
+    "runware:ace-step@v1.5-turbo": AudioPrice(Decimal("0.0002"), speech=False, default_duration=30),
+    "mirelo:1@1": AudioPrice(Decimal("0.001"), speech=False, default_duration=10),
+}
+UNKNOWN_SPEECH_MODEL = AudioPrice(Decimal("0.06"), speech=True)
+UNKNOWN_SOUND_MODEL = AudioPrice(Decimal("0.002"), speech=False, default_duration=60)
+
+# The simulator's 3D models: a flat price per model. A model not listed: the dearest listed.
+THREE_D_PRICES: dict[str, Decimal] = {
+    "tencent:hunyuan-3d@3.1-rapid": Decimal("0.1"),
+    "tencent:hunyuan-3d@3.1-pro": Decimal("0.3"),
+    "microsoft:trellis-2@4b": Decimal("0.0256"),
+    "meta:sam@3d": Decimal("0.05"),
+    "hyper3d:rodin@gen-2": Decimal("0.4"),
+    "meshy:meshy@6": Decimal("0.2"),
+    "tripo:v3.1@0": Decimal("0.2"),
+}
+UNKNOWN_3D_MODEL = Decimal("0.4")
+
 # A model whose defaults are unknown (Runware does not know it, or cannot be reached and nothing is
 # cached): the most steps and the largest default size any architecture runs with (docs/simulator.md:
 # sdxl 30 steps; 1024 × 1024 for every architecture but sd1x's 512 × 512).
@@ -260,6 +302,28 @@ def _video_price(params: dict[str, Any], input_size: Size | None = None) -> Deci
     return price.per_second * seconds
 
 
+def _audio_price(params: dict[str, Any], input_size: Size | None = None) -> Decimal:
+    """One clip: speech by the characters of its text, music and sound by the second."""
+    price = _audio_model_price(params)
+    if price.speech:
+        text = str((params.get("speech") or {}).get("text") or "")
+        return (price.per_unit * len(text) / 1000).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    seconds = Decimal(str(_number(params.get("duration"), price.default_duration)))
+    return (price.per_unit * seconds).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def _audio_model_price(params: dict[str, Any]) -> AudioPrice:
+    known = AUDIO_PRICES.get(_model(params))
+    if known is not None:
+        return known
+    return UNKNOWN_SPEECH_MODEL if isinstance(params.get("speech"), dict) else UNKNOWN_SOUND_MODEL
+
+
+def _three_d_price(params: dict[str, Any], input_size: Size | None = None) -> Decimal:
+    """One 3D model: its model's flat price."""
+    return THREE_D_PRICES.get(_model(params), UNKNOWN_3D_MODEL)
+
+
 def _each(amount: Decimal) -> Pricer:
     return lambda params, input_size: amount
 
@@ -270,6 +334,8 @@ TABLE: dict[str, Pricer] = {
     "upscale": _upscale_price,
     "textInference": _text_price,
     "videoInference": _video_price,
+    "audioInference": _audio_price,
+    "3dInference": _three_d_price,
     "caption": _each(CAPTION),
     "promptEnhance": _each(PROMPT_ENHANCE_PER_VERSION),
     "removeBackground": _each(REMOVE_BACKGROUND),
@@ -336,6 +402,13 @@ def _videos(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Rece
                      if _shape("videoInference", task_params, None) == wanted])
 
 
+def _clips(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
+    """Clips of the same text length or duration (speech is priced per character, the rest per second)."""
+    wanted = _shape("audioInference", params, None)
+    return _highest([(cost, count) for task_params, cost, count in rows
+                     if _shape("audioInference", task_params, None) == wanted])
+
+
 def _replies(rows: Rows, params: dict[str, Any], input_size: Size | None) -> Recent | None:
     """The table's price, raised by as much as recent replies of the model cost above theirs.
 
@@ -357,6 +430,7 @@ LEARNERS: dict[str, Callable[[Rows, dict[str, Any], Size | None], Recent | None]
     "upscale": _upscales,
     "textInference": _replies,
     "videoInference": _videos,
+    "audioInference": _clips,
 }
 
 
@@ -399,6 +473,11 @@ def _shape(task_type: str, params: dict[str, Any], input_size: Size | None) -> t
     if kind == "videoInference":
         price = VIDEO_PRICES.get(_model(params), UNKNOWN_VIDEO_MODEL)
         return (_number(params.get("duration"), price.default_duration),)
+    if kind == "audioInference":
+        audio = _audio_model_price(params)
+        if audio.speech:
+            return ("speech", len(str((params.get("speech") or {}).get("text") or "")))
+        return ("seconds", _number(params.get("duration"), audio.default_duration))
     return ()
 
 

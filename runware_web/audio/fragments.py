@@ -1,0 +1,49 @@
+"""What the Audio page pushes over its socket: partials of "audio/index.html".
+
+Each top-level element carries the id of the element it replaces (htmx's ws extension swaps them
+out-of-band). Sync: call from a DB thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from runware_web.accounts.models import User
+from runware_web.audio.forms import AudioForm
+from runware_web.audio.services import card_for, recent_cards
+from runware_web.upstream.errors import UpstreamError
+from runware_web.upstream.models import Task
+
+PAGE = "audio/index.html"
+# Runware names speech's fields `speech.text` and `speech.voice`; the form, `text` and `voice`.
+_FIELDS = {"speech.text": "text", "speech.voice": "voice", "speech": "text"}
+
+
+def _render(partial: str, context: dict[str, Any]) -> str:
+    return render_to_string(f"{PAGE}#{partial}", context)
+
+
+def results(user: User) -> str:
+    return _render("results", {"cards": recent_cards(user)})
+
+
+def card(task: Task, progress: int | None = None) -> str:
+    return _render("card", {"card": card_for(task, progress)})
+
+
+def new_card(task: Task) -> str:
+    return _render("card", {"card": card_for(task), "prepend": True})
+
+
+def answer(form: AudioForm, refusal: str = "") -> str:
+    """Every error box of the form (emptied where valid), and the line next to the button."""
+    return _render("answer", {"errors": form.errors_by_id(), "feedback": refusal})
+
+
+def failure(task: Task, error: UpstreamError) -> str:
+    """A failed clip, and Runware's complaint next to the field it names."""
+    name = _FIELDS.get(error.parameter, error.parameter)
+    errors = {f"errors-{name}": [error.message]} if name in AudioForm.base_fields else {}
+    return _render("failure", {"card": card_for(task), "errors": errors})

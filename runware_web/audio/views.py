@@ -1,0 +1,41 @@
+"""The Audio page (the form and the recent clips; the rest happens over its socket) and its estimate."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.audio import services
+from runware_web.audio.catalogue import DEFAULT_MODEL, MODELS, page_data
+from runware_web.audio.forms import AudioForm
+
+
+@require_safe
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "audio/index.html",
+        {
+            "form": AudioForm(),
+            "cards": services.recent_cards(request.user),
+            "models": MODELS.values(),
+            "model_data": page_data(),
+            "shown": MODELS[DEFAULT_MODEL].fields,
+            "estimate": services.estimate_for(AudioForm(_initial())),
+        },
+    )
+
+
+@require_safe
+def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The cost line for the form as it stands (htmx asks on every change)."""
+    form = AudioForm(request.GET)
+    return render(request, "audio/index.html#estimate", {"estimate": services.estimate_for(form)})
+
+
+def _initial() -> dict[str, object]:
+    form = AudioForm()
+    # Speech is priced by its text: until there is some, the page asks for it rather than guessing.
+    return {name: field.initial for name, field in form.fields.items() if field.initial is not None}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ThreeDConfig(AppConfig):
+    name = "runware_web.threed"
+    label = "threed"

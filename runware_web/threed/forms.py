@@ -1,0 +1,89 @@
+"""The 3D page's form: a model from a prompt, or from one of the member's images, checked against
+the chosen model before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from runware_web.accounts.models import User
+from runware_web.media.models import Image
+from runware_web.media.refs import image_ref
+from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
+
+MAX_MODELS = 4
+IMAGE_CHOICES = 40  # the member's newest images offered as a starting point
+
+
+def starting_images(user: User) -> list[Image]:
+    """The member's newest images (not videos, clips or models) a 3D model may start from."""
+    return list(
+        Image.objects.for_user(user)
+        .visible()
+        .filter(media_type=Image.MediaType.IMAGE)
+        .order_by("-created_at", "-id")[:IMAGE_CHOICES]
+    )
+
+
+class ThreeDForm(forms.Form):
+    model = forms.ChoiceField(
+        choices=[(air, model.label) for air, model in MODELS.items()], initial=DEFAULT_MODEL
+    )
+    positivePrompt = forms.CharField(
+        label="Prompt",
+        required=False,
+        max_length=3000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What to build; optional when you start from an image.",
+    )
+    image = forms.ChoiceField(
+        label="Start from an image",
+        required=False,
+        help_text="One of your newest images: the model rebuilds what it shows.",
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Leave empty for a random one."
+    )
+    numberResults = forms.IntegerField(label="Models", min_value=1, max_value=MAX_MODELS, initial=1)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.images = {str(image.pk): image for image in starting_images(user)}
+        self.fields["image"].choices = [("", "None: from the prompt")] + [
+            (key, f"{image.summary} ({image.created_at:%d %b %H:%M})") for key, image in self.images.items()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        model = MODELS.get(data.get("model", ""))
+        if model is None:
+            return data
+        prompt, image = data.get("positivePrompt", "").strip(), data.get("image")
+        if model.needs_image and not image and "image" not in self.errors:
+            self.add_error("image", f"{model.name} builds 3D from an image: choose one.")
+        elif not image and len(prompt) < 2 and "positivePrompt" not in self.errors:
+            self.add_error("positivePrompt", "Describe what to build, or start from an image.")
+        return data
+
+    def params(self) -> dict[str, Any]:
+        """Runware's parameters for this request (the form must be valid). The image goes as a
+        reference to the member's image, which the runner swaps for its bytes just before sending."""
+        data = self.cleaned_data
+        params: dict[str, Any] = {
+            "model": data["model"],
+            "numberResults": data["numberResults"],
+            "outputFormat": "GLB",
+            "outputType": "URL",
+        }
+        if data["positivePrompt"].strip():
+            params["positivePrompt"] = data["positivePrompt"]
+        if data.get("image"):
+            params["inputs"] = {"image": image_ref(self.images[data["image"]])}
+        if data.get("seed") is not None:
+            params["seed"] = data["seed"]
+        return params
+
+    def errors_by_id(self) -> dict[str, list[str]]:
+        """Every field's error box (empty for a valid field), by the id of its element."""
+        return {f"errors-{name}": list(self.errors.get(name, [])) for name in self.fields}

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from runware_web.threed import views
+
+app_name = "threed"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("estimate", views.estimate, name="estimate"),
+]
