@@ -52,8 +52,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return start, end
 
 
-def ranged_file_response(request: HttpRequest, handle: IO[bytes], *, size: int, content_type: str,
-                         **extra: Any) -> HttpResponse:
+def ranged_file_response(
+    request: HttpRequest, handle: IO[bytes], *, size: int, content_type: str, **extra: Any
+) -> HttpResponse:
     """The file (200), the part the request's Range asks for (206), or 416."""
     wanted = parse_range(request.headers.get("Range", ""), size)
     if wanted is False:

@@ -46,7 +46,10 @@ async def download(url: str) -> str:
     fd, path = tempfile.mkstemp(prefix="runware-video-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            async with aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session, session.get(url) as response:
+            async with (
+                aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session,
+                session.get(url) as response,
+            ):
                 response.raise_for_status()
                 async for block in response.content.iter_chunked(_BLOCK):
                     handle.write(block)
@@ -80,23 +83,42 @@ def save_video(
     seed: int | None = None,
     cost: Decimal | None = None,
     runware_uuid: str = "",
+    kind: str = Image.Kind.GENERATED,
+    source: Image | None = None,
 ) -> Image:
-    """Store a video (a file on disk, copied in blocks) and its poster, and create its row (sync)."""
+    """Store a video (a file on disk, copied in blocks) and its poster, and create its row (sync).
+    `kind` and `source`: a video a tool made from another (upscaled, background removed)."""
     info = probe(path)
     extension = os.path.splitext(url.split("?", 1)[0])[1].lstrip(".").lower() or "mp4"
     video = Image(
-        user=user, task=task, kind=Image.Kind.GENERATED, media_type=Image.MediaType.VIDEO,
-        content_type=_CONTENT_TYPES.get(extension, "video/mp4"), width=info.width, height=info.height,
-        duration=info.duration, size_bytes=os.path.getsize(path), prompt=prompt, model=model[:200],
-        seed=seed, cost=cost, runware_uuid=runware_uuid[:64], created_at=timezone.now(),
+        user=user,
+        task=task,
+        source=source,
+        kind=kind,
+        media_type=Image.MediaType.VIDEO,
+        content_type=_CONTENT_TYPES.get(extension, "video/mp4"),
+        width=info.width,
+        height=info.height,
+        duration=info.duration,
+        size_bytes=os.path.getsize(path),
+        prompt=prompt,
+        model=model[:200],
+        seed=seed,
+        cost=cost,
+        runware_uuid=runware_uuid[:64],
+        created_at=timezone.now(),
     )
     names = []
     try:
-        names.append((video.file.storage, video.file.field.generate_filename(video, f"{video.id}.{video.extension}")))
+        names.append(
+            (video.file.storage, video.file.field.generate_filename(video, f"{video.id}.{video.extension}"))
+        )
         with open(path, "rb") as handle:
             video.file.save(f"{video.id}.{video.extension}", File(handle), save=False)
         if info.poster is not None:
-            names.append((video.thumbnail.storage, video.thumbnail.field.generate_filename(video, f"{video.id}.webp")))
+            names.append(
+                (video.thumbnail.storage, video.thumbnail.field.generate_filename(video, f"{video.id}.webp"))
+            )
             video.thumbnail.save(f"{video.id}.webp", ContentFile(info.poster), save=False)
     except OSError as exc:
         for storage, name in names:

@@ -41,6 +41,16 @@ def answer(form: VideoForm, refusal: str = "") -> str:
 
 
 def failure(task: Task, error: UpstreamError) -> str:
-    """A failed video, and Runware's complaint next to the field it names."""
-    errors = {f"errors-{error.parameter}": [error.message]} if error.parameter in VideoForm.base_fields else {}
+    """A failed video, and Runware's complaint next to the field it names (a frame image's complaint
+    next to the first frame). A video tool's failure is on its card only."""
+    field = (
+        "firstFrame"
+        if error.parameter.startswith(("inputs.frameImages", "inputs.image"))
+        else error.parameter
+    )
+    errors = (
+        {f"errors-{field}": [error.message]}
+        if field in VideoForm.base_fields and task.task_type == "videoInference"
+        else {}
+    )
     return _render("failure", {"card": card_for(task), "errors": errors})

@@ -1,4 +1,5 @@
-"""What happens to a video task's outcomes: each video stored (streamed), its card pushed live."""
+"""What happens to a video task's outcomes: each video stored (streamed), a caption kept, its card
+pushed live. Video tools (caption, upscale, remove background) are video tasks too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from runware_web.runner import Handler
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
 from runware_web.video import fragments, services
+from runware_web.video.models import VideoCaption
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ class VideoHandler(Handler):
     """The runner's handler of "video" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
     async def on_result(self, task: Task, item: dict[str, Any]) -> str:
+        if task.task_type == "caption":
+            await database_sync_to_async(services.store_caption)(task, item)
+            return await database_sync_to_async(fragments.card)(task)
         url = item.get("videoURL")
         if not url:
             log.error("Video %s of task %s came without a URL", item.get("videoUUID"), task.pk)
@@ -55,4 +60,6 @@ class VideoHandler(Handler):
         return await database_sync_to_async(fragments.failure)(task, error)
 
     async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
+        if task.task_type == "caption":
+            return await database_sync_to_async(VideoCaption.objects.filter(task_id=task.pk).exists)()
         return await database_sync_to_async(services.is_stored)(task.pk, str(item.get("videoUUID") or ""))

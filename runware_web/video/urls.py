@@ -7,4 +7,6 @@ app_name = "video"
 urlpatterns = [
     path("", views.index, name="index"),
     path("estimate", views.estimate, name="estimate"),
+    path("settings", views.model_settings, name="settings"),
+    path("frame", views.upload_frame, name="upload_frame"),
 ]

@@ -1,30 +1,103 @@
-"""The Video page (the form and the recent videos; the rest happens over its socket) and its estimate."""
+"""The Video page (the form and the recent videos; the rest happens over its socket), its estimate,
+the form's settings re-drawn for the chosen model, and frame pictures uploaded from the form."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from typing import Any
+
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.media.models import Image
+from runware_web.media.store import save_image
 from runware_web.video import services
 from runware_web.video.catalogue import MODELS
-from runware_web.video.forms import VideoForm
+from runware_web.video.forms import FRAMES, FrameUploadForm, VideoForm
+
+PAGE = "video/index.html"
+NO_UPLOAD_ERRORS: dict[str, list[str]] = {f"{name}Upload": [] for name in FRAMES}
 
 
 @require_safe
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return render(request, "video/index.html", {
-        "form": VideoForm(), "cards": services.recent_cards(request.user), "models": MODELS.values(),
-        "estimate": services.estimate_for(VideoForm(_initial())),
-    })
+    return render(
+        request,
+        PAGE,
+        {
+            "form": VideoForm(user=request.user),
+            "cards": services.recent_cards(request.user),
+            "estimate": services.estimate_for(VideoForm(_initial(), user=request.user)),
+            "upload_errors": NO_UPLOAD_ERRORS,
+        },
+    )
 
 
 @require_safe
 def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The cost line for the form as it stands (htmx asks on every change)."""
-    form = VideoForm(request.GET)
-    return render(request, "video/index.html#estimate", {"estimate": services.estimate_for(form)})
+    form = VideoForm(request.GET, user=request.user)
+    return render(request, f"{PAGE}#estimate", {"estimate": services.estimate_for(form)})
+
+
+@require_safe
+def model_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The form's settings for the model chosen (htmx asks when the model or a frame changes).
+
+    Everything typed is kept; a duration or size the new model does not make becomes its default."""
+    values = _values(request.GET)
+    if request.headers.get("HX-Trigger-Name") == "model":
+        _fit_to_model(values)
+    return _settings(request, values, NO_UPLOAD_ERRORS)
+
+
+@require_POST
+def upload_frame(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A picture uploaded for the first or last frame: checked, kept in the gallery, then picked."""
+    values = _values(request.POST)
+    upload = FrameUploadForm(request.POST, request.FILES)
+    if upload.is_valid():
+        for name in FRAMES:
+            checked = upload.cleaned_data.get(f"{name}Upload")
+            if checked:
+                image = save_image(
+                    user=request.user,
+                    data=checked.data,
+                    kind=Image.Kind.UPLOADED,
+                    original_name=checked.name,
+                    thumbnail=checked.thumbnail,
+                )
+                values[name] = str(image.pk)
+    errors = {f"{name}Upload": upload.errors.get(f"{name}Upload", []) for name in FRAMES}
+    return _settings(request, values, errors)
+
+
+def _settings(
+    request: AuthenticatedHttpRequest, values: dict[str, Any], upload_errors: dict[str, list[str]]
+) -> HttpResponse:
+    form = VideoForm(initial=values, user=request.user)
+    return render(request, f"{PAGE}#settings", {"form": form, "upload_errors": upload_errors})
+
+
+def _values(data: QueryDict) -> dict[str, Any]:
+    return {name: data.get(name) for name in VideoForm.base_fields if name in data}
+
+
+def _fit_to_model(values: dict[str, Any]) -> None:
+    model = MODELS.get(str(values.get("model") or ""))
+    if model is None:
+        return
+    try:
+        if int(values.get("duration") or 0) not in model.durations:
+            values["duration"] = model.duration
+    except ValueError:
+        pass
+    try:
+        if (int(values.get("width") or 0), int(values.get("height") or 0)) not in model.sizes:
+            values["width"], values["height"] = model.size
+    except ValueError:
+        pass
 
 
 def _initial() -> dict[str, object]:

@@ -27,8 +27,13 @@ def mp4_file(path, seconds: int = 2, fps: int = 12, size: tuple[int, int] = (96,
 
 @pytest.fixture
 def video(user, tmp_path) -> Image:
-    return save_video(user=user, path=mp4_file(tmp_path / "clip.mp4"), url="https://x/clip.mp4",
-                      prompt="a spinning top", model="bytedance:seedance@2.0-fast")
+    return save_video(
+        user=user,
+        path=mp4_file(tmp_path / "clip.mp4"),
+        url="https://x/clip.mp4",
+        prompt="a spinning top",
+        model="bytedance:seedance@2.0-fast",
+    )
 
 
 def test_a_stored_video_keeps_its_size_duration_and_a_poster_frame(video):
