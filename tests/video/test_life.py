@@ -109,8 +109,10 @@ async def test_a_video_left_by_a_dead_worker_is_adopted_and_polled_to_the_end(
     upstream, settings, video_latency
 ):
     """A worker sent the video (async delivery) and died: this worker finds its task once the lease
-    ran out, keeps polling getResponse until Runware has made it, stores it and charges it once;
-    the member's open tab sees it done."""
+    ran out, keeps polling getResponse until Runware has made it (longer than a sync task's recovery
+    may last: a video takes minutes), stores it and charges it once; the member's open tab sees its
+    progress, then sees it done."""
+    settings.RUNWARE_RECOVERY_TIMEOUT = 0.5  # the video takes ~1.8 s: only its own time limit holds
     alice = await acreate_user("alice")
     params = {
         "model": SEEDANCE_FAST,
@@ -163,6 +165,8 @@ async def test_a_video_left_by_a_dead_worker_is_adopted_and_polled_to_the_end(
     task = await orphan()
     ws = await connect(alice)
     await upstream.recover_orphans()  # the scan every worker runs (its own may have run first)
+    progress = await receive_until(ws, lambda f: f'id="vid-{task.pk}"' in f and "progress-percent" in f, timeout=30)
+    assert "Done" not in progress
     done = await receive_until(ws, lambda f: f'id="vid-{task.pk}"' in f and "Done" in f, timeout=30)
     await upstream.wait(task.pk)
 
