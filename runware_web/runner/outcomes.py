@@ -54,12 +54,16 @@ _OUTPUTS = {
     "imageMasking": ("mask", "masks"),
     "videoInference": ("video", "videos"),
     "audioInference": ("audio clip", "audio clips"),
+    "3dInference": ("3D model", "3D models"),
     "caption": ("caption", "captions"),
     "promptEnhance": ("prompt", "prompts"),
     "textInference": ("reply", "replies"),
 }
 # Outputs the features keep in the member's gallery (the media store).
-_IN_GALLERY = frozenset({"imageInference", "upscale", "removeBackground", "controlNetPreprocess", "imageMasking"})
+_IN_GALLERY = frozenset({
+    "imageInference", "upscale", "removeBackground", "controlNetPreprocess", "imageMasking",
+    "videoInference", "audioInference", "3dInference",
+})
 
 
 def forgotten(task: Task, *, restarted: bool) -> UpstreamError:
