@@ -378,6 +378,12 @@ RUNWARE_STORE_RETRY_SECONDS = env_float("RUNWARE_STORE_RETRY_SECONDS", 5.0, mini
 RUNWARE_WEB_TASK_HANDLERS = {
     "studio": "runware_web.studio.handlers.StudioHandler",
     "chat": "runware_web.chat.handlers.ChatHandler",
+# Budget alerts (runware_web.money.alerts): every worker sends the emails and webhook posts that are
+# due at least this often; one that fails waits this long, doubled each time (at most an hour), and
+# is given up after RUNWARE_ALERT_GIVE_UP_HOURS. A webhook receiver has RUNWARE_ALERT_WEBHOOK_TIMEOUT s.
+RUNWARE_ALERT_RETRY_SECONDS = env_float("RUNWARE_ALERT_RETRY_SECONDS", 30.0, minimum=0.1)
+RUNWARE_ALERT_GIVE_UP_HOURS = env_float("RUNWARE_ALERT_GIVE_UP_HOURS", 24.0, minimum=0.01)
+RUNWARE_ALERT_WEBHOOK_TIMEOUT = env_float("RUNWARE_ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
     "tools": "runware_web.tools.handlers.ToolsHandler",
     "endpoint": "runware_web.endpoint.handlers.EndpointHandler",
     "video": "runware_web.video.handlers.VideoHandler",

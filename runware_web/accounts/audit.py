@@ -1,8 +1,9 @@
 """The audit log: who changed what, from which value to which, when and from which address.
 
-Every place that changes a role, a team, a budget, a period, a model rule, an invitation, sharing,
-the trash or a password calls `record` itself, right where the change is made (in the same
-transaction where there is one), so the log says what the person did, not what a signal guessed.
+Every place that changes a role, a team, a budget, a period, a model rule, a team's alert webhook,
+an invitation, sharing, the trash or a password calls `record` itself, right where the change is
+made (in the same transaction where there is one), so the log says what the person did, not what a
+signal guessed.
 Failed and locked logins come from Django's and django-axes' signals (`on_login_failed`,
 `on_locked_out`, connected in `AccountsConfig.ready`).
 
@@ -20,7 +21,7 @@ from typing import Any
 from django.db.models import Model
 from django.http import HttpRequest
 
-from runware_web.accounts.models import AuditEntry, Team, User
+from runware_web.accounts.models import AuditEntry, Team, User, shortened_url
 
 Action = AuditEntry.Action
 
@@ -32,6 +33,7 @@ FIELD_ACTIONS = {
     "budget_period": Action.PERIOD,
     "allowed_models": Action.MODEL_RULE,
     "max_task_cost": Action.MODEL_RULE,
+    "alert_webhook_url": Action.ALERT_WEBHOOK,
 }
 
 
@@ -123,9 +125,11 @@ def _value(obj: Model, name: str) -> Any:
 
 
 def _shown(obj: Model, name: str, value: Any) -> Any:
-    """A team by its name rather than its id; a choice by its label."""
+    """A team by its name rather than its id; a choice by its label; a webhook shortened (its path is a secret)."""
     if name == "team":
         return Team.objects.filter(pk=value).values_list("name", flat=True).first() if value else None
+    if name == "alert_webhook_url":
+        return shortened_url(value) if value else None
     field = obj._meta.get_field(name)
     choices = dict(field.flatchoices) if field.choices else {}
     return choices.get(value, value)

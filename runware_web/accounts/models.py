@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -40,6 +40,17 @@ def rule_allows(entry: str, model: str) -> bool:
     return model == entry or (entry[-1] in ":@" and model.startswith(entry))
 
 
+def shortened_url(url: str) -> str:
+    """A webhook's address as pages, logs and the audit log show it: its host and the last four
+    characters of its path (the path of a Slack webhook is its secret)."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    if not path:
+        return url
+    tail = path[-4:] if len(path) > 8 else ""
+    return f"{scheme}://{host}/…{tail}"
+
+
 class Team(models.Model):
     """A group of members who share a budget and a team gallery."""
 
@@ -55,6 +66,10 @@ class Team(models.Model):
     max_task_cost = models.DecimalField(
         **_money, null=True, blank=True,
         help_text="The most one task may be estimated to cost, in US dollars; empty means no cap.",
+    )
+    alert_webhook_url = models.CharField(  # not a URLField: only http and https, and no scheme guessed
+        "alert webhook", max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where budget alerts are posted as Slack-compatible JSON; empty sends none.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -192,6 +207,7 @@ class AuditEntry(models.Model):
         BUDGET = "budget", "Budget changed"
         PERIOD = "period", "Budget period changed"
         MODEL_RULE = "model_rule", "Model rule changed"
+        ALERT_WEBHOOK = "alert_webhook", "Alert webhook changed"
         INVITATION_CREATED = "invitation_created", "Invitation made"
         INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
         INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"

@@ -1,7 +1,8 @@
 """Writing the ledger. Every cost Runware reports becomes exactly one Charge row.
 
 The runner calls `record_charges` for the outputs of its tasks, then tells the staff spend page
-(group STAFF_SPEND_GROUP, "spend.changed"), once per member per batch.
+(group STAFF_SPEND_GROUP, "spend.changed"), once per member per batch. Once they are committed,
+`money.alerts` looks whether they took a member's or a team's spend past an alert threshold.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from runware_web.lib import sql
+from runware_web.money import alerts
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 
@@ -49,6 +51,14 @@ def record_charges(items: list[tuple[Task, str, Decimal | None]]) -> list[bool]:
                 task.results_received += count
 
     transaction.on_commit(follow)
+    if charged:
+        members, teams = {task.user_id for task, _, _ in charged}, {task.team_id for task, _, _ in charged}
+
+        def check_budget_alerts() -> None:
+            """Once the charges are in: never inside this transaction, and never failing it (robust)."""
+            alerts.after_charges(members, teams)
+
+        transaction.on_commit(check_budget_alerts, robust=True)
     return [cost is not None for _, _, cost in items]
 
 

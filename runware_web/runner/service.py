@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from runware_web.accounts.models import User
+from runware_web.money import alerts
 from runware_web.runner import execute, shutdown, state, submit, workers
 from runware_web.upstream.models import Task
 
@@ -19,12 +20,14 @@ class Runner:
     worker_id = workers.WORKER_ID  # this process, as Task rows and the Worker table name it
 
     async def ensure_started(self) -> None:
-        """Register this worker, start its heartbeat and recover what dead workers left."""
+        """Register this worker, start its heartbeat, recover what dead workers left and send the
+        budget alerts that are due."""
         loop_state = state.current()
         if loop_state.started:
             return
         loop_state.started = True
         await workers.start()
+        state.spawn(alerts.deliver_forever())  # budget alerts' emails and webhook posts, off the tasks' path
         shutdown.install_hook(self.shutdown)
 
     def start_with_server(self) -> None:

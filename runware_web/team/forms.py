@@ -1,4 +1,5 @@
-"""The team pages' forms: invitations, joining from a link, members' roles and budgets, the audit filters."""
+"""The team pages' forms: invitations, joining from a link, members' roles and budgets, model rules, the
+alert webhook, the audit filters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -217,5 +219,40 @@ class ModelRulesForm(forms.Form):
         team.allowed_models = self.cleaned_data["allowed_models"]
         team.max_task_cost = self.cleaned_data["max_task_cost"]
         team.save(update_fields=["allowed_models", "max_task_cost"])
+        self.team = team
+        return audit.record_changes(before, team, by=self.by, address=address)
+
+
+WEBHOOK_SCHEMES_MESSAGE = ("Enter a web address starting with https:// or http://, such as "
+                           "https://hooks.slack.com/services/…")
+
+
+class AlertWebhookForm(forms.Form):
+    """Where a team's budget alerts are posted (Slack-compatible JSON). Changes are audited, with the
+    address shortened (accounts.models.shortened_url): the path of a Slack webhook is its secret."""
+
+    alert_webhook_url = forms.URLField(
+        label="Webhook URL", required=False, max_length=500, assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"], message=WEBHOOK_SCHEMES_MESSAGE)],
+        error_messages={"invalid": WEBHOOK_SCHEMES_MESSAGE},
+        help_text="Budget alerts are posted here as Slack-compatible JSON (a Slack or Mattermost incoming "
+                  "webhook, or your own receiver). Empty sends none.",
+        widget=forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/services/…", "spellcheck": "false",
+                                     "autocapitalize": "off", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, team: Team, by: User, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"id_alerts_{team.pk}_%s")
+        kwargs.setdefault("initial", {"alert_webhook_url": team.alert_webhook_url})
+        super().__init__(*args, **kwargs)
+        self.team, self.by = team, by
+        self.fields["alert_webhook_url"].label = f"Webhook URL of {team.name}"
+
+    @transaction.atomic
+    def save(self, *, address: str | None) -> list[AuditEntry]:
+        team = Team.objects.select_for_update().get(pk=self.team.pk)
+        before = audit.snapshot(team, ["alert_webhook_url"])
+        team.alert_webhook_url = self.cleaned_data["alert_webhook_url"]
+        team.save(update_fields=["alert_webhook_url"])
         self.team = team
         return audit.record_changes(before, team, by=self.by, address=address)

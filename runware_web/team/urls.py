@@ -1,6 +1,6 @@
 from django.urls import path
 
-from runware_web.team import audit_views, members_views, rules_views, views
+from runware_web.team import alerts_views, audit_views, members_views, rules_views, views
 
 app_name = "team"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("budget/<int:pk>/", members_views.team_budget, name="team_budget"),
     path("rules/", rules_views.rules, name="rules"),
     path("rules/<int:pk>/", rules_views.team_rules, name="team_rules"),
+    path("alerts/", alerts_views.alerts_page, name="alerts"),
+    path("alerts/<int:pk>/", alerts_views.team_webhook, name="team_webhook"),
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<int:pk>/revoke/", views.revoke, name="revoke_invitation"),
     path("audit/", audit_views.audit_log, name="audit"),
