@@ -153,8 +153,11 @@ def test_an_upscale_is_priced_from_the_input_size_the_caller_knows():
 
 # ---------------------------------------------------------------------------- the table is complete
 
-PORTAL_TASK_TYPES = {"imageInference", "textInference", "promptEnhance", "videoInference", *IMAGE_TOOLS}
-MEDIA_TASK_TYPES = {"videoInference"}  # the simulator's media tasks (mediatasks), which the portal sends
+PORTAL_TASK_TYPES = {
+    "imageInference", "textInference", "promptEnhance", "videoInference", "audioInference", "3dInference", *IMAGE_TOOLS,
+}
+# The simulator's media tasks (mediatasks), which the portal sends.
+MEDIA_TASK_TYPES = {"videoInference", "audioInference", "3dInference"}
 
 
 def test_every_task_type_the_portal_sends_and_the_simulator_prices_has_a_price():
