@@ -20,7 +20,10 @@ and the latency the portal adds per result at p50: the median time from a task's
 of its results arriving (the SDK's `on_result`), relay minus direct (aim: under 5 ms). The two
 sides alternate `--repeat` times; the medians are reported, as one run on a busy machine is noisy.
 It also prints the CPU time each result costs the portal worker and the client: on a machine
-where they share a CPU, the worker's time is what the client's rate pays for.
+where they share a CPU, the worker's time is what the client's rate pays for; and, after each
+relayed run, how long after the last result every image was in the member's gallery and every
+result in the ledger (the run fails if that does not happen): the book-keeping is not on the
+results' path, but it is done. `--profile PATH` runs the worker under cProfile.
 
 Like with like: the SDK does not download images, so by default neither side does, and the relay
 alone fetches and stores each image (in the worker, after handing the result on). `--fetch` makes
@@ -60,10 +63,24 @@ PARAMS = {"taskType": "imageInference", "model": "runware:101@1", "positivePromp
           "width": 128, "height": 128, "steps": 4, "deliveryMethod": "sync"}
 
 
+PROFILED = """
+import cProfile, sys
+from runware_web.live.server import main
+sys.argv[0] = "daphne"
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main()
+finally:
+    profile.disable()
+    profile.dump_stats({path!r})
+"""
+
+
 class Servers:
     """The simulator and one portal worker, each in its own process, on the benchmark's database."""
 
-    def __init__(self, simulator_cpus: set[int] | None, portal_cpus: set[int] | None) -> None:
+    def __init__(self, simulator_cpus: set[int] | None, portal_cpus: set[int] | None, profile: str = "") -> None:
         self.sim_port, self.port = free_port(), free_port()
         self.simulator = subprocess.Popen(
             [sys.executable, "manage.py", "runware_simulator", "--port", str(self.sim_port), "--latency", "0"],
@@ -80,9 +97,11 @@ class Servers:
         }
         # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
         self.log = tempfile.NamedTemporaryFile(prefix="runware-endpoint-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        daphne = ["-b", "127.0.0.1", "-p", str(self.port), "-v", "0", "runware_web.asgi:application"]
+        # With --profile, the worker's event-loop thread runs under cProfile, its stats written as it stops.
+        start = ["-c", PROFILED.format(path=profile), *daphne] if profile else ["-m", "runware_web.live.server", *daphne]
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "runware_web.live.server", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
-             "runware_web.asgi:application"],
+            [sys.executable, *start],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
             preexec_fn=(lambda: os.sched_setaffinity(0, portal_cpus)) if portal_cpus else None,
         )
@@ -104,6 +123,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # request → each result, in seconds
     client_cpu: float = 0.0  # seconds of this process's CPU time
     worker_cpu: float = 0.0  # seconds of the portal worker's CPU time (relay only)
+    settled: float = 0.0  # relay only: seconds after the last result until every image was stored and charged
 
     @property
     def rate(self) -> float:
@@ -112,6 +132,10 @@ class Run:
     @property
     def p50_ms(self) -> float:
         return 1000 * statistics.median(self.latencies)
+
+    @property
+    def p95_ms(self) -> float:
+        return 1000 * statistics.quantiles(self.latencies, n=20)[-1]
 
     def cpu_ms(self, seconds: float) -> float:
         return 1000 * seconds / self.results
@@ -176,13 +200,35 @@ async def drive(ws_url: str, http_url: str, api_key: str, *, tasks: int, results
     return run
 
 
-def member_key() -> str:
+def settled(member_id: int, results: int, timeout: float = 120.0) -> float:
+    """Wait until the relay's book-keeping is done (every task ended, every image in the member's
+    gallery and charged in the ledger); the seconds it took. Raises if it is not done in time."""
+    from django.db import close_old_connections
+
+    from runware_web.media.models import Image
+    from runware_web.money.models import Charge
+    from runware_web.upstream.models import Task
+
+    started = time.perf_counter()
+    while True:
+        close_old_connections()
+        done = (not Task.objects.filter(user_id=member_id, finished_at__isnull=True).exists()
+                and Image.objects.filter(user_id=member_id).count() == results
+                and Charge.objects.filter(task__user_id=member_id).count() == results)
+        if done:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError("the portal did not store and charge every result in time")
+        time.sleep(0.05)
+
+
+def member_key() -> tuple[int, str]:
     """A member of the portal and the plaintext of a new key of theirs."""
     from runware_web.accounts.models import User
     from runware_web.endpoint.keys import create_key
 
     member = User.objects.create(username=f"endpoint-bench-{uuid.uuid4().hex[:8]}")
-    return create_key(member, name="benchmark")[1]
+    return member.pk, create_key(member, name="benchmark")[1]
 
 
 def main() -> None:
@@ -194,6 +240,8 @@ def main() -> None:
     parser.add_argument("--transport", choices=["websocket", "rest"], default="websocket")
     parser.add_argument("--fetch", action="store_true",
                         help="both sides download every image (by default neither does, as the SDK does not)")
+    parser.add_argument("--profile", metavar="PATH", default="",
+                        help="run the portal worker under cProfile (its event-loop thread), writing the stats to PATH")
     parser.add_argument("--shared-cpus", action="store_true",
                         help="let the simulator, the worker and the client share every CPU, instead of half each")
     args = parser.parse_args()
@@ -202,17 +250,23 @@ def main() -> None:
     simulator_cpus, client_cpus = (None, None) if args.shared_cpus else split_cpus()
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
-    servers = Servers(simulator_cpus, client_cpus)
-    plaintext = member_key()
+    servers = Servers(simulator_cpus, client_cpus, args.profile)
+    member_id, plaintext = member_key()
     kwargs = {"results": args.results, "concurrency": args.concurrency, "transport": args.transport,
               "fetch": args.fetch}
 
     def direct(tasks: int, seeds: int) -> Run:
         return asyncio.run(drive(servers.sim_ws, servers.sim_http, "bench" * 8, tasks=tasks, seeds=seeds, **kwargs))
 
+    stored = 0  # the member's results so far, each to be in the gallery and the ledger
+
     def relay(tasks: int, seeds: int) -> Run:
-        return asyncio.run(drive(servers.portal_ws, servers.portal_http, plaintext, tasks=tasks, seeds=seeds,
-                                 worker=servers.worker.pid, **kwargs))
+        nonlocal stored
+        run = asyncio.run(drive(servers.portal_ws, servers.portal_http, plaintext, tasks=tasks, seeds=seeds,
+                                worker=servers.worker.pid, **kwargs))
+        stored += run.results
+        run.settled = settled(member_id, stored)
+        return run
 
     pairs = []
     try:
@@ -230,11 +284,13 @@ def main() -> None:
           "images downloaded by neither side (the SDK does not; --fetch to download them): the portal alone "
           "fetches and stores each, after handing the result on")
     for number, (straight, relayed) in enumerate(pairs, 1):
-        print(f"run {number}: direct {straight.rate:7.1f} results/s (p50 {straight.p50_ms:6.1f} ms), "
-              f"through the portal {relayed.rate:7.1f} results/s (p50 {relayed.p50_ms:6.1f} ms): "
-              f"rate ratio {relayed.rate / straight.rate:4.2f}, added p50 {relayed.p50_ms - straight.p50_ms:+6.1f} ms; "
+        print(f"run {number}: direct {straight.rate:7.1f} results/s (p50 {straight.p50_ms:6.1f} ms, p95 "
+              f"{straight.p95_ms:6.1f} ms), through the portal {relayed.rate:7.1f} results/s (p50 "
+              f"{relayed.p50_ms:6.1f} ms, p95 {relayed.p95_ms:6.1f} ms): rate ratio {relayed.rate / straight.rate:4.2f}, "
+              f"added p50 {relayed.p50_ms - straight.p50_ms:+6.1f} ms, p95 {relayed.p95_ms - straight.p95_ms:+6.1f} ms; "
               f"CPU per result: client {straight.cpu_ms(straight.client_cpu):.2f} ms direct, "
-              f"{relayed.cpu_ms(relayed.client_cpu):.2f} ms relayed, portal worker {relayed.cpu_ms(relayed.worker_cpu):.2f} ms")
+              f"{relayed.cpu_ms(relayed.client_cpu):.2f} ms relayed, portal worker {relayed.cpu_ms(relayed.worker_cpu):.2f} ms; "
+              f"every image stored and charged {1000 * relayed.settled:.0f} ms after the last result")
     ratio = statistics.median(relayed.rate / straight.rate for straight, relayed in pairs)
     added = statistics.median(relayed.p50_ms - straight.p50_ms for straight, relayed in pairs)
     print(f"median relay rate ratio: {ratio:4.2f} (aim ≥ 0.8); median added latency per result at p50: "

@@ -1,10 +1,11 @@
 """`/v1` over WebSocket: Runware's own protocol, for members' scripts with a personal key.
 
 The first task is `authentication` with the key; the answer carries a connectionSessionUUID, and
-a socket that re-authenticates with it after a drop rejoins the session (results stored meanwhile
-stay available through getResponse). Then every message is a JSON array of tasks, answered as
-Runware answers: sync results pushed one by one as Runware sends them (stored just after, see
-handlers.py), an ACK for async tasks, a pong for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
+a socket that re-authenticates with it within RESUME_SECONDS of a drop rejoins the session: the
+results of its tasks that finished while it was away are sent again, as Runware sends what it
+buffered for a session (they also stay available through getResponse). Then every message is a
+JSON array of tasks, answered as Runware answers: sync results pushed one by one as Runware sends
+them (stored just after, see handlers.py), an ACK for async tasks, a pong for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
 
 Not a PortalConsumer: there is no session cookie and no page. The key is checked on every task
 (a key revoked while the socket is open stops there), and a socket without a valid key does no
@@ -18,14 +19,18 @@ import contextlib
 import json
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.cache import cache
+from django.utils import timezone
 
 from runware_web.endpoint import keys, limits, protocol, services
 from runware_web.endpoint.handlers import join_locally, leave_locally, session_group
 from runware_web.endpoint.models import ApiKey
+from runware_web.lib.outages import CACHE
 from runware_web.live.tabs import release_slot, renew_every, renew_slot
 from runware_web.upstream.errors import Refused
 
@@ -51,6 +56,7 @@ class EndpointConsumer(AsyncWebsocketConsumer):
         if self.group:
             leave_locally(self.group, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await _remember_drop(self.group)
         await self._give_back_slot()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -123,6 +129,12 @@ class EndpointConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         join_locally(self.group, self)  # results of this worker's tasks come straight here (handlers._push)
         await self.send_frame(services.data({"taskType": "authentication", "connectionSessionUUID": str(session)}))
+        dropped_at = await _take_drop(self.group)
+        if dropped_at is not None:  # a resumed session: what finished while it was away, again
+            missed = await database_sync_to_async(services.missed_results)(key.user_id, session, dropped_at,
+                                                                           self.base_url())
+            for frame in missed:
+                await self.send_frame(frame)
 
     async def _take_slot(self, key: ApiKey) -> None:
         """Hold one of the key's connection slots (giving back another key's); raises Refused."""
@@ -171,3 +183,32 @@ class EndpointConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame))
+
+
+#: How long after a drop a session may be resumed with its results sent again (Runware buffers a
+#: dropped connection's results about as long).
+RESUME_SECONDS = 120
+
+
+def _drop_key(group: str) -> str:
+    return f"{group}.dropped"
+
+
+async def _remember_drop(group: str) -> None:
+    """Note when a session's socket went (in the cache, which every worker shares), for its resume."""
+    try:
+        await cache.aset(_drop_key(group), timezone.now(), RESUME_SECONDS)
+    except Exception as exc:  # the cache away: a resumed session then finds its results by getResponse
+        CACHE.failed(exc)
+
+
+async def _take_drop(group: str) -> datetime | None:
+    """When the session's socket dropped, if it did within RESUME_SECONDS (forgotten as it is read)."""
+    try:
+        dropped_at = await cache.aget(_drop_key(group))
+        if dropped_at is not None:
+            await cache.adelete(_drop_key(group))
+    except Exception as exc:
+        CACHE.failed(exc)
+        return None
+    return dropped_at if isinstance(dropped_at, datetime) else None

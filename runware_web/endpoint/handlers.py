@@ -17,13 +17,16 @@ goes, as it grows, to the request reading it (streams.py).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from runware_web.endpoint import protocol, streams
 from runware_web.endpoint.models import EndpointCall, TextOutput
@@ -83,8 +86,7 @@ class EndpointHandler(Handler):
         # tries again (runner.deliver): the error goes to it, not to the script.
         if image_id is not None and image_id in _handed_on.get(task.pk, ()):
             # Handed on as it arrived (on_arrival): stored now, under the id the script has.
-            await database_sync_to_async(_save_image, thread_sensitive=False, executor=_STORING)(
-                task, item, data, output, image_id)
+            await _store_handed_on(task, item, data, output, image_id)
             _handed_on[task.pk].discard(image_id)
             return ""
         call, answer = await database_sync_to_async(_save_image_item)(task, item, data, output, image_id)
@@ -148,6 +150,78 @@ def _output(task: Task) -> Output:
 #: Images already handed on are stored on a thread of their own: on the thread the worker's requests
 #: share, each would wait behind (and hold up) the checks of the next tasks scripts start.
 _STORING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-endpoint-store")
+STORE_BATCH = 50  # images stored in one trip to that thread, at most
+
+_Stored = tuple[Task, dict[str, Any], bytes, Output, uuid.UUID, asyncio.Future[None]]
+
+
+class _Storer:
+    """The images handed on in one event loop, waiting to be stored: while the storing thread is
+    busy, those that arrive meanwhile wait, and all go in its next trip, in one transaction (each
+    in a savepoint of its own, so that one that fails fails alone). The busier the worker, the
+    fewer trips and commits per image; a lone image goes at once."""
+
+    def __init__(self) -> None:
+        self.pending: list[_Stored] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def store(self, task: Task, item: dict[str, Any], data: bytes, output: Output, image_id: uuid.UUID) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self.pending.append((task, item, data, output, image_id, done))
+        if self.writer is None:
+            self.writer = loop.create_task(self._write(), context=contextvars.Context())
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        trip: list[_Stored] = []
+        try:
+            while self.pending:
+                trip, self.pending = self.pending[:STORE_BATCH], self.pending[STORE_BATCH:]
+                try:
+                    outcomes = await _save_many([(task, item, data, output, image_id)
+                                                 for task, item, data, output, image_id, _ in trip])
+                except Exception as exc:  # the commit itself failed: every image of the trip hears of it
+                    outcomes = [exc] * len(trip)
+                for entry, outcome in zip(trip, outcomes, strict=True):
+                    if outcome is None:
+                        entry[5].set_result(None)
+                    else:
+                        entry[5].set_exception(outcome)
+                trip = []
+        finally:
+            self.writer = None
+            for *_, done in trip + self.pending:  # cancelled (the loop is closing)
+                done.cancel()
+            self.pending = []
+
+
+_storers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Storer] = weakref.WeakKeyDictionary()
+
+
+async def _store_handed_on(task: Task, item: dict[str, Any], data: bytes, output: Output, image_id: uuid.UUID) -> None:
+    """Store an image already handed on (see _Storer); raises what storing it raised."""
+    loop = asyncio.get_running_loop()
+    storer = _storers.get(loop)
+    if storer is None:
+        storer = _storers[loop] = _Storer()
+    await storer.store(task, item, data, output, image_id)
+
+
+def _save_all(images: list[tuple[Task, dict[str, Any], bytes, Output, uuid.UUID]]) -> list[Exception | None]:
+    outcomes: list[Exception | None] = []
+    with transaction.atomic():
+        for task, item, data, output, image_id in images:
+            try:
+                _save_image(task, item, data, output, image_id)  # a savepoint of its own
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+    return outcomes
+
+
+_save_many = database_sync_to_async(_save_all, thread_sensitive=False, executor=_STORING)
 
 #: The EndpointCall of each task this worker started or heard of (task id → call), so that handing
 #: a result on reads nothing from the database. Forgotten when the task ends; bounded, as a task
@@ -157,7 +231,7 @@ _CALLS_KEPT = 10_000
 
 
 def remember_call(call: EndpointCall) -> None:
-    """Keep a task's call for its results (services.record_call, once the row is written)."""
+    """Keep a task's call for its results (services.start, once its row is written)."""
     if len(_calls) >= _CALLS_KEPT:
         _calls.pop(next(iter(_calls)))
     _calls[call.task_id] = call

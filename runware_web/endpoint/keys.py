@@ -118,10 +118,10 @@ def key_refusal(key: ApiKey, estimate: Decimal) -> Refused | None:
 def admit_for_key(key_id: Any, task: Task) -> None:
     """Hold the key's budget for a task already admitted against the member's and team's budgets.
 
-    Runs in the task's `before_start`, with the key's row locked, so that two tasks of one key on
-    two workers are weighed one after the other (SQLite's transactions are serialised anyway).
-    Raises Refused: the task then ends unsent."""
-    with transaction.atomic():
+    Runs in the task's admission transaction (services.record_call), with the key's row locked, so
+    that two tasks of one key on two workers are weighed one after the other (SQLite's transactions
+    are serialised anyway). Raises Refused: the task is then not admitted."""
+    with transaction.atomic(savepoint=False):
         key = ApiKey.objects.select_for_update().get(pk=key_id)
         if key.budget is None:
             return

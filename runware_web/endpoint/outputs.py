@@ -2,7 +2,9 @@
 
 Images go to the member's gallery (an `Image` row of the kind below); their Runware fields carry a
 prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…). Texts (a reply, a caption, an enhanced
-prompt) are kept as the item Runware sent (`TextOutput`).
+prompt) are kept as the item Runware sent (`TextOutput`). Videos are the Video page's: the runner
+hands them to its handler (feature "video"), which stores each in the member's library as a video
+from the page would be; the script polls for them (getResponse), as it does Runware.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ class Output:
     kind: str = Image.Kind.GENERATED  # the gallery kind, for images
     count_param: str = "numberResults"  # the parameter saying how many results come back
     max_count: int = 20
-    deliveries: tuple[str, ...] = ("sync", "async")
+    deliveries: tuple[str, ...] = ("sync", "async")  # the first when a task names none
     # Runware sends these results in one message (promptEnhance's versions): the SDK's run() takes
     # whatever arrives first as the whole answer, so the portal sends them together at the end too.
     together: bool = False
+    # The feature whose handler stores the results ("": the endpoint's own). Its tasks are sent to
+    # Runware with async delivery (the runner polls) and the script polls the portal for them.
+    feature: str = ""
 
 
 RUN_TASK_TYPES: dict[str, Output] = {
@@ -34,6 +39,7 @@ RUN_TASK_TYPES: dict[str, Output] = {
     "caption": Output(text=True, max_count=1),
     "promptEnhance": Output(text=True, count_param="promptVersions", max_count=5, together=True),
     "textInference": Output(text=True, max_count=4, deliveries=("sync", "async", "stream")),
+    "videoInference": Output(prefix="video", max_count=4, deliveries=("async",), feature="video"),
 }
 
 #: Fields of a text item that are Runware's own bookkeeping, not part of what is kept.

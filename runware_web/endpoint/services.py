@@ -10,8 +10,10 @@ Free utility tasks (ping, getResponse, accountManagement, modelSearch) are answe
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +30,10 @@ from runware_web.lib.air import is_air
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
-from runware_web.money.prices import estimate, uses_model_defaults
+from runware_web.money.prices import PriceMemory, estimate, uses_model_defaults
 from runware_web.money.reports import member_budget_use, team_budget_use
 from runware_web.runner import runner
+from runware_web.runner.state import PRICE_MEMORY_SECONDS
 from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
 from runware_web.upstream.models import Task
@@ -129,31 +132,39 @@ class Checked:
     delivery: str
     output_type: str
     input_size: tuple[int, int] | None = None  # of the task's first input image (prices an upscale)
+    estimated: Decimal = Decimal(0)  # what admission reserves for it
 
 
 async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uuid: uuid.UUID) -> Frame | None:
     """Check a task, admit and start it through the runner; the ACK (async), or None (sync: the
     results are pushed one by one as they are stored)."""
     label = str(client_uuid)
-    checked = await _checked(caller, task, task_type, label)
+    model = task.get("model")
+    known = uses_model_defaults(task_type) and isinstance(model, str) and is_air(model)
+    defaults = await _model_defaults(model) if known else None  # before the trip to the database
+    checked = await _checked(caller, task, task_type, label, defaults)
     if not isinstance(checked, Checked):
         return checked
-    key = caller.key
-    defaults = await model_defaults(str(checked.params["model"])) if uses_model_defaults(task_type) else None
-    estimated = await database_sync_to_async(_admissible)(key, checked, task_type, defaults)
-    if isinstance(estimated, Refused):
-        return errors(protocol.from_refusal(estimated, task_type=task_type, task_uuid=label))
+    key, estimated = caller.key, checked.estimated
 
-    async def record(started: Task) -> None:
-        await database_sync_to_async(record_call)(started, caller, client_uuid, checked.output_type)
+    recorded: dict[str, EndpointCall] = {}
+
+    def record(admitted: Task) -> None:  # in the admission's transaction (see record_call)
+        recorded["call"] = record_call(admitted, caller, client_uuid, checked.output_type)
+
+    async def before_start(started: Task) -> None:
+        if started.feature == FEATURE:
+            remember_call(recorded["call"])  # its results are handed on without reading it again
         if checked.delivery == "stream":  # before the first chunk can arrive
             caller.feed = streams.open_feed(started.pk, task_type=task_type, task_uuid=label)
 
+    output = RUN_TASK_TYPES[task_type]
+    delivery = "stream" if checked.delivery == "stream" else "async" if output.feature else "sync"
     try:
         started = await runner.submit(
-            user=key.user, feature=FEATURE, task_type=task_type, params=checked.params,
-            number_results=checked.number_results, estimated_cost=estimated,
-            delivery="stream" if checked.delivery == "stream" else "sync", before_start=record,
+            user=key.user, feature=output.feature or FEATURE, task_type=task_type, params=checked.params,
+            number_results=checked.number_results, estimated_cost=estimated, delivery=delivery,
+            record_with=record, before_start=before_start,
         )
     except Refused as refused:
         return errors(protocol.from_refusal(refused, task_type=task_type, task_uuid=label))
@@ -164,6 +175,22 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     if checked.delivery == "async":
         return data({"taskType": task_type, "taskUUID": label})
     return None
+
+
+#: Each model's defaults as last looked up (model → when, defaults), kept a few seconds in this
+#: process: the cache it comes from is a trip to a thread (or to Redis) for every task a script starts.
+_defaults: dict[str, tuple[float, Any]] = {}
+
+
+async def _model_defaults(model: str) -> Any:
+    now = time.monotonic()
+    when, defaults = _defaults.get(model, (-PRICE_MEMORY_SECONDS, None))
+    if now - when >= PRICE_MEMORY_SECONDS:
+        defaults = await model_defaults(model)
+        if len(_defaults) >= 1000:
+            _defaults.clear()
+        _defaults[model] = (now, defaults)
+    return defaults
 
 
 @dataclass
@@ -180,13 +207,13 @@ INPUT_WAIT_SECONDS = 30.0
 INPUT_POLL_SECONDS = 0.05
 
 
-async def _checked(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame:
+async def _checked(caller: Caller, task: dict[str, Any], task_type: str, label: str, defaults: Any) -> Checked | Frame:
     """check(), waiting for an input image the script was handed but the portal has not stored yet."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + INPUT_WAIT_SECONDS
     storing = True
     while True:
-        checked = await database_sync_to_async(_usable_and_checked)(caller, task, task_type, label)
+        checked = await database_sync_to_async(_usable_and_checked)(caller, task, task_type, label, defaults)
         if not isinstance(checked, NotStoredYet):
             return checked
         if not storing or loop.time() >= deadline:
@@ -201,19 +228,26 @@ def _still_storing(user_id: int) -> bool:
     return Task.objects.active().filter(user_id=user_id, feature=FEATURE).exists()
 
 
-def _usable_and_checked(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame | NotStoredYet:
-    return _key_refusal(caller, task_type, label) or check(caller, task, task_type, label)
-
-
-def _admissible(key: ApiKey, checked: Checked, task_type: str, defaults: Any) -> Decimal | Refused:
-    """The task's estimated cost, or the refusal of the key's rate limit or budget (in one trip to
-    the database: these run for every task a script starts)."""
-    refusal = limits.task_rate_refusal(key)
+def _usable_and_checked(caller: Caller, task: dict[str, Any], task_type: str, label: str,
+                        defaults: Any) -> Checked | Frame | NotStoredYet:
+    """The key afresh, the task checked and weighed against the key's rate limit and budget: one
+    trip to the database thread, as these run for every task a script starts."""
+    checked = _key_refusal(caller, task_type, label) or check(caller, task, task_type, label)
+    if not isinstance(checked, Checked):
+        return checked
+    refusal = limits.task_rate_refusal(caller.key)
+    if refusal is None:
+        checked.estimated = estimate(task_type, checked.params, checked.number_results, defaults=defaults,
+                                     input_size=checked.input_size, learned=_PRICES.current())
+        refusal = keys.key_refusal(caller.key, checked.estimated)
     if refusal is not None:
-        return refusal
-    estimated = estimate(task_type, checked.params, checked.number_results, defaults=defaults,
-                         input_size=checked.input_size)
-    return keys.key_refusal(key, estimated) or estimated
+        return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
+    return checked
+
+
+#: What recent tasks cost, kept a few seconds (as the runner's admission keeps it): a script starting
+#: many alike tasks reads the recent ones once, not once a task.
+_PRICES = PriceMemory(PRICE_MEMORY_SECONDS)
 
 
 def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame | NotStoredYet:
@@ -239,7 +273,7 @@ def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> C
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= output.max_count:
         return bad(output.count_param, f"{output.count_param} must be a whole number from 1 to {output.max_count} "
                                        f"for {task_type}.")
-    delivery = task.get("deliveryMethod", "sync")
+    delivery = task.get("deliveryMethod", output.deliveries[0])
     if delivery not in output.deliveries:
         return bad("deliveryMethod", f"deliveryMethod must be {' or '.join(output.deliveries)} for {task_type}.")
     if delivery == "stream" and (caller.session is not None or count != 1):
@@ -294,11 +328,13 @@ def _is_uuid(value: str) -> bool:
     return len(value) in (32, 36)
 
 
-def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type: str) -> None:
+def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type: str) -> EndpointCall:
     """The task's own row of the endpoint (which key, the script's taskUUID), written with the key's
     budget held and its rate limit checked: two tasks of one key on two workers are weighed one
-    after the other. Raises Refused (the task then ends unsent)."""
-    with transaction.atomic():
+    after the other. Runs in the runner's admission transaction, just after the task's row is
+    written (runner.submit's `record_with`: no trip of its own). Raises Refused (or IntegrityError
+    for a taskUUID the member already used): then neither the task nor this row is kept."""
+    with transaction.atomic(savepoint=False):  # the admission's transaction, without a savepoint
         call = EndpointCall.objects.create(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
@@ -307,7 +343,7 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
         refusal = limits.task_rate_refusal(caller.key, starting=True)
         if refusal is not None:
             raise refusal
-    remember_call(call)  # its results are handed on without reading it again (handlers.py)
+    return call
 
 
 # ---------------------------------------------------------------------- reading results
@@ -340,6 +376,29 @@ def task_items(call: EndpointCall, base_url: str, *, with_status: bool) -> tuple
                           parameter=task.error_parameter),
             task_type=task.task_type, task_uuid=label)
     return items, failure
+
+
+#: A task counts as finished while its session was away if it ended this long before the drop was
+#: noticed, or later: a result pushed to a socket already gone is then sent again (a script's SDK
+#: drops the results of a task it already has).
+RESUME_MARGIN = timedelta(seconds=5)
+
+
+def missed_results(user_id: int, session: uuid.UUID, dropped_at: datetime, base_url: str) -> list[Frame]:
+    """The frames a resumed socket session is sent: the results (or the error) of each of its tasks
+    that finished while it was away, in the order they were started. Tasks still running push
+    their results to the session as before."""
+    calls = (EndpointCall.objects.select_related("task")
+             .filter(user_id=user_id, session=session, task__finished_at__gte=dropped_at - RESUME_MARGIN)
+             .order_by("created_at"))
+    frames = []
+    for call in calls:
+        items, failure = task_items(call, base_url, with_status=False)
+        if items:
+            frames.append(data(*items))
+        if failure is not None:
+            frames.append(errors(failure))
+    return frames
 
 
 def get_response(caller: Caller, client_uuid: uuid.UUID) -> Frame:

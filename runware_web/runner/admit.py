@@ -36,8 +36,10 @@ def admit_and_create_many(
     """Admit submitted tasks and write their rows, in submission order.
 
     Each request holds `user`, `estimated_cost` (None: the price estimate, reusing what `prices`
-    remembers, with the `model_defaults` submit looked up) and Task fields, among them the `worker`
-    that runs it. The rows are written running: the worker sends each task as soon as it is
+    remembers, with the `model_defaults` submit looked up), `record_with` (None, or the feature's
+    function writing its own rows of the task, called once the task's row is written; what it
+    raises fails the trip, which is then written again request by request, so that only this
+    request hears of it) and Task fields, among them the `worker` that runs it. The rows are written running: the worker sends each task as soon as it is
     admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
     commit's trip): should the database fail, the trip is written again request by request (see
     runner.batching), so that only the member whose request fails hears of it.
@@ -65,6 +67,9 @@ def admit_and_create_many(
             if not refused:
                 unwritten.append(task)
     Task.objects.bulk_create(unwritten)
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if request.get("record_with") is not None and isinstance(outcome, Task):
+            request["record_with"](outcome)
     return outcomes  # type: ignore[return-value]
 
 
@@ -72,6 +77,7 @@ def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
+    fields.pop("record_with", None)
     if estimated_cost is None:
         estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"],
                                   defaults=defaults, learned=learned)

@@ -45,12 +45,17 @@ class Runner:
         estimated_cost: Decimal | None = None,
         delivery: str = "sync",
         before_start: Callable[[Task], Awaitable[Any]] | None = None,
+        record_with: Callable[[Task], None] | None = None,
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
 
         `before_start(task)` is awaited once the task is recorded and before it is sent: a feature
         records its own rows for the task there (and shows it to the member), so that its first
         result, which may come back at once, finds them. Should it raise, the task ends unsent.
+        `record_with(task)` does the same in the database thread, inside the admission's own
+        transaction, once the task's row is written (no trip of its own, for features that start
+        many tasks); should it raise (Refused, say), neither its rows nor the task's are kept, and
+        submit raises it.
 
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
@@ -61,7 +66,7 @@ class Runner:
         await self.ensure_started()
         return await submit.submit(
             user=user, feature=feature, task_type=task_type, params=params, number_results=number_results,
-            estimated_cost=estimated_cost, delivery=delivery, before_start=before_start,
+            estimated_cost=estimated_cost, delivery=delivery, before_start=before_start, record_with=record_with,
         )
 
     def start(self, task: Task) -> None:

@@ -38,6 +38,7 @@ async def submit(
     estimated_cost: Decimal | None = None,
     delivery: str = "sync",
     before_start: Callable[[Task], Awaitable[Any]] | None = None,
+    record_with: Callable[[Task], None] | None = None,
 ) -> Task:
     """Admit, record and start a task (see Runner.submit). Raises `Refused`.
 
@@ -57,6 +58,7 @@ async def submit(
         "estimated_cost": estimated_cost,
         "model_defaults": defaults,
         "delivery": delivery,
+        "record_with": record_with,
     }
     task = await state.write(state.current().admit, request)
     if before_start is not None:
