@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "runware_web.tools",
     "runware_web.spend",
     "runware_web.video",
+    "runware_web.audio",
+    "runware_web.threed",
+    "runware_web.activity",  # every running task of the member, in the header
     "runware_web.endpoint",  # the Runware-compatible endpoint at /v1, and members' API keys
     "runware_web.simulator",  # apart: imports nothing of the portal
 ]
@@ -372,21 +375,23 @@ RUNWARE_LEASE_SECONDS = env_float("RUNWARE_LEASE_SECONDS", 10.0, minimum=1)
 # Every worker tries this often to store the results kept while the disk where images go was full
 # (runware_web.runner.waiting): once there is room, they appear within about this long.
 RUNWARE_STORE_RETRY_SECONDS = env_float("RUNWARE_STORE_RETRY_SECONDS", 5.0, minimum=0.1)
-
-# What each feature does with its tasks' outcomes: a Task's `feature` → its runner Handler, imported on
-# first use (runware_web.runner.handlers). A feature missing here has its results charged, not saved.
-RUNWARE_WEB_TASK_HANDLERS = {
-    "studio": "runware_web.studio.handlers.StudioHandler",
-    "chat": "runware_web.chat.handlers.ChatHandler",
 # Budget alerts (runware_web.money.alerts): every worker sends the emails and webhook posts that are
 # due at least this often; one that fails waits this long, doubled each time (at most an hour), and
 # is given up after RUNWARE_ALERT_GIVE_UP_HOURS. A webhook receiver has RUNWARE_ALERT_WEBHOOK_TIMEOUT s.
 RUNWARE_ALERT_RETRY_SECONDS = env_float("RUNWARE_ALERT_RETRY_SECONDS", 30.0, minimum=0.1)
 RUNWARE_ALERT_GIVE_UP_HOURS = env_float("RUNWARE_ALERT_GIVE_UP_HOURS", 24.0, minimum=0.01)
 RUNWARE_ALERT_WEBHOOK_TIMEOUT = env_float("RUNWARE_ALERT_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+
+# What each feature does with its tasks' outcomes: a Task's `feature` → its runner Handler, imported on
+# first use (runware_web.runner.handlers). A feature missing here has its results charged, not saved.
+RUNWARE_WEB_TASK_HANDLERS = {
+    "studio": "runware_web.studio.handlers.StudioHandler",
+    "chat": "runware_web.chat.handlers.ChatHandler",
     "tools": "runware_web.tools.handlers.ToolsHandler",
     "endpoint": "runware_web.endpoint.handlers.EndpointHandler",
     "video": "runware_web.video.handlers.VideoHandler",
+    "audio": "runware_web.audio.handlers.AudioHandler",
+    "threed": "runware_web.threed.handlers.ThreeDHandler",
 }
 # How long the signed URL of a result delivered through the endpoint (/v1) works.
 ENDPOINT_MEDIA_URL_SECONDS = env_int("RUNWARE_WEB_ENDPOINT_MEDIA_URL_SECONDS", 24 * 3600, minimum=60)

@@ -135,6 +135,7 @@ async def send(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpR
 @require_POST
 async def edit(request: AuthenticatedHttpRequest, conversation_id: str) -> HttpResponse:
     user = await request.auser()
+    await database_sync_to_async(get_own_conversation)(user, conversation_id)  # 404 for anyone else's
     form = EditForm(request.POST)
     if form.is_valid():
         try:
