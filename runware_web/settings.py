@@ -364,6 +364,9 @@ RUNWARE_API_KEY = env_secret("RUNWARE_API_KEY")
 RUNWARE_SIMULATED = not RUNWARE_API_KEY
 RUNWARE_WS_URL = env_str("RUNWARE_WS_URL", "wss://ws-api.runware.ai/v1")
 RUNWARE_HTTP_URL = env_str("RUNWARE_HTTP_URL", "https://api.runware.ai/v1")
+# The model catalogue and its prices (the SDK's `client.content`). Empty: content.runware.ai with
+# Runware itself, else `/content` on RUNWARE_HTTP_URL's host (the simulator): upstream.content.
+RUNWARE_CONTENT_URL = env_str("RUNWARE_CONTENT_URL")
 RUNWARE_TIMEOUT = env_float("RUNWARE_TIMEOUT", 600.0, minimum=1)  # seconds, per task
 RUNWARE_MAX_RETRIES = env_int("RUNWARE_MAX_RETRIES", 3, minimum=0)  # REST / HTTP retries
 RUNWARE_RETRY_DELAY = env_float("RUNWARE_RETRY_DELAY", 1.0, minimum=0)  # seconds, backoff base

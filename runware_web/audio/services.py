@@ -28,7 +28,7 @@ from runware_web.audio.forms import AudioForm
 from runware_web.media.models import Image
 from runware_web.media.store import StorageFull, _remove_quietly, is_full
 from runware_web.media.thumbnails import make_thumbnail
-from runware_web.money.prices import Estimate, quote
+from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
@@ -120,12 +120,13 @@ class Outcome:
     refusal: str = ""
 
 
-def estimate_for(form: AudioForm) -> Estimate | None:
-    """What the request will cost (money's one price source), when the form is valid."""
-    if not form.is_valid():
+async def estimate_for(form: AudioForm) -> Estimate | None:
+    """What the request will cost (money's one price source, with the model's price in Runware's
+    catalogue looked up first), when the form is valid: what the page shows is what is reserved."""
+    if not await database_sync_to_async(form.is_valid)():
         return None
     params = form.params()
-    return quote(TASK_TYPE, params, params["numberResults"])
+    return await aquote(TASK_TYPE, params, params["numberResults"])
 
 
 async def generate(
@@ -133,7 +134,7 @@ async def generate(
 ) -> Outcome:
     """Check a request and start it; bad input is refused on the form and nothing is sent."""
     form = AudioForm(data)
-    estimate = await database_sync_to_async(estimate_for)(form)
+    estimate = await estimate_for(form)
     if estimate is None:
         return Outcome(form)
     params = form.params()

@@ -14,6 +14,12 @@ A generation that leaves out its width, height or steps runs with its model's ow
 come from Runware's catalogue (`upstream.models_catalogue.model_defaults`, async and cached): the
 caller looks them up before it estimates (before admission, never inside its transaction) and
 passes them as `defaults=`; without them the model is priced with UNKNOWN_MODEL_DEFAULTS.
+
+Video, audio and 3D are priced by Runware's own catalogue when it says (`upstream.content`: what a
+second, a thousand characters or a model costs, cached for an hour; the last known price while the
+catalogue cannot be reached), else from recent charges and the table as above. The caller looks the
+price up before it estimates (`aquote()` does both) and passes it as `catalogue=`; the estimate says
+which it rests on (`Estimate.source`), for the page to show next to the figure.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
+from channels.db import database_sync_to_async
 from PIL import Image as PILImage
 
 from runware_web.lib.kinds import current_type
+from runware_web.upstream.content import CataloguePrice, model_pricing
 from runware_web.upstream.models import Task
 from runware_web.upstream.models_catalogue import ModelDefaults
 
@@ -172,8 +181,22 @@ class Estimate:
     amount: Decimal  # the whole task: what admission reserves
     per_result: Decimal
     results: int
-    basis: str  # "recent": from what Runware charged lately; "table": from the price table
+    # "catalogue": Runware's catalogue said so (as of `as_of`); "last-known": what it said last (as of
+    # `as_of`), as it cannot be reached now; "recent": what Runware charged lately; "table": built in
+    basis: str
     samples: int = 0  # how many recent results the recent price rests on
+    as_of: datetime | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the price comes from, as the page says it after the figure (not for "recent",
+        whose wording names the feature's results)."""
+        if self.basis == "catalogue" and self.as_of is not None:
+            return f"from Runware's catalogue, as of {self.as_of:%H:%M} UTC"
+        if self.basis == "last-known" and self.as_of is not None:
+            return (f"at the last known price ({self.as_of.day} {self.as_of:%b %H:%M} UTC): "
+                    "Runware's catalogue could not be reached")
+        return "from the built-in price table"
 
 
 @dataclass(frozen=True)
@@ -195,16 +218,18 @@ def estimate(
     defaults: ModelDefaults | None = None,
     input_size: Size | None = None,
     learned: Learned | None = None,
+    catalogue: CataloguePrice | None = None,
 ) -> Decimal:
     """The expected cost of a whole task (all its results) in USD: what admission reserves.
 
     `defaults` are the model's own (`upstream.models_catalogue.model_defaults`; None: unknown, priced
     at the dear end). `input_size` is the (width, height) of the task's input image, when the caller
     knows it (an upscale's price follows it). `learned`, when given, keeps what recent tasks said
-    per model and shape, so that estimating many similar tasks reads them once.
+    per model and shape, so that estimating many similar tasks reads them once. `catalogue` is the
+    model's price in Runware's catalogue (`upstream.content.model_pricing`), when looked up.
     """
     return quote(task_type, params, number_results, defaults=defaults, input_size=input_size,
-                 learned=learned).amount
+                 learned=learned, catalogue=catalogue).amount
 
 
 def quote(
@@ -215,11 +240,17 @@ def quote(
     defaults: ModelDefaults | None = None,
     input_size: Size | None = None,
     learned: Learned | None = None,
+    catalogue: CataloguePrice | None = None,
 ) -> Estimate:
-    """`estimate()`, with what it rests on: recent charges, or the table."""
+    """`estimate()`, with what it rests on: Runware's catalogue, recent charges, or the table."""
     params = with_model_defaults(task_type, params, defaults)
     # Runware makes as many results as the parameters ask for, whatever the caller counted.
     results = max(1, int(number_results or 1), _int(params.get("numberResults"), 1))
+    listed = catalogue_price(task_type, params, catalogue)
+    if listed is not None and catalogue is not None:
+        per_result = listed.quantize(QUANTUM, rounding=ROUND_UP)
+        return Estimate(amount=per_result * results, per_result=per_result, results=results,
+                        basis="catalogue" if catalogue.reachable else "last-known", as_of=catalogue.as_of)
     key = (task_type, _model(params), _shape(task_type, params, input_size))
     if learned is not None and key in learned:
         recent = learned[key]
@@ -234,6 +265,22 @@ def quote(
     per_result = per_result.quantize(QUANTUM, rounding=ROUND_UP)
     return Estimate(amount=per_result * results, per_result=per_result, results=results, basis=basis,
                     samples=samples)
+
+
+async def aquote(
+    task_type: str,
+    params: dict[str, Any],
+    number_results: int,
+    *,
+    input_size: Size | None = None,
+    learned: Learned | None = None,
+) -> Estimate:
+    """`quote()` for async entry points, with the model's catalogue price looked up first (cached; at
+    most one bounded upstream call): before admission, never inside it. Pass `estimate.amount` on
+    to `runner.submit` so that admission reserves what the page shows."""
+    catalogue = await model_pricing(_model(params)) if uses_catalogue_price(task_type) else None
+    return await database_sync_to_async(quote)(task_type, params, number_results, input_size=input_size,
+                                               learned=learned, catalogue=catalogue)
 
 
 class PriceMemory:
@@ -254,6 +301,42 @@ class PriceMemory:
         if now - self._since > self.seconds:
             self._learned, self._since = {}, now
         return self._learned
+
+
+# ---------------------------------------------------------------------------- the catalogue
+
+CATALOGUE_PRICED = frozenset({"videoInference", "audioInference", "3dInference"})
+
+
+def uses_catalogue_price(task_type: str) -> bool:
+    """Whether Runware's catalogue prices this type of task (then pass `catalogue`)."""
+    return current_type(task_type) in CATALOGUE_PRICED
+
+
+def catalogue_price(task_type: str, params: dict[str, Any], catalogue: CataloguePrice | None) -> Decimal | None:
+    """One result's price by the catalogue's unit prices; None when it does not say (or for a type
+    of task it does not price here)."""
+    kind = current_type(task_type)
+    if catalogue is None or kind not in CATALOGUE_PRICED:
+        return None
+    if kind == "videoInference":
+        if catalogue.per_second is None:
+            return None
+        default = VIDEO_PRICES.get(_model(params), UNKNOWN_VIDEO_MODEL).default_duration
+        return catalogue.per_second * Decimal(str(_number(params.get("duration"), default)))
+    if kind == "audioInference":
+        audio = _audio_model_price(params)
+        if audio.speech:
+            if catalogue.per_thousand_characters is None:
+                return None
+            text = str((params.get("speech") or {}).get("text") or "")
+            amount = catalogue.per_thousand_characters * len(text) / 1000
+        else:
+            if catalogue.per_second is None:
+                return None
+            amount = catalogue.per_second * Decimal(str(_number(params.get("duration"), audio.default_duration)))
+        return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)  # as Runware rounds each charge
+    return catalogue.per_result
 
 
 # ---------------------------------------------------------------------------- the table

@@ -27,7 +27,7 @@ from runware_web.media.models import Image
 from runware_web.media.refs import referenced_image
 from runware_web.media.store import StorageFull, _remove_quietly, is_full
 from runware_web.media.thumbnails import make_thumbnail
-from runware_web.money.prices import Estimate, quote
+from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
 from runware_web.threed.forms import ThreeDForm
 from runware_web.threed.meshes import THUMB_SIDE, thumbnail
@@ -120,21 +120,29 @@ class Outcome:
     refusal: str = ""
 
 
-def checked(user: User, data: Mapping[str, Any] | None) -> tuple[ThreeDForm, Estimate | None]:
+async def checked(user: User, data: Mapping[str, Any] | None) -> tuple[ThreeDForm, Estimate | None]:
     """The form for `data` (the member's images its choices) and, when it is valid, what the
-    request will cost (money's one price source). Sync."""
-    form = ThreeDForm(data, user=user)
+    request will cost (money's one price source, with the model's price in Runware's catalogue
+    looked up first): what the page shows is what admission reserves."""
+    form = await database_sync_to_async(_bound_form)(user, data)
     if not form.is_valid():
         return form, None
     params = form.params()
-    return form, quote(TASK_TYPE, params, params["numberResults"])
+    return form, await aquote(TASK_TYPE, params, params["numberResults"])
+
+
+def _bound_form(user: User, data: Mapping[str, Any] | None) -> ThreeDForm:
+    """The form, checked (its choices are the member's images: read here, in sync code)."""
+    form = ThreeDForm(data, user=user)
+    form.is_valid()
+    return form
 
 
 async def generate(
     user: User, data: QueryDict, *, on_start: Callable[[Task], Awaitable[None]] | None = None
 ) -> Outcome:
     """Check a request and start it; bad input is refused on the form and nothing is sent."""
-    form, estimate = await database_sync_to_async(checked)(user, data)
+    form, estimate = await checked(user, data)
     if estimate is None:
         return Outcome(form)
     params = form.params()

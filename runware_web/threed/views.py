@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from csp.decorators import csp_update
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.money.prices import Estimate
 from runware_web.threed import services
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
+from runware_web.threed.forms import ThreeDForm
 
 # What the vendored <model-viewer> (static/vendor/model-viewer) needs beyond the portal's policy, on
 # the pages that show it: WebAssembly (three.js's meshopt decoder compiles its module on load; this
@@ -22,12 +25,18 @@ MODEL_VIEWER_CSP = {
 
 
 @require_safe
-@csp_update(MODEL_VIEWER_CSP)
-def index(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form, _ = services.checked(request.user, None)
-    _, estimate = services.checked(
+async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form, _ = await services.checked(request.user, None)
+    _, figure = await services.checked(
         request.user, {"model": DEFAULT_MODEL, "positivePrompt": "a model", "numberResults": "1"}
     )
+    return await sync_to_async(_render_index)(request, form, figure)
+
+
+@csp_update(MODEL_VIEWER_CSP)
+def _render_index(
+    request: AuthenticatedHttpRequest, form: ThreeDForm, figure: Estimate | None
+) -> HttpResponse:
     return render(
         request,
         "threed/index.html",
@@ -35,13 +44,14 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
             "form": form,
             "cards": services.recent_cards(request.user),
             "models": MODELS.values(),
-            "estimate": estimate,
+            "estimate": figure,
         },
     )
 
 
 @require_safe
-def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The cost line for the form as it stands (htmx asks on every change)."""
-    _, estimate = services.checked(request.user, request.GET)
-    return render(request, "threed/index.html#estimate", {"estimate": estimate})
+async def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The cost line for the form as it stands (htmx asks on every change), priced as `generate`
+    prices it (the model's catalogue price looked up first)."""
+    _, figure = await services.checked(request.user, request.GET)
+    return await sync_to_async(render)(request, "threed/index.html#estimate", {"estimate": figure})
