@@ -22,7 +22,7 @@ from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.video import save_video
-from runware_web.money.prices import Estimate, quote
+from runware_web.money.prices import Estimate, aquote, quote
 from runware_web.runner import parse_cost, runner
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
@@ -150,24 +150,22 @@ class Outcome:
     refusal: str = ""
 
 
-def estimate_for(form: VideoForm) -> Estimate | None:
-    """What the request will cost (money's one price source), when the form is valid."""
-    if not form.is_valid():
+async def estimate_for(form: VideoForm) -> Estimate | None:
+    """What the request will cost (money's one price source, with the model's price in Runware's
+    catalogue looked up first), when the form is valid: what the page shows is what is reserved."""
+    if not await database_sync_to_async(form.is_valid)():  # reads the member's frame pictures
         return None
     params = form.params()
-    return quote(TASK_TYPE, params, params["numberResults"])
-
-
-def _checked(data: QueryDict, user: User) -> tuple[VideoForm, Estimate | None]:
-    form = VideoForm(data, user=user)  # reads the member's images: a DB thread
-    return form, estimate_for(form)
+    return await aquote(TASK_TYPE, params, params["numberResults"])
 
 
 async def generate(
     user: User, data: QueryDict, *, on_start: Callable[[Task], Awaitable[None]] | None = None
 ) -> Outcome:
-    """Check a request and start it; bad input is refused on the form and nothing is sent."""
-    form, estimate = await database_sync_to_async(_checked)(data, user)
+    """Check a request and start it; bad input is refused on the form and nothing is sent. The price
+    is looked up before admission, which reserves that same estimate."""
+    form = await database_sync_to_async(VideoForm)(data, user=user)  # reads the member's images
+    estimate = await estimate_for(form)
     if estimate is None:
         return Outcome(form)
     params = form.params()

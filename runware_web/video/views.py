@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.media.models import Image
 from runware_web.media.store import save_image
+from runware_web.money.prices import Estimate
 from runware_web.video import services
 from runware_web.video.catalogue import MODELS
 from runware_web.video.forms import FRAMES, FrameUploadForm, VideoForm
@@ -21,24 +23,32 @@ NO_UPLOAD_ERRORS: dict[str, list[str]] = {f"{name}Upload": [] for name in FRAMES
 
 
 @require_safe
-def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = await database_sync_to_async(VideoForm)(_initial(), user=request.user)
+    figure = await services.estimate_for(form)
+    return await database_sync_to_async(_render_index)(request, figure)
+
+
+def _render_index(request: AuthenticatedHttpRequest, figure: Estimate | None) -> HttpResponse:
     return render(
         request,
         PAGE,
         {
             "form": VideoForm(user=request.user),
             "cards": services.recent_cards(request.user),
-            "estimate": services.estimate_for(VideoForm(_initial(), user=request.user)),
+            "estimate": figure,
             "upload_errors": NO_UPLOAD_ERRORS,
         },
     )
 
 
 @require_safe
-def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The cost line for the form as it stands (htmx asks on every change)."""
-    form = VideoForm(request.GET, user=request.user)
-    return render(request, f"{PAGE}#estimate", {"estimate": services.estimate_for(form)})
+async def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The cost line for the form as it stands (htmx asks on every change), priced as `generate`
+    prices it (the model's catalogue price looked up first)."""
+    form = await database_sync_to_async(VideoForm)(request.GET, user=request.user)
+    figure = await services.estimate_for(form)
+    return await database_sync_to_async(render)(request, f"{PAGE}#estimate", {"estimate": figure})
 
 
 @require_safe

@@ -19,6 +19,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.core.cache import cache
 from django.http import QueryDict
+from django.shortcuts import resolve_url
+from django.test import Client
 from django.test.utils import override_settings
 from playwright.sync_api import expect
 
@@ -30,6 +32,8 @@ from runware_web.runner.submit import wait
 from runware_web.simulator import content as simulated_content
 from runware_web.upstream import content
 from runware_web.upstream.models import Task
+from runware_web.video import services as video_services
+from runware_web.video.forms import VideoForm
 from tests.browser import log_in
 from tests.conftest import acreate_user, make_user
 
@@ -37,6 +41,16 @@ VIDEO = "klingai:kling-video@3-standard"  # $0.056 a second in the table and in 
 SPEECH = "elevenlabs:25@1"  # $0.05 per 1000 characters
 MUSIC = "minimax:music@2.6"  # $0.001 a second
 MESH = "tencent:hunyuan-3d@3.1-rapid"  # $0.1 a model
+VIDEO_FORM = {  # the Video page's form: two 5-second Kling 3.0 videos, $0.28 each in the table
+    "model": VIDEO,
+    "positivePrompt": "waves on a pebble beach",
+    "negativePrompt": "",
+    "duration": "5",
+    "width": "1280",
+    "height": "720",
+    "seed": "",
+    "numberResults": "2",
+}
 TEXT = "The tide is out and the gulls are loud this morning."  # 52 characters
 
 CASES = [
@@ -290,6 +304,76 @@ def test_the_pages_show_where_the_estimate_comes_from(client, catalogue, page, q
     assert ("$0.0026" in never) if "audio" in page else ("$0.10" in never)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_video_pages_estimate_follows_the_catalogue_price(client, catalogue):
+    client.force_login(make_user("alice"))
+    catalogue.factor = Decimal(2)
+    shown = client.get("/video/estimate", VIDEO_FORM).content.decode()
+    assert "≈ $1.12" in shown  # 2 videos × 5 s × $0.112, the catalogue's; the table says $0.56
+    assert "for 2 videos," in shown and "from Runware&#x27;s catalogue, as of " in shown
+
+    cache.delete(content._fresh_key(VIDEO))  # the hour is over, and Runware changed its price
+    catalogue.factor = Decimal(3)
+    changed = client.get("/video/estimate", VIDEO_FORM).content.decode()
+    assert "≈ $1.68" in changed and "from Runware&#x27;s catalogue, as of " in changed
+    assert catalogue.requests == 2
+
+    # A request the model cannot make is not priced, and nothing is asked of the catalogue.
+    refused = client.get("/video/estimate", {**VIDEO_FORM, "duration": "7"}).content.decode()
+    assert "Complete the form for an estimate." in refused and "$" not in refused
+    assert catalogue.requests == 2
+
+    page = client.get("/video/").content.decode()  # the default model's first estimate
+    assert "from Runware&#x27;s catalogue, as of " in page
+
+    anonymous = Client()
+    for address in ("/video/", "/video/estimate"):
+        response = anonymous.get(address, VIDEO_FORM)
+        assert response.status_code == 302 and response["Location"].startswith(resolve_url("login"))
+
+
+@pytest.fixture
+def quick_videos(simulator):
+    """Kling 3.0 takes a twentieth of its nominal 12 s in the simulator; restored after."""
+    before = simulator.simulator.media_latency_scale
+    simulator.set_media_latency_scale(0.05)
+    yield
+    simulator.set_media_latency_scale(before)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_video_reserves_the_catalogue_price_looked_up_before_admission(
+    catalogue, upstream, quick_videos, monkeypatch
+):
+    """The Video page's `generate` reserves exactly the estimate the page shows, priced by the
+    catalogue, and looked up before admission began (never inside its transaction)."""
+    catalogue.factor = Decimal(3)
+    user = await acreate_user("alice")
+    seen_at_admission: list[int] = []
+    original = runner_admit.admit_many
+
+    def watched_admit_many(**kwargs: Any) -> Any:
+        seen_at_admission.append(catalogue.requests)
+        return original(**kwargs)
+
+    monkeypatch.setattr(runner_admit, "admit_many", watched_admit_many)
+    data = QueryDict(mutable=True)
+    data.update(VIDEO_FORM)
+
+    form = await database_sync_to_async(VideoForm)(data, user=user)
+    shown = await video_services.estimate_for(form)
+    outcome = await video_services.generate(user, data)
+    assert outcome.task is not None, outcome.refusal
+    await wait(outcome.task.pk)
+
+    task = await Task.objects.aget(pk=outcome.task.pk)
+    assert shown is not None and shown.basis == "catalogue"
+    assert shown.amount == Decimal("0.056") * 3 * 5 * 2 == Decimal("1.68")
+    assert task.estimated_cost == shown.amount
+    assert task.status == Task.Status.DONE
+    assert seen_at_admission == [1] and catalogue.requests == 1
+
+
 def screenshots(tmp_path) -> str:
     return os.environ.get("RUNWARE_WEB_SCREENSHOTS") or str(tmp_path)
 
@@ -323,3 +407,26 @@ def test_the_audio_and_3d_pages_say_where_their_estimate_comes_from(new_page, ca
     page.set_viewport_size({"width": 390, "height": 844})
     estimate.scroll_into_view_if_needed()
     page.screenshot(path=os.path.join(screenshots(tmp_path), "catalogue-audio-390.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_video_page_says_its_estimate_is_the_catalogues(new_page, catalogue, tmp_path):
+    make_user("alice")
+    catalogue.factor = Decimal(2)
+    page = new_page(viewport={"width": 1440, "height": 1000})
+    log_in(page, "alice")
+
+    page.goto("/video/")
+    estimate = page.locator("#estimate")
+    expect(estimate).to_contain_text(re.compile(r"from Runware's catalogue, as of \d\d:\d\d UTC"))
+    page.get_by_label("Prompt", exact=True).fill("waves on a pebble beach")
+    page.get_by_label("Model").select_option(VIDEO)
+    expect(page.get_by_label("Duration (seconds)")).to_have_value("5")
+    expect(estimate).to_contain_text("$0.56")  # 5 s × the catalogue's $0.112, not the table's $0.28
+    expect(estimate).to_contain_text("from Runware's catalogue, as of")
+    estimate.scroll_into_view_if_needed()
+    page.screenshot(path=os.path.join(screenshots(tmp_path), "catalogue-video-1440.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    estimate.scroll_into_view_if_needed()
+    page.screenshot(path=os.path.join(screenshots(tmp_path), "catalogue-video-390.png"))
