@@ -77,10 +77,11 @@ def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
+    catalogue = fields.pop("catalogue_price", None)  # likewise
     fields.pop("record_with", None)
     if estimated_cost is None:
         estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"],
-                                  defaults=defaults, learned=learned)
+                                  defaults=defaults, learned=learned, catalogue=catalogue)
     return Task(
         user=user,
         team_id=user.team_id,

@@ -14,11 +14,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from runware_web.accounts.models import User
-from runware_web.money.prices import uses_model_defaults
+from runware_web.money.prices import uses_catalogue_price, uses_model_defaults
 from runware_web.runner import state
 from runware_web.runner.deliver import end_many
 from runware_web.runner.execute import start
 from runware_web.runner.workers import WORKER_ID
+from runware_web.upstream.content import model_pricing
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
 from runware_web.upstream.models_catalogue import model_defaults
@@ -42,12 +43,15 @@ async def submit(
 ) -> Task:
     """Admit, record and start a task (see Runner.submit). Raises `Refused`.
 
-    Without an estimate, admission prices the task with its model's defaults, looked up here
-    (cached; an upstream call at most) so that the admission's transaction waits on nothing.
+    Without an estimate, admission prices the task with its model's defaults and its catalogue
+    price, looked up here (cached; an upstream call at most each) so that the admission's
+    transaction waits on nothing.
     """
-    defaults = None
+    defaults = catalogue = None
     if estimated_cost is None and uses_model_defaults(task_type):
         defaults = await model_defaults(str(params.get("model") or ""))
+    if estimated_cost is None and uses_catalogue_price(task_type):
+        catalogue = await model_pricing(str(params.get("model") or ""))
     request = {
         "worker": WORKER_ID,
         "user": user,
@@ -57,6 +61,7 @@ async def submit(
         "number_results": number_results,
         "estimated_cost": estimated_cost,
         "model_defaults": defaults,
+        "catalogue_price": catalogue,
         "delivery": delivery,
         "record_with": record_with,
     }

@@ -430,3 +430,21 @@ def test_the_video_page_says_its_estimate_is_the_catalogues(new_page, catalogue,
     page.set_viewport_size({"width": 390, "height": 844})
     estimate.scroll_into_view_if_needed()
     page.screenshot(path=os.path.join(screenshots(tmp_path), "catalogue-video-390.png"))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_task_submitted_without_an_estimate_is_reserved_at_the_catalogue_price(
+    catalogue, upstream, quick_videos
+):
+    """A caller that leaves the estimate to the runner (a script's task through /v1, say) is priced
+    by the catalogue too: the runner looks it up before admission."""
+    catalogue.factor = Decimal(3)
+    user = await acreate_user("alice")
+    params = {"model": VIDEO, "positivePrompt": "surf",
+              "duration": 5, "width": 1280, "height": 720, "numberResults": 1, "outputType": "URL",
+              "outputFormat": "MP4"}
+    task = await upstream.submit(user=user, feature="video", task_type="videoInference", params=params,
+                                 delivery="async")
+    assert task.estimated_cost == Decimal("0.056") * 3 * 5 == Decimal("0.84")  # the table says $0.28
+    assert catalogue.requests == 1
+    await wait(task.pk)
