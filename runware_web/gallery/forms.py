@@ -8,12 +8,15 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from runware_web.media.models import Image
+from runware_web.media.models import Image, ImageQuerySet
 
 MAX_SELECTION = 200
+#: The `kind` filter's two groups. Without a kind, the gallery shows what the portal made; what the
+#: member gave it to work from (uploads, masks, guides) shows when asked for.
+INPUTS = "inputs"
+EVERYTHING = "all"
 
 
 class GalleryFilterForm(forms.Form):
@@ -24,7 +27,10 @@ class GalleryFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "lighthouse, dusk…"}),
     )
     model = forms.ChoiceField(label="Model", required=False)
-    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *Image.Kind.choices])
+    kind = forms.ChoiceField(label="Show", required=False, choices=[
+        ("", "Results"), (INPUTS, "Inputs"), (EVERYTHING, "Everything"),
+        *Image.Kind.choices,
+    ])
     media = forms.ChoiceField(label="Type", required=False,
                               choices=[("", "Images and videos"), ("image", "Images"), ("video", "Videos")])
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -52,13 +58,18 @@ class GalleryFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "", False)}
 
 
-def apply_image_filters(images: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
+def apply_image_filters(images: ImageQuerySet, filters: dict[str, Any]) -> ImageQuerySet:
     if prompt := filters.get("prompt"):
         images = images.filter(prompt__icontains=prompt)
     if model := filters.get("model"):
         images = images.filter(model=model)
-    if kind := filters.get("kind"):
+    kind = filters.get("kind")
+    if kind == INPUTS:
+        images = images.inputs()
+    elif kind and kind != EVERYTHING:
         images = images.filter(kind=kind)
+    elif not kind and not filters.get("task"):  # one task's images are all shown, whatever they are
+        images = images.results()
     if media := filters.get("media"):
         images = images.filter(media_type=media)
     if since := filters.get("since"):

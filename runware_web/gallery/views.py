@@ -41,6 +41,8 @@ from runware_web.media.store import ensure_thumbnail
 PAGE_SIZE = 48
 #: The "load more" row at the end of a grid asks for the next tiles only.
 TILES = {"load-more": "tiles"}
+#: The lightbox (static/js/viewer.js) asks for an image's page without the page around it.
+VIEWER = {"viewer-body": "viewer"}
 _FILE_CACHE = "private, max-age=86400"
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def trash_index(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def detail(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
-    return render(request, "gallery/detail.html", _detail_context(request, image))
+    return render_page(request, "gallery/detail.html", _detail_context(request, image), partials=VIEWER)
 
 
 def _detail_context(request: AuthenticatedHttpRequest, image: Image, **extra: Any) -> dict[str, Any]:

@@ -21,6 +21,10 @@ def _thumb_path(image: Image, filename: str) -> str:
 
 _LIVE = Q(deleted_at__isnull=True)
 _TRASHED = Q(deleted_at__isnull=False)
+#: What a member gave the portal to work from, rather than what it made: kept out of the gallery's
+#: main view unless asked for (see `ImageQuerySet.results`).
+INPUT_KINDS = ("uploaded", "mask", "guide")
+_RESULT = ~Q(kind__in=INPUT_KINDS)
 
 
 class ImageQuerySet(models.QuerySet["Image"]):
@@ -32,6 +36,13 @@ class ImageQuerySet(models.QuerySet["Image"]):
 
     def trashed(self) -> ImageQuerySet:
         return self.filter(deleted_at__isnull=False)
+
+    def results(self) -> ImageQuerySet:
+        """What the portal made (generated, upscaled…), not the uploads, masks and guides given to it."""
+        return self.filter(_RESULT)
+
+    def inputs(self) -> ImageQuerySet:
+        return self.filter(kind__in=INPUT_KINDS)
 
 
 class Image(models.Model):
@@ -78,6 +89,10 @@ class Image(models.Model):
     cost = models.DecimalField(**COST, null=True, blank=True)
     runware_uuid = models.CharField(max_length=64, blank=True, help_text="Runware's imageUUID.")
     original_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(
+        max_length=64, blank=True,
+        help_text="The stored file's SHA-256 (hex), for uploads: the same file uploaded again is recognised.",
+    )
     favourite = models.BooleanField(default=False)
     shared_with_team = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -100,8 +115,24 @@ class Image(models.Model):
             models.Index(
                 fields=["-created_at", "-id"], name="image_live_shared", condition=_LIVE & Q(shared_with_team=True)
             ),
+            models.Index(
+                fields=["user", "-created_at", "-id"], name="image_live_results", condition=_LIVE & _RESULT
+            ),
+            models.Index(
+                fields=["user", "-created_at", "-id"], name="image_live_inputs",
+                condition=_LIVE & Q(kind__in=INPUT_KINDS),
+            ),
             models.Index(fields=["user", "-created_at", "-id"], name="image_trash_recent", condition=_TRASHED),
             models.Index(fields=["deleted_at"], name="image_trash_expiry", condition=_TRASHED),
+        ]
+        constraints = [
+            # One stored copy of each file a member uploads (an upload of the same file again is
+            # handed the existing one: media.store.save_upload). Masks and guides are not included:
+            # a painted mask is saved with the image it masks.
+            models.UniqueConstraint(
+                fields=["user", "sha256"], name="image_upload_once",
+                condition=Q(kind="uploaded") & ~Q(sha256=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -111,7 +142,7 @@ class Image(models.Model):
     def summary(self) -> str:
         """The prompt, cut to a caption's length (or what the image is, when it has none)."""
         if not self.prompt:
-            return self.get_kind_display()
+            return self.original_name or self.get_kind_display()
         return self.prompt if len(self.prompt) <= 100 else self.prompt[:99].rstrip() + "…"
 
     @property
@@ -123,6 +154,10 @@ class Image(models.Model):
     @property
     def is_video(self) -> bool:
         return self.media_type == self.MediaType.VIDEO
+
+    @property
+    def is_input(self) -> bool:
+        return self.kind in INPUT_KINDS
 
 
 class PendingResult(models.Model):

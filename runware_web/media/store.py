@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import base64
 import errno
+import hashlib
 import io
 import logging
 import os
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
 from runware_web.accounts.models import User
 from runware_web.media.models import Image
 from runware_web.media.thumbnails import make_thumbnail
-from runware_web.media.uploads import ALLOWED_FORMATS
+from runware_web.media.uploads import ALLOWED_FORMATS, CheckedImage
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def save_image(
     thumbnail: bytes | None = None,
     lazy_thumbnail: bool = False,
     image_id: uuid.UUID | None = None,
+    sha256: str = "",
 ) -> Image:
     """Store an image and its thumbnail and create its row (sync: call from a DB thread).
 
@@ -117,6 +120,7 @@ def save_image(
         cost=cost,
         runware_uuid=runware_uuid[:64],
         original_name=original_name[:255],
+        sha256=sha256,
         created_at=timezone.now(),
     )
     _store_files(image, data, thumbnail)
@@ -128,6 +132,48 @@ def save_image(
         image.thumbnail.delete(save=False)
         raise
     return image
+
+
+#: What a member is told when an upload is a file they had uploaded before.
+UPLOADED_BEFORE = "You uploaded this before — using the existing copy."
+
+
+@dataclass(frozen=True)
+class Upload:
+    image: Image
+    #: The member had uploaded this very file before: `image` is that copy (back from the trash if
+    #: it was there), and nothing new was stored. Tell them so (UPLOADED_BEFORE).
+    again: bool = False
+
+
+def save_upload(user: User, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
+                source: Image | None = None) -> Upload:
+    """Store an image a member uploaded (checked by media.uploads), or hand back the copy of it they
+    uploaded before: an upload is recognised by the SHA-256 of what is stored, the same file
+    giving the same bytes once checked. A mask painted over a seed image (`source`) is always
+    stored: it belongs with that image."""
+    if kind != Image.Kind.UPLOADED:
+        return Upload(save_image(user=user, data=checked.data, kind=kind, source=source,
+                                 original_name=checked.name, thumbnail=checked.thumbnail))
+    sha256 = hashlib.sha256(checked.data).hexdigest()
+    if earlier := _earlier_upload(user, sha256):
+        return Upload(earlier, again=True)
+    try:
+        image = save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name,
+                           thumbnail=checked.thumbnail, sha256=sha256)
+    except IntegrityError:  # the same file, uploaded at the same moment by another request (image_upload_once)
+        if earlier := _earlier_upload(user, sha256):
+            return Upload(earlier, again=True)
+        raise
+    return Upload(image)
+
+
+def _earlier_upload(user: User, sha256: str) -> Image | None:
+    earlier = Image.objects.filter(user=user, kind=Image.Kind.UPLOADED, sha256=sha256).first()
+    if earlier is not None and earlier.deleted_at is not None:
+        Image.objects.filter(pk=earlier.pk).update(deleted_at=None)  # uploading it again takes it out of the trash
+        earlier.deleted_at = None
+    return earlier
 
 
 def _store_files(image: Image, data: bytes, thumb: bytes | None) -> None:

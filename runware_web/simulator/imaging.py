@@ -230,11 +230,17 @@ def _compose_with_seed(generated: Image.Image, spec: RenderSpec) -> Image.Image:
 
 
 def _outpaint(generated: Image.Image, seed: Image.Image, outpaint: Outpaint) -> Image.Image:
-    """Keep the seed image in the inner rectangle, generate the borders, feather the seam."""
+    """Keep the whole seed image in the inner rectangle, generate the borders, feather the seam.
+
+    The inner rectangle is what `width × height` leaves inside the extension: the seed image's own
+    size when the request follows Runware's rule (the result is the seed plus the extension). Should
+    it differ, the seed is scaled to it, never cropped: outpainting loses nothing of the original."""
     width, height = generated.size
     inner = (outpaint.left, outpaint.top, width - outpaint.right, height - outpaint.bottom)
+    inner_size = (inner[2] - inner[0], inner[3] - inner[1])
     canvas = generated.copy()
-    canvas.paste(ImageOps.fit(seed, (inner[2] - inner[0], inner[3] - inner[1])), inner[:2])
+    kept = seed if seed.size == inner_size else seed.resize(inner_size, Image.Resampling.LANCZOS)
+    canvas.paste(kept, inner[:2])
     keep = Image.new("L", generated.size, 0)
     ImageDraw.Draw(keep).rectangle((inner[0], inner[1], inner[2] - 1, inner[3] - 1), fill=255)
     if outpaint.blur:

@@ -86,6 +86,11 @@ class SideField(forms.IntegerField):
             )
 
 
+def outpaint_inner(side: int) -> int:
+    """A seed image's side as the middle of an outpainted result: the nearest multiple of 64."""
+    return max(SIDE_STEP, round(side / SIDE_STEP) * SIDE_STEP)
+
+
 class ExtendField(forms.IntegerField):
     """Pixels to add on one side when outpainting (a multiple of 64, 0 for none)."""
 
@@ -208,6 +213,11 @@ class GenerateForm(StudioFields):
             self.add_error("maskImage", "Inpainting repaints part of a seed image: add a seed image first.")
         if self.outpaint() and not seed_image:
             self.add_error("outpaint_top", "Outpainting extends a seed image: add a seed image first.")
+        elif self.outpaint():
+            # The result is the seed image plus the extension (`outpaint_size`): what the size fields
+            # hold is not used, so it cannot be wrong.
+            for name in ("width", "height"):
+                self.errors.pop(name, None)
         steps = data.get("steps")
         start = data.get("refiner_startStep")
         if start and not data.get("refiner_model"):
@@ -219,6 +229,28 @@ class GenerateForm(StudioFields):
     def outpaint(self) -> dict[str, int]:
         sides = {side: self.cleaned_data.get(f"outpaint_{side}") or 0 for side in self.OUTPAINT_SIDES}
         return {side: value for side, value in sides.items() if value}
+
+    def outpaint_size(self, seed_width: int, seed_height: int) -> tuple[int, int] | None:
+        """The size of an outpainted result: the seed image (to the nearest multiple of 64) plus the
+        extension, as Runware takes `width` and `height` when outpainting. None, with the error by
+        the extension, when that is beyond the largest side."""
+        sides = self.outpaint()
+        inner = outpaint_inner(seed_width), outpaint_inner(seed_height)
+        size = (inner[0] + sides.get("left", 0) + sides.get("right", 0),
+                inner[1] + sides.get("top", 0) + sides.get("bottom", 0))
+        for axis, (first, second) in enumerate((("left", "right"), ("top", "bottom"))):
+            if size[axis] > MAX_SIDE:
+                field = f"outpaint_{second if second in sides else first}"
+                self.add_error(field, (
+                    f"The seed image is {seed_width}×{seed_height}, so this extension makes the result "
+                    f"{size[0]}×{size[1]}: over {MAX_SIDE} pixels. Extend {first} and {second} by "
+                    f"{MAX_SIDE - inner[axis]} pixels at most in all."))
+                return None
+        if min(size) < MIN_SIDE:
+            self.add_error("outpaint_top", f"The result would be {size[0]}×{size[1]}: extend it to at least "
+                                           f"{MIN_SIDE} pixels each way.")
+            return None
+        return size
 
 
 class RowForm(StudioFields):
@@ -399,14 +431,16 @@ class StudioForm:
             ]
         return values
 
-    def to_params(self, images: Mapping[str, str]) -> dict[str, Any]:
-        """Runware's parameters. `images` maps a gallery image id to the data URI to send."""
+    def to_params(self, images: Mapping[str, str], size: tuple[int, int] | None = None) -> dict[str, Any]:
+        """Runware's parameters. `images` maps a gallery image id to the data URI to send; `size` is
+        the result's when it does not come from the form (outpainting: `GenerateForm.outpaint_size`)."""
         data = self.main.cleaned_data
+        width, height = size or (data["width"], data["height"])
         params: dict[str, Any] = {
             "model": data["model"],
             "positivePrompt": data["positivePrompt"],
-            "width": data["width"],
-            "height": data["height"],
+            "width": width,
+            "height": height,
             "numberResults": data["numberResults"],
             "outputFormat": data["outputFormat"],
         }

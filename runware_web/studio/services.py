@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from runware_web.media.access import get_image_for_viewer, get_own_image
 from runware_web.media.models import Image
 from runware_web.media.pending import waiting_for
 from runware_web.media.refs import image_ref
-from runware_web.media.store import save_image
+from runware_web.media.store import Upload, save_image, save_upload
 from runware_web.media.uploads import CheckedImage, ImageUploadField
 from runware_web.money.prices import Estimate, quote
 from runware_web.runner import parse_cost, runner
@@ -204,7 +205,7 @@ def prepare(user: User, data: QueryDict, files: Mapping[str, Any] | None = None)
         except ValidationError as error:
             upload_errors[target] = error.messages
             continue
-        data[target] = str(store_upload(user, checked).pk)
+        data[target] = str(store_upload(user, checked).image.pk)
 
     form = StudioForm(data)
     valid = form.is_valid()
@@ -215,6 +216,7 @@ def prepare(user: User, data: QueryDict, files: Mapping[str, Any] | None = None)
         return Prepared(form=form)
 
     images: dict[str, str] = {}
+    size = None
     for target, index, image_id in form.image_fields():
         try:
             image = input_image(user, image_id)
@@ -222,13 +224,18 @@ def prepare(user: User, data: QueryDict, files: Mapping[str, Any] | None = None)
             form.add_image_error(target, index, MISSING_IMAGE)
             continue
         images[str(image_id)] = image_ref(image)  # the runner sends the bytes; the Task row keeps this
+        if target == "seedImage" and form.main.outpaint():  # the result is the seed plus the extension
+            size = form.main.outpaint_size(image.width, image.height)
     if form.has_errors:
         return Prepared(form=form)
 
+    settings = form.settings()
+    if size:
+        settings["width"], settings["height"] = size
     return Prepared(
         form=form,
-        params=form.to_params(images),
-        settings=form.settings(),
+        params=form.to_params(images, size=size),
+        settings=settings,
         seed_image_id=form.main.cleaned_data.get("seedImage"),
     )
 
@@ -283,6 +290,10 @@ async def generate(
             before_start=before_start,
         )
     except Refused as refusal:
+        if refusal.field in prepared.form.main.fields:  # a team's model rule: said by the field it is about
+            prepared.form.main.add_error(refusal.field, refusal.message)
+            label = prepared.form.main.fields[refusal.field].label
+            return Outcome(prepared.form, refusal=f"Nothing was sent: the {label} field above says why.")
         return Outcome(prepared.form, refusal=refusal.message)
     return Outcome(prepared.form, task=task)
 
@@ -297,9 +308,9 @@ async def cancel(user: User, task_id: Any) -> Task | None:
 
 
 def store_upload(user: User, checked: CheckedImage, *, kind: str = Image.Kind.UPLOADED,
-                 source: Image | None = None) -> Image:
-    return save_image(user=user, data=checked.data, kind=kind, source=source, original_name=checked.name,
-                      thumbnail=checked.thumbnail)
+                 source: Image | None = None) -> Upload:
+    """The upload stored, or the copy of the same file the member uploaded before (`again`)."""
+    return save_upload(user, checked, kind=kind, source=source)
 
 
 # ---------------------------------------------------------------------------- results
@@ -365,9 +376,11 @@ def prefill(user: User, query: QueryDict) -> Prefill:
         if name in query:
             initial[name] = query[name]
     loras = [{"model": model, "weight": weight or 1}
-             for model, weight in _pairs(query.getlist("lora_model"), query.getlist("lora_weight"))]
+             for model, weight in _pairs(query.getlist("lora_model"), query.getlist("lora_weight")) if model]
+    # A ControlNet row needs a model or a guide, not both: "Use for ControlNet" names only the model.
     controlnets = [{"guide": guide, "model": model}
-                   for guide, model in _pairs(query.getlist("controlnet_guide"), query.getlist("controlnet_model"))]
+                   for guide, model in _pairs(query.getlist("controlnet_guide"), query.getlist("controlnet_model"))
+                   if guide or model]
     if loras:
         initial["loras"] = [*initial.get("loras", []), *loras]
     if controlnets:
@@ -418,7 +431,8 @@ def _settings_from_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pairs(first: list[str], second: list[str]) -> list[tuple[str, str]]:
-    return [(a, second[i] if i < len(second) else "") for i, a in enumerate(first) if a]
+    """Repeated fields read as rows, the shorter list padded with "" (a row may name one of the two)."""
+    return list(zip_longest(first, second, fillvalue=""))
 
 
 def _owns(user: User, image_id: Any) -> bool:

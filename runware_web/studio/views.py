@@ -9,12 +9,14 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.lib.paging import Cursor
 from runware_web.live.render import partial_for, render_page
 from runware_web.media.models import Image
+from runware_web.media.store import UPLOADED_BEFORE
 from runware_web.media.uploads import ImageUploadField
 from runware_web.runner import detached
 from runware_web.studio import services
@@ -80,8 +82,11 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not checked:
         return _image_input(request, target, index, errors=["Choose an image file to upload."])
     kind = Image.Kind.MASK if source is not None and target == "maskImage" else Image.Kind.UPLOADED
-    image = services.store_upload(request.user, checked, kind=kind, source=source)
-    return _image_input(request, target, index, image=image)
+    upload = services.store_upload(request.user, checked, kind=kind, source=source)
+    response = _image_input(request, target, index, image=upload.image)
+    if upload.again:  # said in a toast, out of band
+        response.write(render_to_string("base.html#toast", {"message": UPLOADED_BEFORE, "level": "info"}))
+    return response
 
 
 @require_safe

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
-from runware_web.media.store import save_image
+from runware_web.media.store import UPLOADED_BEFORE, save_upload
 from runware_web.runner import runner
 from runware_web.tools import services
 from runware_web.tools.forms import IMAGE_TOOLS, EnhanceForm, ImageToolForm, UploadForm
@@ -68,10 +69,10 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, image=None, upload_form=form, status=400)
-    checked = form.cleaned_data["image"]
-    image = save_image(user=request.user, data=checked.data, kind=Image.Kind.UPLOADED, original_name=checked.name,
-                       thumbnail=checked.thumbnail)
-    return HttpResponseRedirect(tools_url(image))
+    upload = save_upload(request.user, form.cleaned_data["image"])
+    if upload.again:
+        messages.info(request, UPLOADED_BEFORE)
+    return HttpResponseRedirect(tools_url(upload.image))
 
 
 @require_POST

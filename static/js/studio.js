@@ -1,5 +1,5 @@
 // The studio's small behaviours: aspect-ratio presets, LoRA/ControlNet rows, clearing an input
-// image, and painting an inpainting mask over the seed image. Everything else is server-rendered.
+// image. The mask painter is maskpaint.js. Everything else is server-rendered.
 (function () {
   "use strict";
 
@@ -11,11 +11,6 @@
   function settingsChanged() {
     var studio = form();
     if (studio) studio.dispatchEvent(new Event("change", { bubbles: true }));
-  }
-
-  function csrfToken() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
-    catch (error) { return ""; }
   }
 
   // --- aspect-ratio presets: the select fills width and height; typing a size selects its preset.
@@ -86,6 +81,7 @@
       input.querySelector("input[type=hidden]").value = "";
       clear.closest(".image-preview").remove();
       settingsChanged();
+      document.dispatchEvent(new Event("studio:image-cleared"));
     }
   });
 
@@ -101,129 +97,72 @@
     if (href) window.location.href = href;
   });
 
-  // --- mask painting: white strokes over the seed image; exported as white-on-black PNG.
-  var painting = { active: false, last: null, painted: false };
+  // --- outpainting: the result is the seed image plus the extension. Say what size that makes, and
+  // hold the size fields at it (read-only, so the estimate prices it) while the sides extend anything.
+  var OUTPAINT_SIDES = ["top", "right", "bottom", "left"];
 
-  function painter() { return document.querySelector("[data-mask-painter]"); }
+  function snap(side) { return Math.max(64, Math.round(side / 64) * 64); }
 
-  function maskMessage(text) {
-    var message = document.querySelector("[data-mask-message]");
-    if (message) message.textContent = text;
-  }
-
-  function openPainter() {
-    var seed = document.querySelector("#image-input-seedImage img[data-full]");
-    if (!seed) {
-      maskMessage("Add a seed image first: the mask is painted over it.");
-      return;
-    }
-    maskMessage("");
-    var box = painter();
-    var base = box.querySelector("[data-mask-base]");
-    var canvas = box.querySelector("[data-mask-canvas]");
-    base.onload = function () {
-      canvas.width = base.naturalWidth;
-      canvas.height = base.naturalHeight;
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-      painting.painted = false;
-    };
-    base.dataset.imageId = seed.dataset.imageId;
-    base.src = seed.dataset.full;
-    box.hidden = false;
-  }
-
-  function point(canvas, event) {
-    var rect = canvas.getBoundingClientRect();
-    return {
-      x: (event.clientX - rect.left) * canvas.width / rect.width,
-      y: (event.clientY - rect.top) * canvas.height / rect.height,
-      scale: canvas.width / rect.width,
-    };
-  }
-
-  function stroke(canvas, from, to) {
-    var context = canvas.getContext("2d");
-    var brush = document.querySelector("[data-mask-brush]");
-    context.strokeStyle = "#fff";
-    context.fillStyle = "#fff";
-    context.lineCap = "round";
-    context.lineJoin = "round";
-    context.lineWidth = Number(brush ? brush.value : 40) * to.scale;
-    context.beginPath();
-    context.moveTo(from.x, from.y);
-    context.lineTo(to.x, to.y);
-    context.stroke();
-    painting.painted = true;
-  }
-
-  document.addEventListener("pointerdown", function (event) {
-    var canvas = event.target.closest("[data-mask-canvas]");
-    if (!canvas) return;
-    canvas.setPointerCapture(event.pointerId);
-    painting.active = true;
-    painting.last = point(canvas, event);
-    stroke(canvas, painting.last, painting.last);
-  });
-  document.addEventListener("pointermove", function (event) {
-    var canvas = event.target.closest("[data-mask-canvas]");
-    if (!canvas || !painting.active) return;
-    var next = point(canvas, event);
-    stroke(canvas, painting.last, next);
-    painting.last = next;
-  });
-  document.addEventListener("pointerup", function () { painting.active = false; });
-
-  function useMask() {
-    var box = painter();
-    var canvas = box.querySelector("[data-mask-canvas]");
-    var base = box.querySelector("[data-mask-base]");
-    if (!painting.painted) {
-      maskMessage("Paint over the part of the image to repaint first.");
-      return;
-    }
-    var out = document.createElement("canvas");
-    out.width = canvas.width;
-    out.height = canvas.height;
-    var context = out.getContext("2d");
-    context.fillStyle = "#000";
-    context.fillRect(0, 0, out.width, out.height);
-    context.drawImage(canvas, 0, 0);
-    out.toBlob(function (blob) {
-      var data = new FormData();
-      data.append("target", "maskImage");
-      data.append("source", base.dataset.imageId || "");
-      data.append("image", blob, "mask.png");
-      fetch(form().dataset.uploadUrl || "/studio/upload", {
-        method: "POST",
-        body: data,
-        headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
-        credentials: "same-origin",
-      }).then(function (response) {
-        if (!response.ok) throw new Error(response.statusText);
-        return response.text();
-      }).then(function (html) {
-        var holder = document.getElementById("image-input-maskImage");
-        holder.outerHTML = html;
-        var fresh = document.getElementById("image-input-maskImage");
-        if (window.htmx && fresh) window.htmx.process(fresh);
-        box.hidden = true;
-        maskMessage("");
+  function syncOutpaint() {
+    var note = document.getElementById("outpaint-size");
+    var width = document.getElementById("id_width");
+    var height = document.getElementById("id_height");
+    var preset = document.querySelector("[data-aspect-preset]");
+    var sizeNote = document.getElementById("size-outpaint-note");
+    if (!note || !width || !height) return;
+    var sides = {};
+    var extending = false;
+    OUTPAINT_SIDES.forEach(function (side) {
+      var input = document.getElementById("id_outpaint_" + side);
+      sides[side] = Math.max(0, parseInt(input && input.value, 10) || 0);
+      if (sides[side]) extending = true;
+    });
+    var seed = document.querySelector("#image-input-seedImage img[data-size]");
+    var seedSize = seed && seed.dataset.size ? seed.dataset.size.split("x").map(Number) : null;
+    if (extending && seedSize) {
+      var result = [snap(seedSize[0]) + sides.left + sides.right, snap(seedSize[1]) + sides.top + sides.bottom];
+      note.textContent = "The result will be " + result[0] + "×" + result[1] + ": the seed image (" +
+        seedSize[0] + "×" + seedSize[1] + ") plus the extension." +
+        (Math.max(result[0], result[1]) > 2048 ? " That is over 2048 pixels: extend less." : "");
+      if (!width.readOnly) {
+        width.dataset.before = width.value;
+        height.dataset.before = height.value;
+      }
+      if (String(width.value) !== String(result[0]) || String(height.value) !== String(result[1])) {
+        width.value = result[0];
+        height.value = result[1];
         settingsChanged();
-      }).catch(function () {
-        maskMessage("The mask could not be uploaded. Check your connection and try again.");
-      });
-    }, "image/png");
+      }
+      width.readOnly = height.readOnly = true;
+      if (preset) preset.disabled = true;
+      if (sizeNote) sizeNote.hidden = false;
+      return;
+    }
+    note.textContent = extending ? "Add a seed image above: the result is the seed image plus the extension." : "";
+    if (width.readOnly) {
+      width.value = width.dataset.before || width.value;
+      height.value = height.dataset.before || height.value;
+      width.readOnly = height.readOnly = false;
+      if (preset) preset.disabled = false;
+      if (sizeNote) sizeNote.hidden = true;
+      syncPreset();
+      settingsChanged();
+    }
   }
 
-  document.addEventListener("click", function (event) {
-    if (event.target.closest("[data-mask-open]")) openPainter();
-    else if (event.target.closest("[data-mask-close]")) painter().hidden = true;
-    else if (event.target.closest("[data-mask-use]")) useMask();
-    else if (event.target.closest("[data-mask-clear]")) {
-      var canvas = painter().querySelector("[data-mask-canvas]");
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-      painting.painted = false;
-    }
+  document.addEventListener("input", function (event) {
+    if (event.target.id && event.target.id.indexOf("id_outpaint_") === 0) syncOutpaint();
+  });
+  document.addEventListener("htmx:afterSettle", syncOutpaint);
+  document.addEventListener("studio:image-cleared", syncOutpaint);
+
+  // --- Ctrl+Enter (⌘+Enter) in a prompt generates, as the button does.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    var field = event.target.closest && event.target.closest("#studio-form textarea");
+    if (!field) return;
+    event.preventDefault();
+    form().requestSubmit();
   });
 
   // --- a prompt over its limit is kept as typed or pasted (no maxlength cuts it); the note by the
@@ -256,9 +195,221 @@
 
   document.addEventListener("htmx:wsAfterMessage", focusRefusal);
 
+  // --- the member's draft (prompt, model, settings, LoRA and ControlNet rows, input images) is kept in
+  // this browser, one per member, as it is typed, and put back when the studio opens again: after going
+  // to another page, or a reload. A link into the studio (Models' "Use in studio", "Add as LoRA", "Use for
+  // ControlNet", "Use as seed", "Reuse") changes only what it names; the rest of the draft stays.
+  // Generating keeps the draft, as the form keeps what was sent.
+  var ROW_KINDS = ["lora", "controlnet"];
+  var draft = { key: "", restoring: false, timer: null };
+
+  function storage() {
+    try { return window.localStorage; } catch (error) { return null; }  // blocked: the form still works
+  }
+
+  function fieldValue(element) { return element.type === "checkbox" ? element.checked : element.value; }
+
+  function setFieldValue(element, value) {
+    if (element.type === "checkbox") element.checked = value === true;
+    else element.value = value;
+  }
+
+  function rowValues(row) {
+    var values = {};
+    row.querySelectorAll("[name]").forEach(function (element) {
+      if (element.type !== "file") values[element.name] = fieldValue(element);
+    });
+    return values;
+  }
+
+  function readDraft() {
+    var studio = form();
+    var saved = { fields: {}, rows: {} };
+    Array.prototype.forEach.call(studio.elements, function (element) {
+      if (!element.name || element.type === "file" || element.name === "csrfmiddlewaretoken") return;
+      if (element.closest("[data-rows]")) return;  // rows are kept row by row, below
+      saved.fields[element.name] = fieldValue(element);
+    });
+    ROW_KINDS.forEach(function (kind) {
+      saved.rows[kind] = Array.prototype.map.call(
+        document.querySelectorAll("#" + kind + "-rows > [data-row]"), rowValues);
+    });
+    return saved;
+  }
+
+  function saveDraft(now) {
+    var store = storage();
+    if (!store || !draft.key || draft.restoring) return;
+    clearTimeout(draft.timer);
+    var write = function () {
+      try { store.setItem(draft.key, JSON.stringify(readDraft())); } catch (error) { /* full: keep going */ }
+    };
+    if (now) write();
+    else draft.timer = setTimeout(write, 200);
+  }
+
+  // What the address names, as the studio URL contract's fields (docs/architecture.md). A reload or
+  // going back names nothing: the draft, which took the link in when it was followed, is the newer.
+  function linkedNames() {
+    var names = {};
+    var navigation = window.performance && performance.getEntriesByType ?
+      performance.getEntriesByType("navigation")[0] : null;
+    if (navigation && navigation.type !== "navigate") return names;
+    new URLSearchParams(window.location.search).forEach(function (value, name) { names[name] = true; });
+    return names;
+  }
+
+  // The draft's rows, then each row the link added (one naming a model the draft already has
+  // changes that row instead: its weight, or its guide image).
+  function mergedRows(kind, saved, container, names) {
+    var rows = (saved.rows && saved.rows[kind] || []).map(function (row) { return Object.assign({}, row); });
+    var linked = names[kind + "_model"] || names[kind + "_guide"];
+    if (!linked) return rows;
+    container.querySelectorAll(":scope > [data-row]").forEach(function (element) {
+      var row = rowValues(element);
+      var model = row[kind + "_model"];
+      var same = rows.filter(function (mine) {
+        return mine[kind + "_model"] === model &&
+          (kind !== "controlnet" || !row.controlnet_guide || mine.controlnet_guide === row.controlnet_guide);
+      })[0];
+      if (!same) rows.push(row);
+      else if (kind === "lora" && names.lora_weight) same.lora_weight = row.lora_weight;
+    });
+    return rows;
+  }
+
+  function rebuildRows(kind, rows) {
+    var container = document.getElementById(kind + "-rows");
+    var template = document.getElementById(kind + "-template");
+    var rendered = Array.prototype.map.call(container.querySelectorAll(":scope > [data-row]"), rowValues);
+    if (JSON.stringify(rendered) === JSON.stringify(rows)) return;  // the page has them already
+    container.querySelectorAll(":scope > [data-row]").forEach(function (row) { row.remove(); });
+    rows.forEach(function (values) {
+      container.appendChild(template.content.cloneNode(true));
+      var row = container.lastElementChild;
+      Object.keys(values).forEach(function (name) {
+        var element = row.querySelector('[name="' + name + '"]');
+        if (!element) return;
+        setFieldValue(element, values[name]);
+        // as the page renders a row: its value in the markup too
+        if (element.tagName === "INPUT" && element.type !== "checkbox") element.setAttribute("value", values[name]);
+      });
+    });
+    renumber(container);
+    var fold = document.getElementById(kind + "-fold");
+    if (fold && rows.length) fold.open = true;
+  }
+
+  // An input image's widget (its preview) for the id the draft holds; an image gone from the
+  // gallery since is dropped from the draft.
+  function showImage(holder, target, index) {
+    var studio = form();
+    var hidden = holder.querySelector('input[type=hidden][name="' + target + '"]');
+    var imageId = hidden ? hidden.value : "";
+    if (!imageId || holder.querySelector("[data-image-id='" + imageId + "']")) return;
+    var query = new URLSearchParams({ target: target, image: imageId });
+    if (index !== null) query.set("index", index);
+    fetch(studio.dataset.imageInputUrl + "?" + query, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html) {
+          hidden.value = "";
+          saveDraft(true);
+          return;
+        }
+        holder.outerHTML = html;
+        var fresh = document.getElementById(holder.id);
+        if (window.htmx && fresh) window.htmx.process(fresh);
+        syncOutpaint();
+        settingsChanged();
+      })
+      .catch(function () { /* offline: the id stays in the draft, shown next time */ });
+  }
+
+  function showChosenModel(air) {
+    var chosen = document.getElementById("model-picker-chosen");
+    var url = form().dataset.chosenUrl;
+    if (!chosen || !url) return;
+    var fresh = chosen.cloneNode(false);
+    fresh.setAttribute("hx-get", url + "?" + new URLSearchParams({ model: air }));
+    fresh.setAttribute("hx-trigger", "load");
+    fresh.setAttribute("hx-swap", "outerHTML");
+    var code = document.createElement("code");
+    code.textContent = air;
+    fresh.append("Chosen: ", code, " (looking up its name…)");
+    chosen.replaceWith(fresh);
+    if (window.htmx) window.htmx.process(fresh);
+  }
+
+  // A folded section that the draft changed opens, as the page opens one that a link filled in.
+  function changed(element) {
+    if (element.type === "hidden") return element.value !== "";  // an input image's id
+    if (element.type === "checkbox") return element.checked !== element.defaultChecked;
+    if (element.tagName === "SELECT") {
+      return Array.prototype.some.call(element.options, function (option) { return option.selected !== option.defaultSelected; });
+    }
+    return element.value !== element.defaultValue;
+  }
+
+  function openFoldsInUse() {
+    document.querySelectorAll("#studio-form details.fold").forEach(function (fold) {
+      var fields = fold.querySelectorAll("input[name]:not([type=file]), select[name], textarea[name]");
+      if (Array.prototype.some.call(fields, changed)) fold.open = true;
+    });
+  }
+
+  function restoreDraft() {
+    var studio = form();
+    var store = storage();
+    if (!studio || !store || !studio.dataset.draftKey) return false;
+    draft.key = studio.dataset.draftKey;
+    var saved = null;
+    try { saved = JSON.parse(store.getItem(draft.key) || "null"); } catch (error) { saved = null; }
+    var names = linkedNames();
+    if (!saved || !saved.fields || names.reuse) return false;  // "Reuse" sets every setting
+    draft.restoring = true;
+    var model = document.getElementById("id_model");
+    var modelBefore = model ? model.value : "";
+    Object.keys(saved.fields).forEach(function (name) {
+      if (names[name]) return;
+      var element = studio.elements.namedItem(name);
+      if (element && element.tagName && !element.closest("[data-rows]")) setFieldValue(element, saved.fields[name]);
+    });
+    ROW_KINDS.forEach(function (kind) {
+      rebuildRows(kind, mergedRows(kind, saved, document.getElementById(kind + "-rows"), names));
+    });
+    draft.restoring = false;
+    openFoldsInUse();
+    if (model && model.value && model.value !== modelBefore) showChosenModel(model.value);
+    ["seedImage", "maskImage"].forEach(function (target) {
+      var holder = document.getElementById("image-input-" + target);
+      if (holder) showImage(holder, target, null);
+    });
+    document.querySelectorAll("#controlnet-rows > [data-row]").forEach(function (row, index) {
+      var holder = row.querySelector("[data-image-input]");
+      if (holder) showImage(holder, "controlnet_guide", index);
+    });
+    return true;
+  }
+
+  var draftRestored = restoreDraft();
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("#studio-form")) saveDraft();
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#studio-form")) saveDraft();
+  });
+  document.addEventListener("htmx:afterSettle", function () { saveDraft(); });
+  document.addEventListener("studio:image-cleared", function () { saveDraft(); });
+  document.body.addEventListener("rows-changed", function () { saveDraft(); });
+  window.addEventListener("pagehide", function () { saveDraft(true); });
+
   document.addEventListener("DOMContentLoaded", function () {
     syncPreset();
+    syncOutpaint();
     focusRefusal();
     document.querySelectorAll("textarea[data-limit]").forEach(checkLimit);
+    if (draftRestored) settingsChanged();  // the estimate, for the draft's settings
+    saveDraft(true);  // what a link added is part of the draft from now on
   });
 })();

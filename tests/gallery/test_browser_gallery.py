@@ -88,15 +88,16 @@ def test_find_filter_open_reuse_delete_undo_and_restore_from_the_trash(page):
     expect(fox_tile).to_have_count(0)
     expect(page.get_by_label("Prompt contains")).to_have_value("LIGHTHOUSE")
 
-    lighthouse_tile.click()
-    expect(page.get_by_role("heading", name="Prompt")).to_be_visible()
-    expect(page.locator(".prompt-text")).to_have_text("a lighthouse at dusk, oil painting")
-    expect(page.get_by_role("row", name="positivePrompt a lighthouse at dusk, oil painting")).to_be_visible()
-    page.get_by_role("link", name="Reuse settings").click()
+    lighthouse_tile.click()  # opens in the viewer (tests/gallery/test_browser_viewer.py)
+    viewer = page.get_by_role("dialog", name="Image viewer")
+    expect(viewer.get_by_role("heading", name="Prompt")).to_be_visible()
+    expect(viewer.locator(".prompt-text")).to_have_text("a lighthouse at dusk, oil painting")
+    expect(viewer.get_by_role("row", name="positivePrompt a lighthouse at dusk, oil painting")).to_be_visible()
+    viewer.get_by_role("link", name="Reuse settings").click()
     expect(page).to_have_url(re.compile(rf"/studio/\?reuse={lighthouse.pk}$"))
 
-    page.goto("/gallery/")
-    fox_tile.click()
+    fox = Image.objects.get(user=alice, prompt="a red fox in the snow")
+    page.goto(f"/gallery/{fox.pk}/")  # the image's own page
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("Moved to the trash.")).to_be_visible()
     page.get_by_role("button", name="Undo").click()

@@ -141,6 +141,22 @@ async def test_outpainting_extends_the_canvas(connect, fetch):
     assert not _close(_mean(image, (0, 30, 50, 100)), (10, 10, 230), tolerance=30)
 
 
+async def test_outpainting_into_a_size_that_does_not_fit_the_seed_scales_it_and_crops_nothing(connect, fetch):
+    """A 128×128 seed extended 64 left and right into 256×256 (not seed + extension): its left edge
+    (red) is still at the inner rectangle's left, not cropped away to fill a tall strip."""
+    client = connect()
+    seed = solid((10, 10, 230), (128, 128))
+    seed.paste((230, 10, 10), (0, 0, 32, 128))
+    seed_uuid = await upload(client, seed)
+    [item] = await client.run(
+        image_task(seedImage=seed_uuid, outpaint={"left": 64, "right": 64}, width=256, height=256, outputFormat="PNG")
+    )
+    image = open_image(await fetch(item["imageURL"]))
+    assert image.size == (256, 256)
+    assert _close(_mean(image, (68, 100, 92, 150)), (230, 10, 10), tolerance=4)
+    assert _close(_mean(image, (110, 100, 180, 150)), (10, 10, 230), tolerance=4)
+
+
 async def test_outpainting_without_a_size_grows_the_seed_image(connect, fetch):
     client = connect()
     seed = await upload(client, solid((10, 10, 230), (256, 256)))

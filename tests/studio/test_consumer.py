@@ -11,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from runware_web.accounts.models import Team
 from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.studio import fragments
@@ -329,4 +330,36 @@ async def test_image_to_image_sends_the_members_upload_and_links_the_results_to_
     assert images[0].source_id == seed.pk
     generation = await database_sync_to_async(Generation.objects.get)(task_id=task_id)
     assert generation.settings["seedImage"] == str(seed.pk)
+    await ws.disconnect()
+
+
+async def test_outpainting_sends_the_seed_size_plus_the_extension_whatever_the_size_fields_hold(upstream):
+    """Runware takes an outpainted result's width and height as the seed image's plus the extension;
+    the size fields (here far off, and one invalid) are not used, so they cannot crop the seed."""
+    alice = await acreate_user("alice")
+    seed = await uploaded_image(alice, 320, 200)  # 200 is not a multiple of 64: the middle is 192
+    ws = await connect(alice)
+    await ws.send_json_to(request(seedImage=str(seed.pk), outpaint_left="64", outpaint_top="128",
+                                  width="1024", height="99"))
+    task_id = card_id(await receive_until(ws, lambda f: 'id="gen-' in f))
+    await upstream.wait(task_id)
+    task, images, _ = await task_state(task_id)
+    assert task.status == Task.Status.DONE
+    assert (task.params["width"], task.params["height"]) == (384, 320)
+    assert task.params["outpaint"] == {"top": 128, "left": 64}
+    assert (images[0].width, images[0].height) == (384, 320)
+    generation = await database_sync_to_async(Generation.objects.get)(task_id=task_id)
+    assert (generation.settings["width"], generation.settings["height"]) == (384, 320)
+    await ws.disconnect()
+
+
+async def test_a_model_outside_the_teams_rules_is_refused_by_the_model_field(upstream):
+    team = await database_sync_to_async(Team.objects.create)(name="Pixels", allowed_models="civitai:")
+    alice = await acreate_user("alice", team=team)
+    ws = await connect(alice)
+    await ws.send_json_to(request())
+    frame = await receive_until(ws, lambda f: 'id="id_model_error"' in f)
+    assert re.search(r'id="id_model_error"><span>Your team&#x27;s rules allow only civitai:, and runware:101@1', frame)
+    assert "Nothing was sent: the Model field above says why." in frame
+    assert await task_count() == 0
     await ws.disconnect()

@@ -1,11 +1,14 @@
-"""The gallery's own template filter; money, durations and task kinds use the portal's builtin filters."""
+"""The gallery's own template tags; money, durations and task kinds use the portal's builtin filters."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from django import template
 from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 
 register = template.Library()
 
@@ -16,3 +19,18 @@ def purge_date(deleted_at: datetime | None) -> datetime | None:
     if deleted_at is None:
         return None
     return deleted_at + timedelta(days=settings.TRASH_RETENTION_DAYS)
+
+
+MODEL_VIEWER = "vendor/model-viewer/model-viewer.min.js"
+
+
+@register.simple_tag
+def model_viewer_script() -> str:
+    """The URL of the vendored <model-viewer> module, or "" when it is not installed (a 3D model
+    then shows its thumbnail and a download link)."""
+    return _vendored(MODEL_VIEWER)
+
+
+@functools.cache
+def _vendored(path: str) -> str:
+    return static(path) if finders.find(path) else ""
