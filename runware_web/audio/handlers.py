@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from runware_web.audio import fragments, services
-from runware_web.media.store import StorageFull
-from runware_web.media.video import download
-from runware_web.runner import Handler
-from runware_web.upstream.errors import UpstreamError
-from runware_web.upstream.models import Task
-
-log = logging.getLogger(__name__)
+from runware_web.live.media_tasks import DownloadedResultHandler
 
 
-class AudioHandler(Handler):
+class AudioHandler(DownloadedResultHandler):
     """The runner's handler of "audio" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
-    async def on_result(self, task: Task, item: dict[str, Any]) -> str:
-        url = item.get("audioURL")
-        if not url:
-            log.error("Audio %s of task %s came without a URL", item.get("audioUUID"), task.pk)
-            return await database_sync_to_async(fragments.card)(task)
-        try:
-            path = await download(str(url))
-        except Exception:
-            # Billed (the charge is already in the ledger) but not stored: the card says so.
-            log.exception("Could not fetch audio %s of task %s", item.get("audioUUID"), task.pk)
-            return await database_sync_to_async(fragments.card)(task)
-        try:
-            await database_sync_to_async(services.store_result)(task, item, path)
-        except StorageFull:
-            raise  # the runner keeps the result and stores it once there is room
-        finally:
-            os.unlink(path)
-        return await database_sync_to_async(fragments.card)(task)
+    services = services
+    fragments = fragments
+    noun = "audio clip"
 
-    async def on_progress(self, task: Task, item: dict[str, Any]) -> str:
-        progress = item.get("progress")
-        percent = progress if isinstance(progress, int) and 0 <= progress <= 100 else None
-        return await database_sync_to_async(fragments.card)(task, percent)
-
-    async def on_waiting(self, task: Task, item: dict[str, Any]) -> str:
-        return await database_sync_to_async(fragments.card)(task)
-
-    async def on_finished(self, task: Task) -> str:
-        return await database_sync_to_async(fragments.card)(task)
-
-    async def on_failed(self, task: Task, error: UpstreamError) -> str:
-        return await database_sync_to_async(fragments.failure)(task, error)
-
-    async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
-        return await database_sync_to_async(services.is_stored)(task.pk, str(item.get("audioUUID") or ""))
+    def output(self, item: dict[str, Any]) -> tuple[str, str]:
+        return str(item.get("audioURL") or ""), str(item.get("audioUUID") or "")

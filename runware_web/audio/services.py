@@ -15,9 +15,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.http import Http404, QueryDict
 from django.utils import timezone
 
@@ -26,7 +23,7 @@ from runware_web.audio.catalogue import KIND_LABELS, MODELS
 from runware_web.audio.clips import WAVE_SIZE, read_clip
 from runware_web.audio.forms import AudioForm
 from runware_web.media.models import Image
-from runware_web.media.store import StorageFull, _remove_quietly, is_full
+from runware_web.media.store import save_downloaded
 from runware_web.media.thumbnails import make_thumbnail
 from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
@@ -187,40 +184,5 @@ def store_result(task: Task, item: dict[str, Any], path: str) -> Image:
         runware_uuid=str(item.get("audioUUID") or "")[:64],
         created_at=timezone.now(),
     )
-    _save_files(audio, path, f"{audio.id}.{extension}", make_thumbnail(clip.waveform))
+    save_downloaded(audio, path, make_thumbnail(clip.waveform))
     return audio
-
-
-def _save_files(media: Image, path: str, name: str, thumbnail: bytes) -> None:
-    """Copy the file (in blocks) and its thumbnail into storage, then create the row."""
-    names = []
-    try:
-        names.append((media.file.storage, media.file.field.generate_filename(media, name)))
-        with open(path, "rb") as handle:
-            media.file.save(name, File(handle), save=False)
-        names.append(
-            (media.thumbnail.storage, media.thumbnail.field.generate_filename(media, f"{media.id}.webp"))
-        )
-        media.thumbnail.save(f"{media.id}.webp", ContentFile(thumbnail), save=False)
-    except OSError as exc:
-        for storage, stored in names:
-            _remove_quietly(storage, stored)
-        if is_full(exc):
-            raise StorageFull(exc) from exc
-        raise
-    try:
-        with transaction.atomic():
-            media.save()
-    except Exception:
-        media.file.delete(save=False)
-        media.thumbnail.delete(save=False)
-        raise
-
-
-def is_stored(task_id: Any, runware_uuid: str) -> bool:
-    clip = (
-        Image.objects.filter(task_id=task_id, runware_uuid=runware_uuid[:64]).first()
-        if runware_uuid
-        else None
-    )
-    return clip is not None and clip.file.storage.exists(clip.file.name)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -123,15 +123,8 @@ def save_image(
         sha256=sha256,
         created_at=timezone.now(),
     )
-    _store_files(image, data, thumbnail)
-    try:
-        with transaction.atomic():
-            image.save()
-    except Exception:
-        image.file.delete(save=False)
-        image.thumbnail.delete(save=False)
-        raise
-    return image
+    _store_files(image, ContentFile(data), thumbnail)
+    return _create_row(image)
 
 
 #: What a member is told when an upload is a file they had uploaded before.
@@ -176,25 +169,47 @@ def _earlier_upload(user: User, sha256: str) -> Image | None:
     return earlier
 
 
-def _store_files(image: Image, data: bytes, thumb: bytes | None) -> None:
-    """Write an image's file and thumbnail; on failure neither stays behind, not even in part.
+def _store_files(media: Image, content: File, thumb: bytes | None) -> None:
+    """Write a file and its thumbnail; on failure neither stays behind, not even in part.
 
     A write that fails half way (the disk filled up) leaves a partial file under the name it was
-    given; the names hold the image's own id, so removing them removes nothing of anyone else's."""
+    given; the names hold the row's own id, so removing them removes nothing of anyone else's."""
     names = []
     try:
-        files = [(image.file, f"{image.id}.{image.extension}", data)]
+        files = [(media.file, f"{media.id}.{media.extension}", content)]
         if thumb is not None:
-            files.append((image.thumbnail, f"{image.id}.webp", thumb))
-        for field, filename, content in files:
-            names.append((field.storage, field.field.generate_filename(image, filename)))
-            field.save(filename, ContentFile(content), save=False)
+            files.append((media.thumbnail, f"{media.id}.webp", ContentFile(thumb)))
+        for field, filename, each in files:
+            names.append((field.storage, field.field.generate_filename(media, filename)))
+            field.save(filename, each, save=False)
     except OSError as exc:
         for storage, name in names:
             _remove_quietly(storage, name)
         if is_full(exc):
             raise StorageFull(exc) from exc
         raise
+
+
+def _create_row(media: Image) -> Image:
+    """The row of files just stored; should it fail, the files go too."""
+    try:
+        with transaction.atomic():
+            media.save()
+    except Exception:
+        media.file.delete(save=False)
+        media.thumbnail.delete(save=False)
+        raise
+    return media
+
+
+def save_downloaded(media: Image, path: str, thumb: bytes | None) -> Image:
+    """Store a downloaded result (a video, a clip, a 3D model) with its thumbnail, then create its row.
+
+    The file is copied in blocks, never read whole into memory. On failure neither file stays
+    behind; a full disk is StorageFull (the runner keeps the result for later)."""
+    with open(path, "rb") as handle:
+        _store_files(media, File(handle), thumb)
+    return _create_row(media)
 
 
 def _remove_quietly(storage: Storage, name: str) -> None:

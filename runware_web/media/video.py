@@ -16,14 +16,11 @@ from typing import Any
 
 import aiohttp
 import av
-from django.core.files import File
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 
 from runware_web.accounts.models import User
 from runware_web.media.models import Image
-from runware_web.media.store import StorageFull, _remove_quietly, is_full
+from runware_web.media.store import save_downloaded
 from runware_web.media.thumbnails import make_thumbnail
 
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_read=60)
@@ -108,29 +105,4 @@ def save_video(
         runware_uuid=runware_uuid[:64],
         created_at=timezone.now(),
     )
-    names = []
-    try:
-        names.append(
-            (video.file.storage, video.file.field.generate_filename(video, f"{video.id}.{video.extension}"))
-        )
-        with open(path, "rb") as handle:
-            video.file.save(f"{video.id}.{video.extension}", File(handle), save=False)
-        if info.poster is not None:
-            names.append(
-                (video.thumbnail.storage, video.thumbnail.field.generate_filename(video, f"{video.id}.webp"))
-            )
-            video.thumbnail.save(f"{video.id}.webp", ContentFile(info.poster), save=False)
-    except OSError as exc:
-        for storage, name in names:
-            _remove_quietly(storage, name)
-        if is_full(exc):
-            raise StorageFull(exc) from exc
-        raise
-    try:
-        with transaction.atomic():
-            video.save()
-    except Exception:
-        video.file.delete(save=False)
-        video.thumbnail.delete(save=False)
-        raise
-    return video
+    return save_downloaded(video, path, info.poster)

@@ -2,58 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any
 
-from channels.db import database_sync_to_async
-
-from runware_web.media.store import StorageFull
-from runware_web.media.video import download
-from runware_web.runner import Handler
+from runware_web.live.media_tasks import DownloadedResultHandler
 from runware_web.threed import fragments, services
-from runware_web.upstream.errors import UpstreamError
-from runware_web.upstream.models import Task
-
-log = logging.getLogger(__name__)
 
 
-class ThreeDHandler(Handler):
+class ThreeDHandler(DownloadedResultHandler):
     """The runner's handler of "threed" tasks (named in settings.RUNWARE_WEB_TASK_HANDLERS)."""
 
-    async def on_result(self, task: Task, item: dict[str, Any]) -> str:
-        url = services.output_file(item).get("url")
-        if not url:
-            log.error("3D result %s of task %s came without a file", item.get("resultIndex"), task.pk)
-            return await database_sync_to_async(fragments.card)(task)
-        try:
-            path = await download(str(url))
-        except Exception:
-            # Billed (the charge is already in the ledger) but not stored: the card says so.
-            log.exception("Could not fetch 3D model %s of task %s", item.get("resultIndex"), task.pk)
-            return await database_sync_to_async(fragments.card)(task)
-        try:
-            await database_sync_to_async(services.store_result)(task, item, path)
-        except StorageFull:
-            raise  # the runner keeps the result and stores it once there is room
-        finally:
-            os.unlink(path)
-        return await database_sync_to_async(fragments.card)(task)
+    services = services
+    fragments = fragments
+    noun = "3D model"
 
-    async def on_progress(self, task: Task, item: dict[str, Any]) -> str:
-        progress = item.get("progress")
-        percent = progress if isinstance(progress, int) and 0 <= progress <= 100 else None
-        return await database_sync_to_async(fragments.card)(task, percent)
-
-    async def on_waiting(self, task: Task, item: dict[str, Any]) -> str:
-        return await database_sync_to_async(fragments.card)(task)
-
-    async def on_finished(self, task: Task) -> str:
-        return await database_sync_to_async(fragments.card)(task)
-
-    async def on_failed(self, task: Task, error: UpstreamError) -> str:
-        return await database_sync_to_async(fragments.failure)(task, error)
-
-    async def is_stored(self, task: Task, item: dict[str, Any]) -> bool:
-        uuid = str(services.output_file(item).get("uuid") or "")
-        return await database_sync_to_async(services.is_stored)(task.pk, uuid)
+    def output(self, item: dict[str, Any]) -> tuple[str, str]:
+        file = services.output_file(item)
+        return str(file.get("url") or ""), str(file.get("uuid") or "")

@@ -290,12 +290,3 @@ def prompt_of(task: Task) -> str:
         return prompt
     frames = (task.params.get("inputs") or {}).get("frameImages") or []
     return "From a first and a last frame" if len(frames) > 1 else "From a first frame" if frames else ""
-
-
-def is_stored(task_id: Any, runware_uuid: str) -> bool:
-    video = (
-        Image.objects.filter(task_id=task_id, runware_uuid=runware_uuid[:64]).first()
-        if runware_uuid
-        else None
-    )
-    return video is not None and video.file.storage.exists(video.file.name)

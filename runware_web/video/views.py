@@ -11,8 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
-from runware_web.media.models import Image
-from runware_web.media.store import save_image
+from runware_web.media.store import save_upload
 from runware_web.money.prices import Estimate
 from runware_web.video import services
 from runware_web.video.catalogue import MODELS
@@ -71,14 +70,8 @@ def upload_frame(request: AuthenticatedHttpRequest) -> HttpResponse:
         for name in FRAMES:
             checked = upload.cleaned_data.get(f"{name}Upload")
             if checked:
-                image = save_image(
-                    user=request.user,
-                    data=checked.data,
-                    kind=Image.Kind.UPLOADED,
-                    original_name=checked.name,
-                    thumbnail=checked.thumbnail,
-                )
-                values[name] = str(image.pk)
+                # The same picture uploaded again is the copy already in the gallery (media.store).
+                values[name] = str(save_upload(request.user, checked).image.pk)
     errors = {f"{name}Upload": upload.errors.get(f"{name}Upload", []) for name in FRAMES}
     return _settings(request, values, errors)
 

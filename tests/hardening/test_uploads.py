@@ -116,6 +116,7 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str]] = {  # URL name, the form'
     "studio upload": ("studio:upload", {"target": "seedImage"}, "seedImage_file"),
     "studio form": ("studio:generate", GENERATION, "seedImage_file"),
     "tools upload": ("tools:upload", {}, "image"),
+    "video frame": ("video:upload_frame", {"model": "bytedance:seedance@2.0-fast"}, "firstFrameUpload"),
 }
 
 
@@ -150,7 +151,10 @@ def views_reading_files() -> set[str]:
     return found
 
 
-UPLOAD_VIEWS = {"studio:upload": "studio upload", "studio:generate": "studio form", "tools:upload": "tools upload"}
+UPLOAD_VIEWS = {
+    "studio:upload": "studio upload", "studio:generate": "studio form", "tools:upload": "tools upload",
+    "video:upload_frame": "video frame",
+}
 
 
 def test_every_upload_endpoint_is_covered():
