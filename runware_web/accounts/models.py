@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator, URLValidator
@@ -38,6 +39,13 @@ def rule_allows(entry: str, model: str) -> bool:
     if ":" not in entry:
         entry += ":"
     return model == entry or (entry[-1] in ":@" and model.startswith(entry))
+
+
+def allowed_model_choices(user: Any, choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The (AIR, label) choices of a model picker that the member's team's model rules allow
+    (every one when the team has no allow-list, or the member no team)."""
+    team = user.team if user is not None and getattr(user, "team_id", None) else None
+    return [choice for choice in choices if team is None or team.allows_model(choice[0])]
 
 
 def shortened_url(url: str) -> str:

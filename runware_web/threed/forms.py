@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from runware_web.accounts.models import User
+from runware_web.accounts.models import User, allowed_model_choices
 from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
@@ -49,6 +49,7 @@ class ThreeDForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["model"].choices = allowed_model_choices(user, self.fields["model"].choices)
         self.images = {str(image.pk): image for image in starting_images(user)}
         self.fields["image"].choices = [("", "None: from the prompt")] + [
             (key, f"{image.summary} ({image.created_at:%d %b %H:%M})") for key, image in self.images.items()

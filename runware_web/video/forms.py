@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from runware_web.accounts.models import User
+from runware_web.accounts.models import User, allowed_model_choices
 from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
 from runware_web.media.uploads import ImageUploadField
@@ -85,6 +85,7 @@ class VideoForm(forms.Form):
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["model"].choices = allowed_model_choices(user, self.fields["model"].choices)
         self.video_model = self._chosen_model()
         self.frames: dict[str, Image] = {}  # the frame images picked, once valid
         model = self.video_model
