@@ -7,10 +7,12 @@ anything is sent (Runware would refuse it too, but only after the page had waite
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
 
+from runware_web.accounts.models import allowed_model_choices
 from runware_web.audio.catalogue import DEFAULT_MODEL, FORMATS, MODELS, SPEECH, AudioModel
 
 MAX_CLIPS = 4
@@ -54,6 +56,12 @@ class AudioForm(forms.Form):
         required=False, min_value=1, max_value=2**31 - 1, help_text="Leave empty for a random one."
     )
     numberResults = forms.IntegerField(label="Clips", min_value=1, max_value=MAX_CLIPS, initial=1)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user is not None:  # the picker offers only what the team's model rules allow (read when shown)
+            offered = list(self.fields["model"].choices)
+            self.fields["model"].choices = partial(allowed_model_choices, user, offered)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

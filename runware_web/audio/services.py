@@ -130,7 +130,7 @@ async def generate(
     user: User, data: QueryDict, *, on_start: Callable[[Task], Awaitable[None]] | None = None
 ) -> Outcome:
     """Check a request and start it; bad input is refused on the form and nothing is sent."""
-    form = AudioForm(data)
+    form = AudioForm(data, user=user)
     estimate = await estimate_for(form)
     if estimate is None:
         return Outcome(form)

@@ -25,7 +25,7 @@ def _render_index(request: AuthenticatedHttpRequest, figure: Estimate | None) ->
         request,
         "audio/index.html",
         {
-            "form": AudioForm(),
+            "form": AudioForm(user=request.user),
             "cards": services.recent_cards(request.user),
             "models": MODELS.values(),
             "model_data": page_data(),

@@ -1,4 +1,4 @@
-"""The model pickers of the Video and 3D pages offer only what the team's model rules allow."""
+"""The model pickers of the Video, Audio and 3D pages offer only what the team's model rules allow."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def offered(html: str) -> list[str]:
     return re.findall(r'<option value="([^"]+)"', select.group(1))
 
 
-@pytest.mark.parametrize("path, family", [("/video/", "google:"), ("/3d/", "tencent:")])
+@pytest.mark.parametrize("path, family", [("/video/", "google:"), ("/3d/", "tencent:"), ("/audio/", "elevenlabs:")])
 def test_the_picker_lists_only_the_families_the_rules_allow(alice_client, user, path, family):
     everything = offered(alice_client.get(path).content.decode())
     assert any(not air.startswith(family) for air in everything)  # the control: unruled, more is offered
