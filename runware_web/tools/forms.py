@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from runware_web.accounts.models import allowed_model_choices
 from runware_web.media.models import Image
 from runware_web.media.uploads import ImageUploadField
 
@@ -98,9 +99,13 @@ class ImageToolForm(forms.Form):
         error_messages={"required": "Pick an image first.", "invalid": "Pick an image first."},
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", f"id_{self.task_type}_%s")
         super().__init__(*args, **kwargs)
+        model = self.fields.get("model")
+        if user is not None and isinstance(model, forms.ChoiceField):
+            # The picker offers only what the team's model rules allow (admission refuses the rest).
+            model.choices = allowed_model_choices(user, list(model.choices))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

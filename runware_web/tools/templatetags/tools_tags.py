@@ -15,7 +15,7 @@ def tool_forms(context: template.Context, image: Image, bound_form: ImageToolFor
     """Every tool's form for one of the member's images; `bound_form` (with its errors) replaces its tool's."""
     return [
         bound_form if bound_form is not None and bound_form.task_type == task_type
-        else form_class(initial={"image": image.pk})
+        else form_class(initial={"image": image.pk}, user=context["request"].user)
         for task_type, form_class in IMAGE_TOOLS.items()
     ]
 
