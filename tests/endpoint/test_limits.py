@@ -55,6 +55,9 @@ async def test_tasks_over_the_keys_limit_a_minute_are_a_rate_limit_error(live_se
     assert refused.value.code == "rateLimit"
     assert "loop" in refused.value.message and "2 a minute" in refused.value.message
     assert await database_sync_to_async(Task.objects.filter(user=member).count)() == 2
+    # The results reached the script before the server had stored them: let it finish, so that the
+    # test's database teardown does not race its writes.
+    assert await eventually(lambda: Task.objects.filter(user=member, finished_at__isnull=False).count() == 2)
 
 
 async def test_the_rate_limit_is_429_over_http_and_free_tasks_are_not_counted(live_server_url, settings):
