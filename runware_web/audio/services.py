@@ -22,12 +22,12 @@ from runware_web.accounts.models import User
 from runware_web.audio.catalogue import KIND_LABELS, MODELS
 from runware_web.audio.clips import WAVE_SIZE, read_clip
 from runware_web.audio.forms import AudioForm
+from runware_web.live.media_tasks import Outcome, start_async
 from runware_web.media.models import Image
 from runware_web.media.store import save_downloaded
 from runware_web.media.thumbnails import make_thumbnail
 from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
-from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 
 FEATURE = "audio"
@@ -110,12 +110,6 @@ def recent_cards(user: User) -> list[Card]:
     return [card_for(task) for task in audio_tasks(user).order_by("-created_at")[:RECENT]]
 
 
-@dataclass
-class Outcome:
-    form: AudioForm
-    task: Task | None = None
-    refusal: str = ""
-
 
 async def estimate_for(form: AudioForm) -> Estimate | None:
     """What the request will cost (money's one price source, with the model's price in Runware's
@@ -132,23 +126,7 @@ async def generate(
     """Check a request and start it; bad input is refused on the form and nothing is sent."""
     form = AudioForm(data, user=user)
     estimate = await estimate_for(form)
-    if estimate is None:
-        return Outcome(form)
-    params = form.params()
-    try:
-        task = await runner.submit(
-            user=user,
-            feature=FEATURE,
-            task_type=TASK_TYPE,
-            params=params,
-            number_results=params["numberResults"],
-            estimated_cost=estimate.amount,
-            delivery="async",
-            before_start=on_start,
-        )
-    except Refused as refusal:
-        return Outcome(form, refusal=refusal.message)
-    return Outcome(form, task=task)
+    return await start_async(user, FEATURE, TASK_TYPE, form, estimate, on_start)
 
 
 async def cancel(user: User, task_id: Any) -> Task | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -20,11 +22,50 @@ from runware_web.live.consumers import PortalConsumer
 from runware_web.live.frames import as_querydict
 from runware_web.media.store import has_output
 from runware_web.media.video import download
-from runware_web.runner import Handler, publish
-from runware_web.upstream.errors import UpstreamError
+from runware_web.money.prices import Estimate
+from runware_web.runner import Handler, publish, runner
+from runware_web.upstream.errors import Refused, UpstreamError
 from runware_web.upstream.models import Task
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What became of a request: the form (with its errors), the task started, or why it was refused."""
+
+    form: Any
+    task: Task | None = None
+    refusal: str = ""
+
+
+async def start_async(
+    user: Any,
+    feature: str,
+    task_type: str,
+    form: Any,
+    estimate: Estimate | None,
+    on_start: Callable[[Task], Awaitable[None]] | None,
+) -> Outcome:
+    """Start a checked request with async delivery, reserving the estimate the page showed; an
+    invalid form (no estimate) or a refusal is answered on the form, and nothing is sent."""
+    if estimate is None:
+        return Outcome(form)
+    params = form.params()
+    try:
+        task = await runner.submit(
+            user=user,
+            feature=feature,
+            task_type=task_type,
+            params=params,
+            number_results=params["numberResults"],
+            estimated_cost=estimate.amount,
+            delivery="async",
+            before_start=on_start,
+        )
+    except Refused as refusal:
+        return Outcome(form, refusal=refusal.message)
+    return Outcome(form, task=task)
 
 
 class MediaTaskConsumer(PortalConsumer):

@@ -20,6 +20,7 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 
 from runware_web.accounts.models import User
+from runware_web.live.media_tasks import Outcome, start_async
 from runware_web.media.models import Image
 from runware_web.media.refs import referenced_image
 from runware_web.media.store import save_downloaded
@@ -28,7 +29,6 @@ from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
 from runware_web.threed.forms import ThreeDForm
 from runware_web.threed.meshes import THUMB_SIDE, thumbnail
-from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 
 FEATURE = "threed"
@@ -110,12 +110,6 @@ def recent_cards(user: User) -> list[Card]:
     return [card_for(task) for task in threed_tasks(user).order_by("-created_at")[:RECENT]]
 
 
-@dataclass
-class Outcome:
-    form: ThreeDForm
-    task: Task | None = None
-    refusal: str = ""
-
 
 async def checked(user: User, data: Mapping[str, Any] | None) -> tuple[ThreeDForm, Estimate | None]:
     """The form for `data` (the member's images its choices) and, when it is valid, what the
@@ -140,23 +134,7 @@ async def generate(
 ) -> Outcome:
     """Check a request and start it; bad input is refused on the form and nothing is sent."""
     form, estimate = await checked(user, data)
-    if estimate is None:
-        return Outcome(form)
-    params = form.params()
-    try:
-        task = await runner.submit(
-            user=user,
-            feature=FEATURE,
-            task_type=TASK_TYPE,
-            params=params,
-            number_results=params["numberResults"],
-            estimated_cost=estimate.amount,
-            delivery="async",
-            before_start=on_start,
-        )
-    except Refused as refusal:
-        return Outcome(form, refusal=refusal.message)
-    return Outcome(form, task=task)
+    return await start_async(user, FEATURE, TASK_TYPE, form, estimate, on_start)
 
 
 async def cancel(user: User, task_id: Any) -> Task | None:

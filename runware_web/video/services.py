@@ -18,13 +18,13 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 
 from runware_web.accounts.models import User
+from runware_web.live.media_tasks import Outcome, start_async
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.video import save_video
 from runware_web.money.prices import Estimate, aquote, quote
 from runware_web.runner import parse_cost, runner
-from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
 from runware_web.video.forms import VideoForm
 from runware_web.video.models import VideoCaption
@@ -143,12 +143,6 @@ def recent_cards(user: User) -> list[Card]:
     return [card_for(task) for task in video_tasks(user).order_by("-created_at")[:RECENT]]
 
 
-@dataclass
-class Outcome:
-    form: VideoForm
-    task: Task | None = None
-    refusal: str = ""
-
 
 async def estimate_for(form: VideoForm) -> Estimate | None:
     """What the request will cost (money's one price source, with the model's price in Runware's
@@ -166,23 +160,7 @@ async def generate(
     is looked up before admission, which reserves that same estimate."""
     form = await database_sync_to_async(VideoForm)(data, user=user)  # reads the member's images
     estimate = await estimate_for(form)
-    if estimate is None:
-        return Outcome(form)
-    params = form.params()
-    try:
-        task = await runner.submit(
-            user=user,
-            feature=FEATURE,
-            task_type=TASK_TYPE,
-            params=params,
-            number_results=params["numberResults"],
-            estimated_cost=estimate.amount,
-            delivery="async",
-            before_start=on_start,
-        )
-    except Refused as refusal:
-        return Outcome(form, refusal=refusal.message)
-    return Outcome(form, task=task)
+    return await start_async(user, FEATURE, TASK_TYPE, form, estimate, on_start)
 
 
 async def cancel(user: User, task_id: Any) -> Task | None:
