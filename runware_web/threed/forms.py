@@ -1,29 +1,36 @@
-"""The 3D page's form: a model from a prompt, or from one of the member's images, checked against
-the chosen model before anything is sent."""
+"""The 3D page's form: a model from a prompt, or from one of the member's images (made or uploaded,
+an upload from the form's own upload field: ImageUploadForm), checked against the chosen model
+before anything is sent."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from runware_web.accounts.models import User, allowed_model_choices
 from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
+from runware_web.media.uploads import ImageUploadField
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
 
 MAX_MODELS = 4
 IMAGE_CHOICES = 40  # the member's newest images offered as a starting point
 
 
-def starting_images(user: User) -> list[Image]:
-    """The member's newest images (not videos, clips or models) a 3D model may start from."""
-    return list(
-        Image.objects.for_user(user)
-        .visible()
-        .filter(media_type=Image.MediaType.IMAGE)
-        .order_by("-created_at", "-id")[:IMAGE_CHOICES]
-    )
+def starting_images(user: User, picked: Any = None) -> list[Image]:
+    """The member's newest images (not videos, clips or models: made, uploaded or drawn) a 3D model
+    may start from, and the one `picked` (an id) when it is theirs but older (an upload recognised
+    as one made long ago)."""
+    images = Image.objects.for_user(user).visible().filter(media_type=Image.MediaType.IMAGE)
+    newest = list(images.order_by("-created_at", "-id")[:IMAGE_CHOICES])
+    if picked and str(picked) not in {str(image.pk) for image in newest}:
+        try:
+            newest += list(images.filter(pk=picked))
+        except ValidationError:  # not an id at all: the field refuses it as a choice
+            pass
+    return newest
 
 
 class ThreeDForm(forms.Form):
@@ -50,7 +57,8 @@ class ThreeDForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = allowed_model_choices(user, self.fields["model"].choices)
-        self.images = {str(image.pk): image for image in starting_images(user)}
+        picked = self.data.get("image") if self.is_bound else self.initial.get("image")
+        self.images = {str(image.pk): image for image in starting_images(user, picked)}
         self.fields["image"].choices = [("", "None: from the prompt")] + [
             (key, f"{image.summary} ({image.created_at:%d %b %H:%M})") for key, image in self.images.items()
         ]
@@ -88,3 +96,9 @@ class ThreeDForm(forms.Form):
     def errors_by_id(self) -> dict[str, list[str]]:
         """Every field's error box (empty for a valid field), by the id of its element."""
         return {f"errors-{name}": list(self.errors.get(name, [])) for name in self.fields}
+
+
+class ImageUploadForm(forms.Form):
+    """A picture uploaded to build a model from; it goes into the member's gallery as an upload."""
+
+    imageUpload = ImageUploadField(label="Or upload an image", required=False)

@@ -7,4 +7,5 @@ app_name = "threed"
 urlpatterns = [
     path("", views.index, name="index"),
     path("estimate", views.estimate, name="estimate"),
+    path("image", views.upload_image, name="upload_image"),
 ]

@@ -1,4 +1,5 @@
-"""The 3D page (the form and the recent models; the rest happens over its socket) and its estimate."""
+"""The 3D page (the form and the recent models; the rest happens over its socket), its estimate, and
+an image uploaded from the form to start from."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from asgiref.sync import sync_to_async
 from csp.decorators import csp_update
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.live.uploads import pick_uploads, told
 from runware_web.money.prices import Estimate
 from runware_web.threed import services
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
-from runware_web.threed.forms import ThreeDForm
+from runware_web.threed.forms import ImageUploadForm, ThreeDForm
 
 # What the vendored <model-viewer> (static/vendor/model-viewer) needs beyond the portal's policy, on
 # the pages that show it: WebAssembly (three.js's meshopt decoder compiles its module on load; this
@@ -45,6 +47,7 @@ def _render_index(
             "cards": services.recent_cards(request.user),
             "models": MODELS.values(),
             "estimate": figure,
+            "upload_errors": [],
         },
     )
 
@@ -55,3 +58,17 @@ async def estimate(request: AuthenticatedHttpRequest) -> HttpResponse:
     prices it (the model's catalogue price looked up first)."""
     _, figure = await services.checked(request.user, request.GET)
     return await sync_to_async(render)(request, "threed/index.html#estimate", {"estimate": figure})
+
+
+@require_POST
+def upload_image(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A picture uploaded to start from: checked, kept in the gallery, then picked. Only the picker
+    is drawn again (from the form's values posted beside the file); a bad file gets its message
+    next to the upload, and the image picked before stays picked."""
+    values = {name: request.POST[name] for name in ThreeDForm.base_fields if name in request.POST}
+    upload = ImageUploadForm(request.POST, request.FILES)
+    picked = pick_uploads(request.user, upload, {"imageUpload": "image"}, values)
+    form = ThreeDForm(initial=values, user=request.user)
+    context = {"form": form, "upload_errors": picked.errors["imageUpload"]}
+    response = render(request, "threed/index.html#image-field", context)
+    return told(response, picked)

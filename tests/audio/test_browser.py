@@ -1,4 +1,5 @@
-"""A member makes speech in a real browser: it arrives on its card, plays inline, and downloads."""
+"""A member makes speech in a real browser: it arrives on its card, plays inline, downloads, and
+opens in the portal's viewer."""
 
 from __future__ import annotations
 
@@ -64,6 +65,16 @@ def test_speech_is_generated_plays_inline_and_downloads(new_page, media_latency,
     assert download.suggested_filename.endswith(".wav")
     with stored.file.open("rb") as handle_file:
         assert download.path().read_bytes() == handle_file.read()
+
+    # Its Details link opens it in the portal's viewer, with a player of its own.
+    card.get_by_role("link", name="Details").click()
+    dialog = page.get_by_role("dialog", name="Image viewer")
+    expect(dialog).to_be_visible()
+    player = dialog.locator("audio")
+    expect(player).to_have_attribute("src", f"/gallery/{stored.pk}/file")
+    page.wait_for_function("a => a.readyState >= 1 && a.duration > 0", arg=player.element_handle())
+    dialog.get_by_role("button", name="Close the viewer").click()
+    expect(dialog).to_be_hidden()
 
     # A music model shows its prompt and duration instead, and its estimate follows.
     page.get_by_label("Model").select_option("minimax:music@2.6")

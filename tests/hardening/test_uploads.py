@@ -117,6 +117,7 @@ ENDPOINTS: dict[str, tuple[str, dict[str, str], str]] = {  # URL name, the form'
     "studio form": ("studio:generate", GENERATION, "seedImage_file"),
     "tools upload": ("tools:upload", {}, "image"),
     "video frame": ("video:upload_frame", {"model": "bytedance:seedance@2.0-fast"}, "firstFrameUpload"),
+    "3d image": ("threed:upload_image", {"model": "tencent:hunyuan-3d@3.1-rapid"}, "imageUpload"),
 }
 
 
@@ -153,7 +154,7 @@ def views_reading_files() -> set[str]:
 
 UPLOAD_VIEWS = {
     "studio:upload": "studio upload", "studio:generate": "studio form", "tools:upload": "tools upload",
-    "video:upload_frame": "video frame",
+    "video:upload_frame": "video frame", "threed:upload_image": "3d image",
 }
 
 
