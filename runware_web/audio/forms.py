@@ -14,6 +14,7 @@ from django import forms
 
 from runware_web.accounts.models import allowed_model_choices
 from runware_web.audio.catalogue import DEFAULT_MODEL, FORMATS, MODELS, SPEECH, AudioModel
+from runware_web.media.models import Image
 
 MAX_CLIPS = 4
 MAX_TEXT = 5000
@@ -117,3 +118,26 @@ class AudioForm(forms.Form):
     def errors_by_id(self) -> dict[str, list[str]]:
         """Every field's error box (empty for a valid field), by the id of its element."""
         return {f"errors-{name}": list(self.errors.get(name, [])) for name in self.fields}
+
+
+def settings_of(clip: Image) -> dict[str, Any]:
+    """The form's values behind one of the member's clips, read from its task's stored parameters,
+    with that clip's seed: "reuse settings" on its gallery page."""
+    task = clip.task
+    if task is None or task.task_type != "audioInference":  # uploaded, or made by a tool: no form behind it
+        return {}
+    params = task.params or {}
+    values: dict[str, Any] = {
+        name: params[name]
+        for name in ("model", "positivePrompt", "duration", "outputFormat", "seed", "numberResults")
+        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
+    }
+    speech = params.get("speech")
+    if isinstance(speech, dict):
+        values["text"] = str(speech.get("text") or "")
+        model = MODELS.get(str(params.get("model") or ""))
+        voice = str(speech.get("voice") or "")
+        values["voiceDescription" if model is not None and model.designs_voice else "voice"] = voice
+    if isinstance(clip.seed, int):
+        values["seed"] = clip.seed
+    return values

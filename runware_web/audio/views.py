@@ -2,37 +2,62 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.audio import services
 from runware_web.audio.catalogue import DEFAULT_MODEL, MODELS, page_data
-from runware_web.audio.forms import AudioForm
+from runware_web.audio.forms import AudioForm, settings_of
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 
 
 @require_safe
 async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
-    figure = await services.estimate_for(AudioForm(_initial()))
-    return await sync_to_async(_render_index)(request, figure)
+    """The page; `?reuse=<clip id>` fills the form with the settings one of the member's clips was
+    made with (the gallery's "Reuse settings")."""
+    reused, feedback = await sync_to_async(_reused)(request)
+    figure = await services.estimate_for(AudioForm(_initial() | reused))
+    return await sync_to_async(_render_index)(request, figure, reused, feedback)
 
 
-def _render_index(request: AuthenticatedHttpRequest, figure: Estimate | None) -> HttpResponse:
+def _render_index(
+    request: AuthenticatedHttpRequest, figure: Estimate | None, initial: dict[str, Any], feedback: str
+) -> HttpResponse:
+    model = MODELS.get(str(initial.get("model") or ""), MODELS[DEFAULT_MODEL])
     return render(
         request,
         "audio/index.html",
         {
-            "form": AudioForm(user=request.user),
+            "form": AudioForm(initial=initial, user=request.user),
             "cards": services.recent_cards(request.user),
             "models": MODELS.values(),
             "model_data": page_data(),
-            "shown": MODELS[DEFAULT_MODEL].fields,
+            "shown": model.fields,
             "estimate": figure,
+            "feedback": feedback,
         },
     )
+
+
+def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
+    """The settings behind the clip `?reuse=` names, if it is the member's own (else a note why not)."""
+    clip_id = request.GET.get("reuse")
+    if not clip_id:
+        return {}, ""
+    try:
+        clip = get_own_image(request.user, clip_id, include_trash=True)
+    except Http404:
+        clip = None
+    if clip is None or clip.media_type != Image.MediaType.AUDIO:
+        return {}, "The clip whose settings you wanted to reuse is not available."
+    return settings_of(clip), ""
 
 
 @require_safe

@@ -32,7 +32,8 @@ class GalleryFilterForm(forms.Form):
         *Image.Kind.choices,
     ])
     media = forms.ChoiceField(label="Type", required=False,
-                              choices=[("", "Images and videos"), ("image", "Images"), ("video", "Videos")])
+                              choices=[("", "Every type"), ("image", "Images"), ("video", "Videos"),
+                                       ("audio", "Audio clips"), ("3d", "3D models")])
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     favourites = forms.BooleanField(label="Favourites only", required=False)

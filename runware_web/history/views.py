@@ -5,7 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KT, KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -71,5 +72,6 @@ def _tasks_of(user: User) -> QuerySet[Task]:
     return Task.objects.filter(user=user).annotate(
         image_count=Subquery(saved_images, output_field=IntegerField()),
         thumbnail_id=Subquery(first_image),
-        prompt_text=KeyTextTransform("positivePrompt", "params"),  # an image task's prompt ("" for the others)
+        # A task's prompt, or the words a speech task spoke ("" for the others).
+        prompt_text=Coalesce(KeyTextTransform("positivePrompt", "params"), KT("params__speech__text")),
     )

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 
 from runware_web.accounts.models import User, allowed_model_choices
 from runware_web.media.models import Image
-from runware_web.media.refs import image_ref
+from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.uploads import ImageUploadField
 from runware_web.video.catalogue import (
     DEFAULT_MODEL,
@@ -255,6 +255,30 @@ class VideoForm(forms.Form):
     def errors_by_id(self) -> dict[str, list[str]]:
         """Every field's error box (empty for a valid field), by the id of its element."""
         return {f"errors-{name}": list(self.errors.get(name, [])) for name in self.fields}
+
+
+def settings_of(video: Image) -> dict[str, Any]:
+    """The form's values behind one of the member's videos, read from its task's stored parameters
+    (frame images as gallery ids), with that video's seed: "reuse settings" on its gallery page."""
+    task = video.task
+    if task is None or task.task_type != "videoInference":  # uploaded, or made by a tool: no form behind it
+        values = {"positivePrompt": video.prompt} if video.prompt else {}
+        return values | ({"model": video.model} if video.model in MODELS else {})
+    params = task.params or {}
+    values: dict[str, Any] = {
+        name: params[name]
+        for name in ("model", "positivePrompt", "negativePrompt", "duration", "width", "height", "fps", "seed",
+                     "numberResults")
+        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
+    }
+    frames = [frame for frame in (params.get("inputs") or {}).get("frameImages") or [] if isinstance(frame, dict)]
+    for name, position in zip(FRAMES, ("first", "last"), strict=True):
+        ref = next((frame.get("image") for frame in frames if frame.get("frame") == position), None)
+        if isinstance(ref, str) and ref.startswith(IMAGE_REF_PREFIX):  # a frame the member had in the gallery
+            values[name] = ref.removeprefix(IMAGE_REF_PREFIX)
+    if video.seed is not None:
+        values["seed"] = video.seed
+    return values
 
 
 class FrameUploadForm(forms.Form):

@@ -6,39 +6,62 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
-from runware_web.media.store import save_upload
+from runware_web.live.uploads import pick_uploads, told
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 from runware_web.video import services
 from runware_web.video.catalogue import MODELS
-from runware_web.video.forms import FRAMES, FrameUploadForm, VideoForm
+from runware_web.video.forms import FRAMES, FrameUploadForm, VideoForm, settings_of
 
 PAGE = "video/index.html"
-NO_UPLOAD_ERRORS: dict[str, list[str]] = {f"{name}Upload": [] for name in FRAMES}
+UPLOAD_TARGETS = {f"{name}Upload": name for name in FRAMES}
+NO_UPLOAD_ERRORS: dict[str, list[str]] = {upload: [] for upload in UPLOAD_TARGETS}
 
 
 @require_safe
 async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = await database_sync_to_async(VideoForm)(_initial(), user=request.user)
+    """The page; `?reuse=<video id>` fills the form with the settings one of the member's videos was
+    made with (the gallery's "Reuse settings")."""
+    reused, feedback = await database_sync_to_async(_reused)(request)
+    form = await database_sync_to_async(VideoForm)(_initial() | reused, user=request.user)
     figure = await services.estimate_for(form)
-    return await database_sync_to_async(_render_index)(request, figure)
+    return await database_sync_to_async(_render_index)(request, figure, reused, feedback)
 
 
-def _render_index(request: AuthenticatedHttpRequest, figure: Estimate | None) -> HttpResponse:
+def _render_index(
+    request: AuthenticatedHttpRequest, figure: Estimate | None, initial: dict[str, Any], feedback: str
+) -> HttpResponse:
     return render(
         request,
         PAGE,
         {
-            "form": VideoForm(user=request.user),
+            "form": VideoForm(initial=initial, user=request.user),
             "cards": services.recent_cards(request.user),
             "estimate": figure,
             "upload_errors": NO_UPLOAD_ERRORS,
+            "feedback": feedback,
         },
     )
+
+
+def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
+    """The settings behind the video `?reuse=` names, if it is the member's own (else a note why not)."""
+    video_id = request.GET.get("reuse")
+    if not video_id:
+        return {}, ""
+    try:
+        video = get_own_image(request.user, video_id, include_trash=True)
+    except Http404:
+        video = None
+    if video is None or video.media_type != Image.MediaType.VIDEO:
+        return {}, "The video whose settings you wanted to reuse is not available."
+    return settings_of(video), ""
 
 
 @require_safe
@@ -65,15 +88,8 @@ def model_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
 def upload_frame(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A picture uploaded for the first or last frame: checked, kept in the gallery, then picked."""
     values = _values(request.POST)
-    upload = FrameUploadForm(request.POST, request.FILES)
-    if upload.is_valid():
-        for name in FRAMES:
-            checked = upload.cleaned_data.get(f"{name}Upload")
-            if checked:
-                # The same picture uploaded again is the copy already in the gallery (media.store).
-                values[name] = str(save_upload(request.user, checked).image.pk)
-    errors = {f"{name}Upload": upload.errors.get(f"{name}Upload", []) for name in FRAMES}
-    return _settings(request, values, errors)
+    picked = pick_uploads(request.user, FrameUploadForm(request.POST, request.FILES), UPLOAD_TARGETS, values)
+    return told(_settings(request, values, picked.errors), picked)
 
 
 def _settings(

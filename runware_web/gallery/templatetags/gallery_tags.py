@@ -21,6 +21,16 @@ def purge_date(deleted_at: datetime | None) -> datetime | None:
     return deleted_at + timedelta(days=settings.TRASH_RETENTION_DAYS)
 
 
+#: What one item of each media type is called in a sentence ("This clip is in the trash").
+MEDIA_NOUNS = {"image": "image", "video": "video", "audio": "clip", "3d": "3D model"}
+
+
+@register.filter
+def media_noun(media_type: str) -> str:
+    """"image", "video", "clip" or "3D model": a gallery item named for what it is."""
+    return MEDIA_NOUNS.get(media_type, "image")
+
+
 MODEL_VIEWER = "vendor/model-viewer/model-viewer.min.js"
 
 
