@@ -241,12 +241,14 @@ def quote(
     input_size: Size | None = None,
     learned: Learned | None = None,
     catalogue: CataloguePrice | None = None,
+    input_seconds: float | None = None,
 ) -> Estimate:
-    """`estimate()`, with what it rests on: Runware's catalogue, recent charges, or the table."""
+    """`estimate()`, with what it rests on: Runware's catalogue, recent charges, or the table.
+    `input_seconds` is the length of a tool's input video (`inputs.video`), which its price follows."""
     params = with_model_defaults(task_type, params, defaults)
     # Runware makes as many results as the parameters ask for, whatever the caller counted.
     results = max(1, int(number_results or 1), _int(params.get("numberResults"), 1))
-    listed = catalogue_price(task_type, params, catalogue)
+    listed = catalogue_price(task_type, params, catalogue, input_seconds=input_seconds)
     if listed is not None and catalogue is not None:
         per_result = listed.quantize(QUANTUM, rounding=ROUND_UP)
         return Estimate(amount=per_result * results, per_result=per_result, results=results,
@@ -274,13 +276,15 @@ async def aquote(
     *,
     input_size: Size | None = None,
     learned: Learned | None = None,
+    input_seconds: float | None = None,
 ) -> Estimate:
     """`quote()` for async entry points, with the model's catalogue price looked up first (cached; at
     most one bounded upstream call): before admission, never inside it. Pass `estimate.amount` on
     to `runner.submit` so that admission reserves what the page shows."""
-    catalogue = await model_pricing(_model(params)) if uses_catalogue_price(task_type) else None
+    catalogue = await model_pricing(_model(params)) if uses_catalogue_price(task_type, params) else None
     return await database_sync_to_async(quote)(task_type, params, number_results, input_size=input_size,
-                                               learned=learned, catalogue=catalogue)
+                                               learned=learned, catalogue=catalogue,
+                                               input_seconds=input_seconds)
 
 
 class PriceMemory:
@@ -306,17 +310,33 @@ class PriceMemory:
 # ---------------------------------------------------------------------------- the catalogue
 
 CATALOGUE_PRICED = frozenset({"videoInference", "audioInference", "3dInference"})
+# Tools that take a video (`inputs.video`): priced per second of that video (docs/simulator.md).
+VIDEO_TOOLS = frozenset({"caption", "upscale", "removeBackground"})
+INPUT_SECONDS_QUANTUM = Decimal("0.01")  # Runware reads an input video's length to 0.01 s
 
 
-def uses_catalogue_price(task_type: str) -> bool:
-    """Whether Runware's catalogue prices this type of task (then pass `catalogue`)."""
-    return current_type(task_type) in CATALOGUE_PRICED
+def uses_catalogue_price(task_type: str, params: dict[str, Any] | None = None) -> bool:
+    """Whether Runware's catalogue prices this task (then pass `catalogue`): a video, clip or 3D
+    model, or a tool run on a video."""
+    return current_type(task_type) in CATALOGUE_PRICED or _on_video(task_type, params or {})
 
 
-def catalogue_price(task_type: str, params: dict[str, Any], catalogue: CataloguePrice | None) -> Decimal | None:
+def _on_video(task_type: str, params: dict[str, Any]) -> bool:
+    return current_type(task_type) in VIDEO_TOOLS and bool((params.get("inputs") or {}).get("video"))
+
+
+def catalogue_price(
+    task_type: str, params: dict[str, Any], catalogue: CataloguePrice | None, *, input_seconds: float | None = None
+) -> Decimal | None:
     """One result's price by the catalogue's unit prices; None when it does not say (or for a type
-    of task it does not price here)."""
+    of task it does not price here). A tool on a video costs its price per second × the input's
+    `input_seconds` (rounded up to 0.01 s); None when its length is not known."""
     kind = current_type(task_type)
+    if catalogue is not None and _on_video(task_type, params):
+        if catalogue.per_second is None or not input_seconds or input_seconds <= 0:
+            return None
+        seconds = Decimal(str(input_seconds)).quantize(INPUT_SECONDS_QUANTUM, rounding=ROUND_UP)
+        return catalogue.per_second * seconds
     if catalogue is None or kind not in CATALOGUE_PRICED:
         return None
     if kind == "videoInference":

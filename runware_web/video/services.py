@@ -23,7 +23,7 @@ from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.video import save_video
-from runware_web.money.prices import Estimate, aquote, quote
+from runware_web.money.prices import Estimate, aquote
 from runware_web.runner import parse_cost, runner
 from runware_web.upstream.models import Task
 from runware_web.video.forms import VideoForm
@@ -208,9 +208,7 @@ class ToolRefused(Exception):
         self.message = message
 
 
-def _tool_request(
-    user: User, task_type: Any, video_id: Any
-) -> tuple[VideoTool, Image, dict[str, Any], Estimate]:
+def _tool_request(user: User, task_type: Any, video_id: Any) -> tuple[VideoTool, Image, dict[str, Any]]:
     """What to send for a tool on one of the member's videos (Http404 for anyone else's)."""
     video = get_own_image(user, video_id)
     tool = TOOLS.get(str(task_type))
@@ -226,8 +224,7 @@ def _tool_request(
             f"up to {TOOL_MAX_BYTES // (1024 * 1024)} MB."
         )
     params: dict[str, Any] = {"model": tool.model, "inputs": {"video": image_ref(video)}, **dict(tool.extra)}
-    estimate = quote(tool.task_type, params, 1)
-    return tool, video, params, estimate
+    return tool, video, params
 
 
 async def run_tool(
@@ -235,7 +232,10 @@ async def run_tool(
 ) -> Task:
     """Caption, upscale or remove the background of one of the member's videos; its card follows it
     like a video's. Raises Http404 (not theirs), ToolRefused or Refused (budget, rate)."""
-    tool, video, params, estimate = await database_sync_to_async(_tool_request)(user, task_type, video_id)
+    tool, video, params = await database_sync_to_async(_tool_request)(user, task_type, video_id)
+    # The catalogue's price per second × the video's length (the last known price while the catalogue
+    # cannot be reached), looked up before admission, never inside it.
+    estimate = await aquote(tool.task_type, params, 1, input_seconds=video.duration)
     return await runner.submit(
         user=user,
         feature=FEATURE,

@@ -5,32 +5,19 @@ it, each result's cost lands in the ledger, and a failure says why and what to t
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 
-import aiohttp
 import pytest
-from channels.db import database_sync_to_async
-from django.test import Client
-from django.utils import timezone
 
 from runware_web.media.models import Image
-from runware_web.money.models import Charge
-from runware_web.upstream.models import Task, Worker
+from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
-from tests.video.test_consumer import PROMPT, connect, receive_until, request, stored
+from tests.life import charge_count, gallery_of, left_by_a_dead_worker, receive_until, stored
+from tests.video.test_consumer import PROMPT, connect, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEEDANCE_FAST = "bytedance:seedance@2.0-fast"
-
-
-@database_sync_to_async
-def gallery_of(user, query: str = "?media=video") -> str:
-    client = Client()
-    client.force_login(user)
-    return client.get(f"/gallery/{query}").content.decode()
 
 
 async def started(ws) -> str:
@@ -49,7 +36,7 @@ async def test_a_video_whose_tab_was_closed_still_finishes_and_is_in_the_gallery
     task, [video], charges = await stored(task_id)
     assert task.status == Task.Status.DONE and video.file.size > 0
     assert video.cost == Decimal("0.12") == sum(charge.amount for charge in charges)
-    page = await gallery_of(alice)
+    page = await gallery_of(alice, "?media=video")
     assert f"/gallery/{video.pk}/thumb" in page and PROMPT in page
 
     again = await connect(alice)  # a reload shows it done, playing
@@ -124,45 +111,8 @@ async def test_a_video_left_by_a_dead_worker_is_adopted_and_polled_to_the_end(
         "outputFormat": "MP4",
         "outputType": "URL",
     }
-    task_uuid = uuid.uuid4()
-    # What the dead worker sent (over REST here): acknowledged at once, the video still to be made.
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            settings.RUNWARE_HTTP_URL,
-            headers={"Authorization": f"Bearer {settings.RUNWARE_API_KEY}"},
-            json=[
-                {
-                    **params,
-                    "taskType": "videoInference",
-                    "taskUUID": str(task_uuid),
-                    "includeCost": True,
-                    "deliveryMethod": "async",
-                }
-            ],
-        ) as response,
-    ):
-        ack = await response.json()
-    assert response.status == 200 and not any(item.get("videoURL") for item in ack["data"]), ack
-
-    @database_sync_to_async
-    def orphan() -> Task:
-        Worker.objects.create(id="dead-worker", last_seen=timezone.now() - timedelta(minutes=5))
-        return Task.objects.create(
-            id=task_uuid,
-            user=alice,
-            feature="video",
-            task_type="videoInference",
-            model=SEEDANCE_FAST,
-            params=params,
-            number_results=1,
-            status=Task.Status.RUNNING,
-            worker="dead-worker",
-            delivery="async",
-            started_at=timezone.now(),
-        )
-
-    task = await orphan()
+    # What the dead worker sent: acknowledged at once, the video still to be made.
+    task = await left_by_a_dead_worker(alice, feature="video", task_type="videoInference", params=params)
     ws = await connect(alice)
     await upstream.recover_orphans()  # the scan every worker runs (its own may have run first)
     progress = await receive_until(ws, lambda f: f'id="vid-{task.pk}"' in f and "progress-percent" in f, timeout=30)
@@ -175,6 +125,6 @@ async def test_a_video_left_by_a_dead_worker_is_adopted_and_polled_to_the_end(
     assert video.media_type == Image.MediaType.VIDEO and video.file.size > 0 and video.thumbnail
     assert len(charges) == 1 and video.cost == Decimal("0.12") == task.cost
     assert f"/gallery/{video.pk}/file" in done
-    assert await database_sync_to_async(Charge.objects.count)() == 1
+    assert await charge_count() == 1
     assert await upstream.recover_orphans() == 0
     await ws.disconnect()

@@ -5,16 +5,23 @@ lands in the library (the videos linked to their source, the caption kept with t
 from __future__ import annotations
 
 import re
+import socket
+from decimal import ROUND_UP, Decimal
 
 import av
 import pytest
 from channels.db import database_sync_to_async
+from django.core.cache import cache
 
 from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
+from runware_web.money import prices
 from runware_web.money.models import Charge
+from runware_web.simulator import mediacatalog
+from runware_web.upstream import content
 from runware_web.upstream.models import Task
 from runware_web.video.models import VideoCaption
+from runware_web.video.services import TOOLS
 from tests.conftest import acreate_user
 from tests.video.test_consumer import connect, receive_until, request, stored, task_count
 
@@ -109,4 +116,74 @@ async def test_a_tool_refuses_a_picture_and_anothers_video_and_sends_nothing(ups
     await ws.send_json_to({"action": "tool", "tool": "caption", "video": str(bobs_video.pk)})
     assert "Caption works on videos; this is a picture" in await ws.receive_from(timeout=10)
     assert await task_count() == tasks_before
+    await ws.disconnect()
+
+
+def per_second(task_type: str) -> Decimal:
+    """What the simulator's catalogue says one second of input video costs with the tool's model."""
+    model = TOOLS[task_type].model
+    specs = {"caption": mediacatalog.VIDEO_CAPTION_MODELS, "upscale": mediacatalog.VIDEO_UPSCALE_MODELS,
+             "removeBackground": mediacatalog.VIDEO_BACKGROUND_MODELS}[task_type]
+    return specs[model].price_per_second
+
+
+def catalogue_estimate(task_type: str, video: Image) -> Decimal:
+    """The catalogue's price per second × the video's length to 0.01 s, both rounded up (the safe side)."""
+    seconds = Decimal(str(video.duration)).quantize(Decimal("0.01"), rounding=ROUND_UP)
+    return (per_second(task_type) * seconds).quantize(Decimal("0.00000001"), rounding=ROUND_UP)
+
+
+def table_estimate(task_type: str, video: Image) -> Decimal:
+    """What the built-in table would say (it prices a tool by the picture it assumes)."""
+    return prices.table_price(task_type, {"model": TOOLS[task_type].model, "inputs": {"video": image_ref(video)}})
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_each_tool_reserves_the_catalogue_price_per_second_of_its_video_and_is_charged_about_that(
+    upstream,
+):
+    await database_sync_to_async(cache.clear)()  # no price remembered from another test
+    alice = await acreate_user("alice")
+    ws = await connect(alice)
+    video = await make_video(ws, upstream)
+    assert video.duration == pytest.approx(4, abs=0.2)
+
+    for task_type in ("caption", "upscale", "removeBackground"):
+        task, _, charges, _ = await run(ws, upstream, task_type, video)
+        expected = catalogue_estimate(task_type, video)
+        assert task.estimated_cost == expected, task_type
+        assert expected != table_estimate(task_type, video)  # not the table's
+        # What Runware charged (its own reading of the length, to 0.01 s) is what was reserved, give or take
+        # a hundredth of a second.
+        assert task.cost == sum(charge.amount for charge in charges) > 0
+        assert abs(task.cost - expected) <= per_second(task_type) * Decimal("0.02"), task_type
+    await ws.disconnect()
+
+
+async def test_a_tool_reserves_the_last_known_catalogue_price_while_the_catalogue_cannot_be_reached(
+    upstream, settings
+):
+    await database_sync_to_async(cache.clear)()
+    alice = await acreate_user("alice")
+    ws = await connect(alice)
+    video = await make_video(ws, upstream)
+    task, _, _, _ = await run(ws, upstream, "upscale", video)  # the catalogue said its price
+    expected = catalogue_estimate("upscale", video)
+    assert task.estimated_cost == expected
+
+    # The hour is over, and the catalogue does not answer: the last price it gave still stands.
+    await database_sync_to_async(cache.delete)(content._fresh_key(TOOLS["upscale"].model))
+    settings.RUNWARE_CONTENT_URL = f"http://127.0.0.1:{closed_port()}"
+    task, [bigger], charges, _ = await run(ws, upstream, "upscale", video)
+    assert task.estimated_cost == expected != table_estimate("upscale", video)
+    assert bigger.cost == charges[0].amount == task.cost > 0
+    params = {"model": TOOLS["upscale"].model, "inputs": {"video": image_ref(video)}}
+    shown = await prices.aquote("upscale", params, 1, input_seconds=video.duration)
+    assert (shown.amount, shown.basis) == (expected, "last-known")
+    assert "Runware's catalogue could not be reached" in shown.source
     await ws.disconnect()
