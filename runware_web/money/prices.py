@@ -253,6 +253,12 @@ def quote(
         per_result = listed.quantize(QUANTUM, rounding=ROUND_UP)
         return Estimate(amount=per_result * results, per_result=per_result, results=results,
                         basis="catalogue" if catalogue.reachable else "last-known", as_of=catalogue.as_of)
+    if _on_video(task_type, params):
+        # A tool on a video has no price of its own in the table, and recent ones ran on videos of
+        # other lengths: with no catalogue price ever seen, the dear end per second of this one.
+        seconds = Decimal(str(input_seconds or UNKNOWN_VIDEO_MODEL.default_duration))
+        per_result = (UNKNOWN_VIDEO_MODEL.per_second * seconds).quantize(QUANTUM, rounding=ROUND_UP)
+        return Estimate(amount=per_result * results, per_result=per_result, results=results, basis="table")
     key = (task_type, _model(params), _shape(task_type, params, input_size))
     if learned is not None and key in learned:
         recent = learned[key]

@@ -187,3 +187,15 @@ async def test_a_tool_reserves_the_last_known_catalogue_price_while_the_catalogu
     assert (shown.amount, shown.basis) == (expected, "last-known")
     assert "Runware's catalogue could not be reached" in shown.source
     await ws.disconnect()
+
+
+def test_a_tool_on_a_video_with_no_catalogue_price_ever_seen_is_estimated_at_the_dear_end_per_second():
+    """Not priced as a picture: a 4 s video's upscale would otherwise reserve a thousandth of its cost."""
+    from decimal import Decimal
+
+    from runware_web.money.prices import UNKNOWN_VIDEO_MODEL, quote
+
+    params = {"model": "runware:upscaler@video", "inputs": {"video": "portal-image:0d3c"}}
+    estimate = quote("upscale", params, 1, input_seconds=4.0)
+    assert estimate.basis == "table"
+    assert estimate.amount == UNKNOWN_VIDEO_MODEL.per_second * 4 == Decimal("1.6")
