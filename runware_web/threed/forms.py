@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from runware_web.accounts.models import User, allowed_model_choices
 from runware_web.media.models import Image
-from runware_web.media.refs import image_ref
+from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.uploads import ImageUploadField
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
 
@@ -96,6 +96,31 @@ class ThreeDForm(forms.Form):
     def errors_by_id(self) -> dict[str, list[str]]:
         """Every field's error box (empty for a valid field), by the id of its element."""
         return {f"errors-{name}": list(self.errors.get(name, [])) for name in self.fields}
+
+
+def settings_of(mesh: Image) -> dict[str, Any]:
+    """The form's values behind one of the member's 3D models, read from its task's stored parameters
+    (the starting image as a gallery id, when it is still one of the member's images), with that
+    model's seed: "reuse settings" on its gallery page."""
+    task = mesh.task
+    if task is None or task.task_type != "3dInference":  # uploaded, or made by a tool: no form behind it
+        values = {"positivePrompt": mesh.prompt} if mesh.prompt else {}
+        return values | ({"model": mesh.model} if mesh.model in MODELS else {})
+    params = task.params or {}
+    values: dict[str, Any] = {
+        name: params[name]
+        for name in ("model", "positivePrompt", "seed", "numberResults")
+        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
+    }
+    inputs = params.get("inputs")
+    ref = inputs.get("image") if isinstance(inputs, dict) else None
+    if isinstance(ref, str) and ref.startswith(IMAGE_REF_PREFIX):  # an image the member had in the gallery
+        picked = ref.removeprefix(IMAGE_REF_PREFIX)
+        if any(str(image.pk) == picked for image in starting_images(mesh.user, picked)):
+            values["image"] = picked
+    if mesh.seed is not None:
+        values["seed"] = mesh.seed
+    return values
 
 
 class ImageUploadForm(forms.Form):

@@ -3,18 +3,22 @@ an image uploaded from the form to start from."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from csp.decorators import csp_update
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.live.uploads import pick_uploads, told
+from runware_web.media.access import get_own_image
+from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 from runware_web.threed import services
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
-from runware_web.threed.forms import ImageUploadForm, ThreeDForm
+from runware_web.threed.forms import ImageUploadForm, ThreeDForm, settings_of
 
 # What the vendored <model-viewer> (static/vendor/model-viewer) needs beyond the portal's policy, on
 # the pages that show it: WebAssembly (three.js's meshopt decoder compiles its module on load; this
@@ -28,28 +32,45 @@ MODEL_VIEWER_CSP = {
 
 @require_safe
 async def index(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form, _ = await services.checked(request.user, None)
+    """The page; `?reuse=<3D model id>` fills the form with the settings one of the member's models
+    was made with (the gallery's "Reuse settings")."""
+    reused, feedback = await sync_to_async(_reused)(request)
     _, figure = await services.checked(
-        request.user, {"model": DEFAULT_MODEL, "positivePrompt": "a model", "numberResults": "1"}
+        request.user, {"model": DEFAULT_MODEL, "positivePrompt": "a model", "numberResults": "1"} | reused
     )
-    return await sync_to_async(_render_index)(request, form, figure)
+    return await sync_to_async(_render_index)(request, figure, reused, feedback)
 
 
 @csp_update(MODEL_VIEWER_CSP)
 def _render_index(
-    request: AuthenticatedHttpRequest, form: ThreeDForm, figure: Estimate | None
+    request: AuthenticatedHttpRequest, figure: Estimate | None, initial: dict[str, Any], feedback: str
 ) -> HttpResponse:
     return render(
         request,
         "threed/index.html",
         {
-            "form": form,
+            "form": ThreeDForm(initial=initial, user=request.user),
             "cards": services.recent_cards(request.user),
             "models": MODELS.values(),
             "estimate": figure,
             "upload_errors": [],
+            "feedback": feedback,
         },
     )
+
+
+def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
+    """The settings behind the 3D model `?reuse=` names, if it is the member's own (else a note why not)."""
+    mesh_id = request.GET.get("reuse")
+    if not mesh_id:
+        return {}, ""
+    try:
+        mesh = get_own_image(request.user, mesh_id, include_trash=True)
+    except Http404:
+        mesh = None
+    if mesh is None or mesh.media_type != Image.MediaType.MODEL_3D:
+        return {}, "The 3D model whose settings you wanted to reuse is not available."
+    return settings_of(mesh), ""
 
 
 @require_safe
