@@ -29,6 +29,7 @@ from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.accounts.models import User
 from runware_web.gallery.forms import GalleryFilterForm, SelectionForm, apply_image_filters
 from runware_web.gallery.params import parameter_rows
+from runware_web.lib.model_viewer import allow_model_viewer
 from runware_web.lib.paging import Cursor, Page, keyset_page
 from runware_web.lib.ranges import ranged_file_response
 from runware_web.lib.streaming import StreamedFileResponse
@@ -70,7 +71,8 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
         "selectable": True,
         "gallery_root": reverse("gallery:index"),
     }
-    return render_page(request, "gallery/index.html", context, partials=TILES)
+    response = render_page(request, "gallery/index.html", context, partials=TILES)
+    return allow_model_viewer(response, shows_a_model=mine.filter(media_type=Image.MediaType.MODEL_3D).exists())
 
 
 @require_safe
@@ -89,7 +91,8 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
         "team": user.team if user.team_id else None,
         "gallery_root": reverse("gallery:index"),
     }
-    return render_page(request, "gallery/team.html", context, partials=TILES)
+    response = render_page(request, "gallery/team.html", context, partials=TILES)
+    return allow_model_viewer(response, shows_a_model=images.filter(media_type=Image.MediaType.MODEL_3D).exists())
 
 
 @require_safe
@@ -108,7 +111,8 @@ def trash_index(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 def detail(request: AuthenticatedHttpRequest, image_id: UUID) -> HttpResponse:
     image = get_image_for_page(request.user, image_id)
-    return render_page(request, "gallery/detail.html", _detail_context(request, image), partials=VIEWER)
+    response = render_page(request, "gallery/detail.html", _detail_context(request, image), partials=VIEWER)
+    return allow_model_viewer(response, shows_a_model=image.media_type == Image.MediaType.MODEL_3D)
 
 
 def _detail_context(request: AuthenticatedHttpRequest, image: Image, **extra: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.lib.model_viewer import MODEL_VIEWER_CSP
 from runware_web.live.uploads import pick_uploads, told
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
@@ -19,15 +20,6 @@ from runware_web.money.prices import Estimate
 from runware_web.threed import services
 from runware_web.threed.catalogue import DEFAULT_MODEL, MODELS
 from runware_web.threed.forms import ImageUploadForm, ThreeDForm, settings_of
-
-# What the vendored <model-viewer> (static/vendor/model-viewer) needs beyond the portal's policy, on
-# the pages that show it: WebAssembly (three.js's meshopt decoder compiles its module on load; this
-# allows compiling WebAssembly only, not JavaScript's eval), and the one <style> of its shadow DOM,
-# by its hash (a new version of model-viewer may change it: the browser tests then report it).
-MODEL_VIEWER_CSP = {
-    "script-src": ["'wasm-unsafe-eval'"],
-    "style-src": ["'sha256-PXtZZkJMMyc18o/DN1ZEFOJ2qEGq95IQbVaJFMOXOb0='"],
-}
 
 
 @require_safe
