@@ -7,6 +7,12 @@ buffered for a session (they also stay available through getResponse). Then ever
 JSON array of tasks, answered as Runware answers: sync results pushed one by one as Runware sends
 them (stored just after, see handlers.py), an ACK for async tasks, a pong for a ping. A frame that cannot be read gets a Runware error and the socket stays open.
 
+Tasks are answered concurrently, as Runware answers them: a script that keeps ten tasks going
+sends ten frames at once, and the ten are checked and admitted together (one trip of the runner's
+group commit) rather than one after the other. At most MAX_IN_FLIGHT of a socket's tasks are
+being answered at a time; past that, the socket reads no more until one is answered.
+Authentication and pings are answered in order, before anything after them in the frame.
+
 Not a PortalConsumer: there is no session cookie and no page. The key is checked on every task
 (a key revoked while the socket is open stops there), and a socket without a valid key does no
 work at all.
@@ -39,6 +45,8 @@ log = logging.getLogger(__name__)
 #: The largest message a script may send: the same as the browser sockets (live.server, Daphne as the
 #: portal runs it, closes a larger message with 1009 before it reaches here). Input images go by imageUUID.
 MAX_FRAME_BYTES = 256 * 1024
+#: Tasks of one socket being checked and admitted at a time (see the module's docstring).
+MAX_IN_FLIGHT = 32
 
 
 class EndpointConsumer(AsyncWebsocketConsumer):
@@ -47,9 +55,12 @@ class EndpointConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     slot: str | None = None  # the key's connection slot this socket holds (endpoint.limits)
     _renewal: asyncio.Task[None] | None = None
+    _in_flight: asyncio.Semaphore
+    _answering: set[asyncio.Task[None]]
 
     async def connect(self) -> None:
         self.slot_token = uuid.uuid4().hex
+        self._in_flight, self._answering = asyncio.Semaphore(MAX_IN_FLIGHT), set()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -76,22 +87,32 @@ class EndpointConsumer(AsyncWebsocketConsumer):
             await self.send_frame(services.errors(protocol.invalid("", "Send a JSON array of task objects.")))
             return
         for task in tasks:
-            await self.answer(task)
+            task_type = task.get("taskType") if isinstance(task, dict) else None
+            if task_type == "authentication":
+                await self.authenticate(task)
+            elif task_type == "ping":
+                await self.send_frame(services.data({"taskType": "ping", "pong": True}))
+            else:
+                await self._in_flight.acquire()  # back-pressure: the socket reads on once one is answered
+                answering = asyncio.create_task(self.answer(task, self.key, self.session))
+                self._answering.add(answering)
+                answering.add_done_callback(self._answered)
 
-    async def answer(self, task: Any) -> None:
-        if isinstance(task, dict) and task.get("taskType") == "authentication":
-            await self.authenticate(task)
-            return
-        if isinstance(task, dict) and task.get("taskType") == "ping":
-            await self.send_frame(services.data({"taskType": "ping", "pong": True}))
-            return
-        if self.key is None:
+    def _answered(self, answering: asyncio.Task[None]) -> None:
+        self._answering.discard(answering)
+        self._in_flight.release()
+
+    async def answer(self, task: Any, key: ApiKey | None, session: uuid.UUID | None) -> None:
+        """Answer one task with the key and session the socket had when it arrived. A task already
+        admitted when the socket closes still runs: its results are kept for a resumed session and
+        for getResponse."""
+        if key is None:
             label = task.get("taskUUID") if isinstance(task, dict) and isinstance(task.get("taskUUID"), str) else ""
             await self.send_frame(services.errors(protocol.error(
                 "missingApiKey", protocol.MISSING_KEY, parameter="apiKey", task_uuid=label,
                 task_type=str(task.get("taskType") or "") if isinstance(task, dict) else "")))
             return
-        caller = services.Caller(key=self.key, base_url=self.base_url(), session=self.session)
+        caller = services.Caller(key=key, base_url=self.base_url(), session=session)
         try:
             frame = await services.answer(caller, task)
         except Exception:
@@ -100,7 +121,8 @@ class EndpointConsumer(AsyncWebsocketConsumer):
             frame = services.errors(protocol.error(
                 "internalServerError", "The portal could not handle this task. Try again.",
                 task_type=str(task.get("taskType") or ""), task_uuid=label))
-        self.key = caller.key
+        if self.key is not None and self.key.pk == caller.key.pk:  # read afresh (unless re-authenticated meanwhile)
+            self.key = caller.key
         if frame is not None:
             await self.send_frame(frame)
 

@@ -9,9 +9,12 @@ from django import forms
 from django.utils import timezone
 
 from runware_web.endpoint.models import ApiKey
+from runware_web.endpoint.outputs import RUN_TASK_TYPES
 from runware_web.lib.air import is_air
+from runware_web.lib.kinds import kind_label
 
-TASK_TYPES = [("imageInference", "Image generation (imageInference)")]
+#: Every task type the endpoint runs (the free utilities are always allowed).
+TASK_TYPES = [(task_type, f"{kind_label(task_type)} ({task_type})") for task_type in RUN_TASK_TYPES]
 
 
 class KeyForm(forms.Form):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from runware_web.accounts.models import User
 from runware_web.endpoint.models import ApiKey
+from runware_web.endpoint.protocol import INVALID_KEY
 from runware_web.lib.money import usd
 from runware_web.money.models import Charge
 from runware_web.money.reports import BudgetUse, reserved, total
@@ -115,19 +117,51 @@ def key_refusal(key: ApiKey, estimate: Decimal) -> Refused | None:
     )
 
 
-def admit_for_key(key_id: Any, task: Task) -> None:
-    """Hold the key's budget for a task already admitted against the member's and team's budgets.
+def lock_for_task(key_id: Any, task: Task) -> ApiKey:
+    """The key afresh, its row locked for the admission of `task` (services.record_call): two tasks
+    of one key on two workers are weighed one after the other (SQLite's transactions are serialised
+    anyway). Raises Refused when the key may no longer start it: revoked or expired since the script
+    authenticated (code "auth"), or no longer allowed the task's type or model (code "rule")."""
+    key = _locked_key(key_id)
+    if key is None:
+        raise Refused(INVALID_KEY, field="apiKey", code="auth")
+    if key.allowed_task_types and task.task_type not in key.allowed_task_types:
+        raise Refused(f"Key “{key.name}” may not run {task.task_type} tasks.", field="taskType", code="rule")
+    if key.allowed_models and task.model not in key.allowed_models:
+        raise Refused(f"Key “{key.name}” may not use the model {task.model}.", field="model", code="rule")
+    return key
 
-    Runs in the task's admission transaction (services.record_call), with the key's row locked, so
-    that two tasks of one key on two workers are weighed one after the other (SQLite's transactions
-    are serialised anyway). Raises Refused: the task is then not admitted."""
-    with transaction.atomic(savepoint=False):
-        key = ApiKey.objects.select_for_update().get(pk=key_id)
-        if key.budget is None:
-            return
-        use = key_use(key)  # the task's own estimate is in `running` already
-        if use.committed > key.budget:
-            raise Refused(
-                f"This would go over the budget of key “{key.name}” ({usd(key.budget)} "
-                f"{key.get_budget_period_display()}). Raise the key's budget on your keys page, or wait for its next period."
-            )
+
+_trips = threading.local()  # per database thread: (the transaction, {key id: key or None})
+
+
+def _locked_key(key_id: Any) -> ApiKey | None:
+    """The usable key, its row locked, read once per transaction: the tasks a script starts
+    together are admitted in one (runner.batching), and the lock holds until it ends."""
+    connection = transaction.get_connection()
+    outermost = connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
+    trip = getattr(_trips, "current", None)
+    if outermost is None or trip is None or trip[0] is not outermost:
+        trip = (outermost, {})
+        _trips.current = trip if outermost is not None else None
+    read: dict[Any, ApiKey | None] = trip[1]
+    if key_id not in read:
+        read[key_id] = (ApiKey.objects.usable().select_for_update(of=("self",)).select_related("user")
+                        .filter(pk=key_id).first())
+    return read[key_id]
+
+
+def admit_for_key(key: ApiKey, task: Task) -> None:
+    """Hold the key's budget for a task already admitted against the member's and team's budgets,
+    its row locked (lock_for_task) and the task's EndpointCall written. Raises Refused: the task is
+    then not admitted."""
+    if key.budget is None:
+        return
+    use = key_use(key)  # the task's own estimate is in `running` already
+    if use.committed > key.budget:
+        remaining = max(key.budget - (use.committed - task.estimated_cost), 0)
+        raise Refused(
+            f"This would go over the budget of key “{key.name}” ({usd(key.budget)} {key.get_budget_period_display()}): "
+            f"{usd(remaining)} remains and this task is estimated at {usd(task.estimated_cost)}. "
+            "Raise the key's budget on your keys page, or wait for its next period."
+        )

@@ -42,6 +42,8 @@ INVALID_KEY = "Invalid API key. Create a personal key on your portal's Keys page
 MISSING_KEY = "Authenticate first: send an authentication task with your personal API key."
 
 MEDIA_SALT = "runware_web.endpoint.media"
+#: The field prefix of results Runware sends as `outputs.files` entries (3D models), not as fields.
+FILES = "files"
 
 
 def error(code: str, message: str, *, task_type: str = "", task_uuid: str = "", parameter: str = "") -> dict[str, Any]:
@@ -70,8 +72,18 @@ def from_upstream(failure: UpstreamError, *, task_type: str, task_uuid: str) -> 
                  task_uuid=task_uuid, parameter=failure.parameter)
 
 
+#: A refusal naming a parameter (Refused.field) → the Runware code the SDKs map to its stable code:
+#: the key itself to `auth`, a model or task type outside the rules to `validation`, naming it.
+REFUSED_PARAMETERS = {"apiKey": "invalidApiKey", "model": "unsupportedModel", "taskType": "unsupportedTaskType"}
+
+
 def from_refusal(refused: Refused, *, task_type: str, task_uuid: str) -> dict[str, Any]:
-    """Admission said no: a budget is a `quota` error, the rate limit a `rateLimit` one."""
+    """Admission said no: a budget is a `quota` error, the rate limit a `rateLimit` one; a key no
+    longer usable an `auth` one, a model or task type the team's or the key's rules do not allow
+    a validation error naming it."""
+    if refused.field in REFUSED_PARAMETERS:
+        return error(REFUSED_PARAMETERS[refused.field], refused.message, parameter=refused.field,
+                     task_type=task_type, task_uuid=task_uuid)
     code = "rateLimitExceeded" if refused.code == "rateLimit" else "insufficientCredits"
     return error(code, refused.message, task_type=task_type, task_uuid=task_uuid)
 
@@ -95,12 +107,23 @@ def image_from_token(token: str) -> Any:
 
 
 def image_item(image: Image, *, task_type: str, task_uuid: str, output_type: str, base_url: str,
-               prefix: str = "image", data: bytes | None = None) -> dict[str, Any]:
+               prefix: str = "image", data: bytes | None = None, result_index: int | None = None) -> dict[str, Any]:
     """One finished image as Runware sends it: its id is the portal's (usable as an input image
     in the member's next tasks), its URL the portal's own, signed and expiring. `prefix` is the
-    task type's field prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`…); `data` the
-    image's bytes when the caller has them (else the stored file is read for base64 outputs)."""
-    item: dict[str, Any] = {"taskType": task_type, "taskUUID": task_uuid, f"{prefix}UUID": str(image.pk)}
+    task type's field prefix (`imageUUID`, `guideImageURL`, `maskImageDataURI`, `audioURL`…), or
+    FILES for a 3D model (`outputs.files`: URL only, as Runware's schema allows); `data` the
+    image's bytes when the caller has them (else the stored file is read for base64 outputs);
+    `result_index` its place among the task's results (Runware's `resultIndex`)."""
+    if prefix == FILES:
+        url = base_url.rstrip("/") + media_path(image.pk, image.extension)
+        item: dict[str, Any] = {"taskType": task_type, "taskUUID": task_uuid,
+                                "outputs": {"files": [{"uuid": str(image.pk), "url": url, "format": image.extension.upper()}]}}
+        if result_index is not None:
+            item["resultIndex"] = result_index
+        return _with_details(item, seed=image.seed, nsfw=None, cost=image.cost)
+    item = {"taskType": task_type, "taskUUID": task_uuid, f"{prefix}UUID": str(image.pk)}
+    if result_index is not None:
+        item["resultIndex"] = result_index
     if output_type in {"base64Data", "dataURI"}:
         if data is None:
             with image.file.open("rb") as handle:

@@ -132,7 +132,7 @@ class Checked:
     delivery: str
     output_type: str
     input_size: tuple[int, int] | None = None  # of the task's first input image (prices an upscale)
-    estimated: Decimal = Decimal(0)  # what admission reserves for it
+    estimated: Decimal | None = None  # what admission reserves for it (None: admission prices it)
 
 
 async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uuid: uuid.UUID) -> Frame | None:
@@ -164,9 +164,10 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
         started = await runner.submit(
             user=key.user, feature=output.feature or FEATURE, task_type=task_type, params=checked.params,
             number_results=checked.number_results, estimated_cost=estimated, delivery=delivery,
-            record_with=record, before_start=before_start,
+            record_with=record, before_start=before_start, model_defaults=defaults,
         )
     except Refused as refused:
+        _note_refusal(key.pk)
         return errors(protocol.from_refusal(refused, task_type=task_type, task_uuid=label))
     except IntegrityError:
         return errors(protocol.error("conflictTaskUUID", "A task with this taskUUID already exists.",
@@ -175,6 +176,25 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     if checked.delivery == "async":
         return data({"taskType": task_type, "taskUUID": label})
     return None
+
+
+#: When each key's task was last refused (key id → monotonic seconds): for a while after, its tasks
+#: are weighed before admission too (_checked), so that a script hammering at its limit does not
+#: split every admission trip it shares with other tasks (a refusal inside one is written again
+#: task by task, see runner.batching).
+_refusals: dict[Any, float] = {}
+REFUSED_LATELY_SECONDS = 60.0
+
+
+def _note_refusal(key_id: Any) -> None:
+    if len(_refusals) >= 10_000:
+        _refusals.clear()
+    _refusals[key_id] = time.monotonic()
+
+
+def _refused_lately(key_id: Any) -> bool:
+    when = _refusals.get(key_id)
+    return when is not None and time.monotonic() - when < REFUSED_LATELY_SECONDS
 
 
 #: Each model's defaults as last looked up (model → when, defaults), kept a few seconds in this
@@ -208,7 +228,18 @@ INPUT_POLL_SECONDS = 0.05
 
 
 async def _checked(caller: Caller, task: dict[str, Any], task_type: str, label: str, defaults: Any) -> Checked | Frame:
-    """check(), waiting for an input image the script was handed but the portal has not stored yet."""
+    """check(), waiting for an input image the script was handed but the portal has not stored yet.
+
+    A task that names no input image, of a key not refused lately, is checked here, without a trip
+    to the database: the key afresh, its rate limit and its budget are weighed in the admission's
+    own transaction (record_call), where they hold against every other worker anyway, and a reused
+    taskUUID meets the unique constraint there. Its estimate is the admission's too."""
+    if not _refused_lately(caller.key.pk):
+        checked = check_params(caller, task, task_type, label)
+        if not isinstance(checked, Checked) or not _names_images(checked.params):
+            if isinstance(checked, Checked):
+                checked.estimated = None
+            return checked
     loop = asyncio.get_running_loop()
     deadline = loop.time() + INPUT_WAIT_SECONDS
     storing = True
@@ -241,6 +272,7 @@ def _usable_and_checked(caller: Caller, task: dict[str, Any], task_type: str, la
                                      input_size=checked.input_size, learned=_PRICES.current())
         refusal = keys.key_refusal(caller.key, checked.estimated)
     if refusal is not None:
+        _note_refusal(caller.key.pk)
         return errors(protocol.from_refusal(refusal, task_type=task_type, task_uuid=label))
     return checked
 
@@ -251,9 +283,35 @@ _PRICES = PriceMemory(PRICE_MEMORY_SECONDS)
 
 
 def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame | NotStoredYet:
-    """The task's Runware parameters, or the validation error naming what is wrong."""
+    """The task's Runware parameters, or the validation error naming what is wrong (its input
+    images looked up among the member's)."""
+    checked = check_params(caller, task, task_type, label)
+    if not isinstance(checked, Checked):
+        return checked
+    key = caller.key
+    if EndpointCall.objects.filter(user=key.user, client_task_uuid=label).exists():
+        return errors(protocol.error("conflictTaskUUID", "A task with this taskUUID already exists.",
+                                     parameter="taskUUID", task_type=task_type, task_uuid=label))
+    inputs: list[Image] = []
+    try:
+        checked.params = _own_images(key.user, checked.params, inputs=inputs)
+    except _NotYours as missing:
+        return NotStoredYet(errors(protocol.invalid(
+            missing.parameter, "That image is not one of yours in the portal. Use an imageUUID the portal returned.",
+            task_type=task_type, task_uuid=label)))
+    checked.input_size = (inputs[0].width, inputs[0].height) if inputs else None
+    return checked
+
+
+def check_params(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> Checked | Frame:
+    """The task's Runware parameters, or the validation error naming what is wrong: what can be
+    told without the database (input images are looked up by check())."""
     key = caller.key
     output = RUN_TASK_TYPES[task_type]
+    if key.allowed_task_types and task_type not in key.allowed_task_types:
+        return errors(protocol.error(
+            "unsupportedTaskType", f"Key “{key.name}” may not run {task_type} tasks.",
+            parameter="taskType", task_type=task_type, task_uuid=label))
 
     def bad(parameter: str, message: str) -> Frame:
         return errors(protocol.invalid(parameter, message, task_type=task_type, task_uuid=label))
@@ -282,18 +340,8 @@ def check(caller: Caller, task: dict[str, Any], task_type: str, label: str) -> C
     output_type = task.get("outputType", "URL")
     if output_type not in OUTPUT_TYPES:
         return bad("outputType", "outputType must be URL, base64Data or dataURI.")
-    if EndpointCall.objects.filter(user=key.user, client_task_uuid=label).exists():
-        return errors(protocol.error("conflictTaskUUID", "A task with this taskUUID already exists.",
-                                     parameter="taskUUID", task_type=task_type, task_uuid=label))
     params = {name: value for name, value in task.items() if name not in CONTROL_KEYS}
-    inputs: list[Image] = []
-    try:
-        params = _own_images(key.user, params, inputs=inputs)
-    except _NotYours as missing:
-        return NotStoredYet(bad(missing.parameter, "That image is not one of yours in the portal. "
-                                                   "Use an imageUUID the portal returned."))
-    return Checked(params=params, number_results=count, delivery=delivery, output_type=output_type,
-                   input_size=(inputs[0].width, inputs[0].height) if inputs else None)
+    return Checked(params=params, number_results=count, delivery=delivery, output_type=output_type)
 
 
 class _NotYours(Exception):
@@ -320,6 +368,15 @@ def _own_images(user: Any, value: Any, parameter: str = "", *, inputs: list[Imag
     return value
 
 
+def _names_images(value: Any, parameter: str = "") -> bool:
+    """Whether the parameters name an input image by imageUUID (check() looks those up)."""
+    if isinstance(value, dict):
+        return any(_names_images(item, name if name in IMAGE_KEYS else parameter) for name, item in value.items())
+    if isinstance(value, list):
+        return any(_names_images(item, parameter) for item in value)
+    return bool(parameter) and isinstance(value, str) and _is_uuid(value)
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -335,11 +392,12 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
     written (runner.submit's `record_with`: no trip of its own). Raises Refused (or IntegrityError
     for a taskUUID the member already used): then neither the task nor this row is kept."""
     with transaction.atomic(savepoint=False):  # the admission's transaction, without a savepoint
+        caller.key = keys.lock_for_task(caller.key.pk, task)  # afresh: revoked, narrowed, expired since?
         call = EndpointCall.objects.create(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
         )
-        keys.admit_for_key(caller.key.pk, task)  # locks the key's row
+        keys.admit_for_key(caller.key, task)
         refusal = limits.task_rate_refusal(caller.key, starting=True)
         if refusal is not None:
             raise refusal
@@ -357,8 +415,11 @@ def output_items(call: EndpointCall, base_url: str) -> list[dict[str, Any]]:
         texts = TextOutput.objects.filter(task=task)
         return [protocol.text_item(text.item, task_type=task.task_type, task_uuid=label) for text in texts]
     images = Image.objects.filter(task=task).order_by("created_at", "id")
+    # resultIndex: a 3D model's item has no id of its own, and the SDK tells several apart by it.
     return [protocol.image_item(image, task_type=task.task_type, task_uuid=label, output_type=call.output_type,
-                                base_url=base_url, prefix=output.prefix) for image in images]
+                                base_url=base_url, prefix=output.prefix,
+                                result_index=index if output.prefix == protocol.FILES else None)
+            for index, image in enumerate(images)]
 
 
 def task_items(call: EndpointCall, base_url: str, *, with_status: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

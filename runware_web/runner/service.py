@@ -14,6 +14,7 @@ from runware_web.accounts.models import User
 from runware_web.money import alerts
 from runware_web.runner import execute, shutdown, state, submit, workers
 from runware_web.upstream.models import Task
+from runware_web.upstream.models_catalogue import ModelDefaults
 
 
 class Runner:
@@ -46,6 +47,7 @@ class Runner:
         delivery: str = "sync",
         before_start: Callable[[Task], Awaitable[Any]] | None = None,
         record_with: Callable[[Task], None] | None = None,
+        model_defaults: ModelDefaults | None = None,
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
 
@@ -61,12 +63,14 @@ class Runner:
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
         (acknowledged, then polled; for long tasks such as video) or "stream" (textInference
         over SSE). `estimated_cost` is what admission reserves of the budgets while the task runs;
-        without one, money's price estimate is used.
+        without one, money's price estimate is used, with the model's defaults (`model_defaults`
+        when the caller has looked them up already, else looked up here).
         """
         await self.ensure_started()
         return await submit.submit(
             user=user, feature=feature, task_type=task_type, params=params, number_results=number_results,
             estimated_cost=estimated_cost, delivery=delivery, before_start=before_start, record_with=record_with,
+            model_defaults=model_defaults,
         )
 
     def start(self, task: Task) -> None:

@@ -31,10 +31,11 @@ async def shutdown(grace: float | None = None) -> None:
     ending = state.forget()
     if ending is not None:
         await _stop_tasks(ending, settings.RUNWARE_SHUTDOWN_GRACE if grace is None else grace)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ending.writes.close(), timeout=CLOSE_TIMEOUT)
-        await asyncio.get_running_loop().run_in_executor(ending.database, connections.close_all)
-        ending.database.shutdown(wait=False)
+        for writes, thread in ((ending.admissions, ending.admitting), (ending.writes, ending.database)):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writes.close(), timeout=CLOSE_TIMEOUT)
+            await asyncio.get_running_loop().run_in_executor(thread, connections.close_all)
+            thread.shutdown(wait=False)
         await _cancel(list(ending.background))
     await close_shared_client(timeout=CLOSE_TIMEOUT)
     if ending is not None and ending.started:

@@ -45,11 +45,19 @@ class LoopState:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-db")
     )
     writes: GroupCommit = field(init=False)
+    # Admissions have a thread (a database connection) and a group commit of their own: a task a
+    # member starts is admitted while the results of others are charged and their tasks ended,
+    # not after them (what the member waits on before anything is sent).
+    admitting: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-runner-admit")
+    )
+    admissions: GroupCommit = field(init=False)
     admit: BatchFunction = field(init=False)  # admit_and_create_many, with this loop's memory of prices
     started: bool = False
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(executor=self.database)
+        self.admissions = GroupCommit(executor=self.admitting)
         self.admit = partial(admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
 
 

@@ -22,7 +22,8 @@ from runware_web.runner.workers import WORKER_ID
 from runware_web.upstream.content import model_pricing
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
-from runware_web.upstream.models_catalogue import model_defaults
+from runware_web.upstream.models_catalogue import ModelDefaults
+from runware_web.upstream.models_catalogue import model_defaults as lookup_model_defaults
 
 NOT_STARTED = UpstreamError(
     code="aborted", message="The portal could not start this task. Nothing was billed; start it again."
@@ -40,6 +41,7 @@ async def submit(
     delivery: str = "sync",
     before_start: Callable[[Task], Awaitable[Any]] | None = None,
     record_with: Callable[[Task], None] | None = None,
+    model_defaults: ModelDefaults | None = None,
 ) -> Task:
     """Admit, record and start a task (see Runner.submit). Raises `Refused`.
 
@@ -47,9 +49,9 @@ async def submit(
     price, looked up here (cached; an upstream call at most each) so that the admission's
     transaction waits on nothing.
     """
-    defaults = catalogue = None
-    if estimated_cost is None and uses_model_defaults(task_type):
-        defaults = await model_defaults(str(params.get("model") or ""))
+    defaults, catalogue = model_defaults, None
+    if estimated_cost is None and defaults is None and uses_model_defaults(task_type):
+        defaults = await lookup_model_defaults(str(params.get("model") or ""))
     if estimated_cost is None and uses_catalogue_price(task_type):
         catalogue = await model_pricing(str(params.get("model") or ""))
     request = {
@@ -65,7 +67,8 @@ async def submit(
         "delivery": delivery,
         "record_with": record_with,
     }
-    task = await state.write(state.current().admit, request)
+    runner = state.current()
+    task = await runner.admissions(runner.admit, request)
     if before_start is not None:
         try:
             await before_start(task)

@@ -36,6 +36,13 @@ def test_refusals_are_quota_for_budgets_and_rate_limit_for_the_rate():
     assert derive_code(rate["code"]) == "rateLimit"
 
 
+@pytest.mark.parametrize(("field", "stable"), [("model", "validation"), ("taskType", "validation"), ("apiKey", "auth")])
+def test_a_refusal_naming_the_model_the_task_type_or_the_key_names_it(field, stable):
+    obj = protocol.from_refusal(Refused("no", field=field, code="rule"), task_type="imageInference", task_uuid="u")
+    assert derive_code(obj["code"]) == stable
+    assert obj["parameter"] == field
+
+
 def test_an_unknown_key_is_an_auth_error():
     assert derive_code("invalidApiKey") == "auth"
     assert derive_code("missingApiKey") == "auth"

@@ -139,6 +139,33 @@ async def test_a_model_outside_the_keys_models_is_a_validation_error_naming_mode
     assert await database_sync_to_async(Task.objects.count)() == 0
 
 
+async def test_a_model_outside_the_teams_rules_is_a_validation_error_naming_model(live_server_url):
+    from runware_web.accounts.models import Team
+
+    member, _, plaintext = await amember_with_key()
+    team = await Team.objects.acreate(name="Rules", allowed_models="runware:100@1")
+    await database_sync_to_async(type(member).objects.filter(pk=member.pk).update)(team=team)
+    with pytest.raises(RunwareError) as refused:
+        async with sdk(live_server_url, plaintext) as client:
+            await client.run(image_task())
+    assert refused.value.code == "validation"
+    assert refused.value.parameter == "model"
+    assert "runware:100@1" in refused.value.message
+    assert await database_sync_to_async(Task.objects.count)() == 0
+
+
+async def test_a_key_narrowed_while_its_socket_is_open_refuses_the_next_task_naming_model(live_server_url):
+    member, key, plaintext = await amember_with_key()
+    async with sdk(live_server_url, plaintext) as client:
+        await client.run(image_task())
+        await database_sync_to_async(ApiKey.objects.filter(pk=key.pk).update)(allowed_models=["runware:100@1"])
+        with pytest.raises(RunwareError) as refused:
+            await client.run(image_task())
+    assert refused.value.code == "validation"
+    assert refused.value.parameter == "model"
+    assert [status for _, status, _ in (await finished(member))["tasks"]] == ["done"]
+
+
 async def test_a_bad_parameter_is_a_validation_error_naming_it(live_server_url):
     member, _, plaintext = await amember_with_key()
     with pytest.raises(RunwareError) as refused:
