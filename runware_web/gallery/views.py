@@ -14,6 +14,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -72,7 +73,16 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
         "gallery_root": reverse("gallery:index"),
     }
     response = render_page(request, "gallery/index.html", context, partials=TILES)
-    return allow_model_viewer(response, shows_a_model=mine.filter(media_type=Image.MediaType.MODEL_3D).exists())
+    return allow_model_viewer(response, shows_a_model=more or _may_show_a_model(page, mine))
+
+
+def _may_show_a_model(page: Page, images: QuerySet[Image]) -> bool:
+    """Whether a gallery page may come to show a 3D model in its viewer (its policy must then let
+    model-viewer run): one of its tiles is one, or one of the tiles it may load later. Asked of the
+    database only when there are more tiles to load; a partial's policy never applies (the page's does)."""
+    if any(image.media_type == Image.MediaType.MODEL_3D for image in page.items):
+        return True
+    return page.has_next and images.filter(media_type=Image.MediaType.MODEL_3D).exists()
 
 
 @require_safe
@@ -92,7 +102,7 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
         "gallery_root": reverse("gallery:index"),
     }
     response = render_page(request, "gallery/team.html", context, partials=TILES)
-    return allow_model_viewer(response, shows_a_model=images.filter(media_type=Image.MediaType.MODEL_3D).exists())
+    return allow_model_viewer(response, shows_a_model=_may_show_a_model(page, images))
 
 
 @require_safe

@@ -122,6 +122,7 @@ def test_the_detail_page_names_the_item_for_what_it_is(alice_client, user, tmp_p
     assert f"Only you see this {NOUNS[kind]}." in body
     assert f'aria-label="About this {NOUNS[kind]}"' in body
     assert "this image" not in body.lower()
+    assert "image-tools-card" not in body and "ControlNet guide" not in body  # the image tools take pictures only
 
 
 def test_a_clip_without_a_prompt_is_titled_as_a_clip(alice_client, user, tmp_path):
@@ -216,3 +217,22 @@ def test_reuse_on_the_wrong_page_or_a_bad_id_is_explained(alice_client, user, tm
     for url in (f"/video/?reuse={clip.pk}", "/audio/?reuse=not-an-id", f"/audio/?reuse={make_image(user).pk}"):
         body = alice_client.get(url).content.decode()
         assert "whose settings you wanted to reuse is not available." in body, url
+
+
+def test_the_gallery_lets_the_3d_viewer_run_only_when_a_model_is_there_on_this_page_or_further_on(
+    alice_client, user, tmp_path, monkeypatch
+):
+    from runware_web.gallery import views
+    from tests.gallery.factories import images_over_days
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+
+    def viewer_allowed() -> bool:
+        return "'wasm-unsafe-eval'" in alice_client.get(reverse("gallery:index"))["Content-Security-Policy"]
+
+    images_over_days(user, 2)
+    assert not viewer_allowed()  # pictures only: the strict policy
+    make_mesh(user, tmp_path)
+    Image.objects.filter(media_type=Image.MediaType.MODEL_3D).update(created_at="2001-01-01T00:00Z")
+    images_over_days(user, 4)
+    assert viewer_allowed()  # the model is on a later page, which the viewer may reach
