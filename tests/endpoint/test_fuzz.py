@@ -24,7 +24,7 @@ from runware_web.endpoint.models import EndpointCall
 from runware_web.endpoint.outputs import RUN_TASK_TYPES
 from runware_web.endpoint.services import UTILITY_TASK_TYPES
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, image_task
+from tests.endpoint.helpers import amember_with_key, eventually, image_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -212,3 +212,6 @@ async def test_after_the_garbage_a_valid_task_on_the_same_socket_works(socket_of
     result = json.loads(await ws.receive_from(timeout=20))
     assert result["data"][0]["taskUUID"] == task_uuid and result["data"][0]["imageURL"]
     assert await Task.objects.filter(user=member).acount() == 1
+    # Handed on as it arrived, then charged and stored: wait for that, which the test's end would
+    # otherwise race (PostgreSQL's teardown TRUNCATE against those writes' row locks).
+    assert await eventually(lambda: Task.objects.filter(user=member, finished_at__isnull=False).count() == 1)
