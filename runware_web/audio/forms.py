@@ -14,6 +14,7 @@ from django import forms
 
 from runware_web.accounts.models import allowed_model_choices
 from runware_web.audio.catalogue import DEFAULT_MODEL, FORMATS, MODELS, SPEECH, AudioModel
+from runware_web.live.reuse import stored_values
 from runware_web.media.models import Image
 
 MAX_CLIPS = 4
@@ -127,11 +128,7 @@ def settings_of(clip: Image) -> dict[str, Any]:
     if task is None or task.task_type != "audioInference":  # uploaded, or made by a tool: no form behind it
         return {}
     params = task.params or {}
-    values: dict[str, Any] = {
-        name: params[name]
-        for name in ("model", "positivePrompt", "duration", "outputFormat", "seed", "numberResults")
-        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
-    }
+    values = stored_values(params, ("model", "positivePrompt", "duration", "outputFormat", "seed", "numberResults"))
     speech = params.get("speech")
     if isinstance(speech, dict):
         values["text"] = str(speech.get("text") or "")

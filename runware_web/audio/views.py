@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -13,7 +13,7 @@ from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.audio import services
 from runware_web.audio.catalogue import DEFAULT_MODEL, MODELS, page_data
 from runware_web.audio.forms import AudioForm, settings_of
-from runware_web.media.access import get_own_image
+from runware_web.live.reuse import reused_item
 from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 
@@ -48,16 +48,8 @@ def _render_index(
 
 def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
     """The settings behind the clip `?reuse=` names, if it is the member's own (else a note why not)."""
-    clip_id = request.GET.get("reuse")
-    if not clip_id:
-        return {}, ""
-    try:
-        clip = get_own_image(request.user, clip_id, include_trash=True)
-    except Http404:
-        clip = None
-    if clip is None or clip.media_type != Image.MediaType.AUDIO:
-        return {}, "The clip whose settings you wanted to reuse is not available."
-    return settings_of(clip), ""
+    clip, note = reused_item(request, Image.MediaType.AUDIO, "clip")
+    return (settings_of(clip) if clip is not None else {}), note
 
 
 @require_safe

@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from runware_web.accounts.models import User, allowed_model_choices
+from runware_web.live.reuse import stored_values
 from runware_web.media.models import Image
 from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.uploads import ImageUploadField
@@ -107,11 +108,7 @@ def settings_of(mesh: Image) -> dict[str, Any]:
         values = {"positivePrompt": mesh.prompt} if mesh.prompt else {}
         return values | ({"model": mesh.model} if mesh.model in MODELS else {})
     params = task.params or {}
-    values: dict[str, Any] = {
-        name: params[name]
-        for name in ("model", "positivePrompt", "seed", "numberResults")
-        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
-    }
+    values = stored_values(params, ("model", "positivePrompt", "seed", "numberResults"))
     inputs = params.get("inputs")
     ref = inputs.get("image") if isinstance(inputs, dict) else None
     if isinstance(ref, str) and ref.startswith(IMAGE_REF_PREFIX):  # an image the member had in the gallery

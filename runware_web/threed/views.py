@@ -7,14 +7,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from csp.decorators import csp_update
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
 from runware_web.lib.model_viewer import MODEL_VIEWER_CSP
+from runware_web.live.reuse import reused_item
 from runware_web.live.uploads import pick_uploads, told
-from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 from runware_web.threed import services
@@ -53,16 +53,8 @@ def _render_index(
 
 def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
     """The settings behind the 3D model `?reuse=` names, if it is the member's own (else a note why not)."""
-    mesh_id = request.GET.get("reuse")
-    if not mesh_id:
-        return {}, ""
-    try:
-        mesh = get_own_image(request.user, mesh_id, include_trash=True)
-    except Http404:
-        mesh = None
-    if mesh is None or mesh.media_type != Image.MediaType.MODEL_3D:
-        return {}, "The 3D model whose settings you wanted to reuse is not available."
-    return settings_of(mesh), ""
+    mesh, note = reused_item(request, Image.MediaType.MODEL_3D, "3D model")
+    return (settings_of(mesh) if mesh is not None else {}), note
 
 
 @require_safe

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from runware_web.accounts.models import User, allowed_model_choices
+from runware_web.live.reuse import stored_values
 from runware_web.media.models import Image
 from runware_web.media.refs import IMAGE_REF_PREFIX, image_ref
 from runware_web.media.uploads import ImageUploadField
@@ -265,12 +266,8 @@ def settings_of(video: Image) -> dict[str, Any]:
         values = {"positivePrompt": video.prompt} if video.prompt else {}
         return values | ({"model": video.model} if video.model in MODELS else {})
     params = task.params or {}
-    values: dict[str, Any] = {
-        name: params[name]
-        for name in ("model", "positivePrompt", "negativePrompt", "duration", "width", "height", "fps", "seed",
-                     "numberResults")
-        if isinstance(params.get(name), (str, int)) and not isinstance(params.get(name), bool)
-    }
+    values = stored_values(params, ("model", "positivePrompt", "negativePrompt", "duration", "width", "height", "fps", "seed",
+                     "numberResults"))
     frames = [frame for frame in (params.get("inputs") or {}).get("frameImages") or [] if isinstance(frame, dict)]
     for name, position in zip(FRAMES, ("first", "last"), strict=True):
         ref = next((frame.get("image") for frame in frames if frame.get("frame") == position), None)

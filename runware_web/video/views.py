@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
+from runware_web.live.reuse import reused_item
 from runware_web.live.uploads import pick_uploads, told
-from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
 from runware_web.money.prices import Estimate
 from runware_web.video import services
@@ -52,16 +52,8 @@ def _render_index(
 
 def _reused(request: AuthenticatedHttpRequest) -> tuple[dict[str, Any], str]:
     """The settings behind the video `?reuse=` names, if it is the member's own (else a note why not)."""
-    video_id = request.GET.get("reuse")
-    if not video_id:
-        return {}, ""
-    try:
-        video = get_own_image(request.user, video_id, include_trash=True)
-    except Http404:
-        video = None
-    if video is None or video.media_type != Image.MediaType.VIDEO:
-        return {}, "The video whose settings you wanted to reuse is not available."
-    return settings_of(video), ""
+    video, note = reused_item(request, Image.MediaType.VIDEO, "video")
+    return (settings_of(video) if video is not None else {}), note
 
 
 @require_safe

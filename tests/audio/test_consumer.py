@@ -18,6 +18,7 @@ from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
+from tests.life import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,13 +51,6 @@ async def connect(user) -> WebsocketCommunicator:
     assert connected
     await ws.receive_from(timeout=10)  # the recent clips
     return ws
-
-
-async def receive_until(ws: WebsocketCommunicator, wanted, timeout: float = 20) -> str:
-    while True:
-        frame = await ws.receive_from(timeout=timeout)
-        if wanted(frame):
-            return frame
 
 
 async def started(ws: WebsocketCommunicator) -> str:

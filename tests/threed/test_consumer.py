@@ -21,6 +21,7 @@ from runware_web.money.models import Charge
 from runware_web.threed.routing import websocket_urlpatterns
 from runware_web.upstream.models import Task
 from tests.conftest import acreate_user
+from tests.life import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,13 +50,6 @@ async def connect(user) -> WebsocketCommunicator:
     assert connected
     await ws.receive_from(timeout=10)  # the recent models
     return ws
-
-
-async def receive_until(ws: WebsocketCommunicator, wanted, timeout: float = 20) -> str:
-    while True:
-        frame = await ws.receive_from(timeout=timeout)
-        if wanted(frame):
-            return frame
 
 
 async def started(ws: WebsocketCommunicator) -> str:
