@@ -32,8 +32,10 @@ CHROMIUM_ARGS = [
 class DaphneThread(threading.Thread):
     """Daphne serving the portal's ASGI application on a free port of 127.0.0.1."""
 
+    NAME = "daphne-live-server"
+
     def __init__(self) -> None:
-        super().__init__(name="daphne-live-server", daemon=True)
+        super().__init__(name=self.NAME, daemon=True)
         self.ready = threading.Event()
         self.port: int | None = None
         self.error: BaseException | None = None
@@ -85,8 +87,19 @@ def live_server_url(django_db_setup, django_db_blocker):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last (see `browser`)."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    """The fault suite runs first, browser tests last (see `browser`).
+
+    The live server is a portal worker in this process, for the rest of the session once started:
+    its runner would store, adopt and charge the work of the fault suite's own workers (it shares the
+    test database), in its own media root. Fault tests run before anything starts it (see
+    `live_server_running`, which their layout checks)."""
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
+                                 "/tests/faults/" not in str(item.path)))
+
+
+def live_server_running() -> bool:
+    """Whether this process serves the portal (and so runs a worker of its own): see above."""
+    return any(thread.name == DaphneThread.NAME and thread.is_alive() for thread in threading.enumerate())
 
 
 @pytest.fixture(scope="session")

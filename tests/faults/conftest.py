@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.browser import live_server_running
 from tests.faults.processes import LEASE_SECONDS, Layout, PrivateRedis, UpstreamProcess
 
 
@@ -36,6 +37,9 @@ def redis_process() -> Iterator[PrivateRedis]:
 def layout(redis_process, upstream_process, transactional_db) -> Iterator[Layout]:
     """PostgreSQL (this run's test database), the test's own Redis and upstream, and Daphne workers
     started with `layout.start_worker()`; every worker still running is stopped at the end."""
+    if live_server_running():
+        pytest.fail("The test process serves the portal (tests.browser's live server): its worker would take "
+                    "this layout's work. Run the fault suite before the tests that start it.")
     production = Layout(redis_server=redis_process, upstream=upstream_process,
                         RUNWARE_LEASE_SECONDS=str(LEASE_SECONDS))
     yield production
