@@ -125,6 +125,8 @@ def lock_for_task(key_id: Any, task: Task) -> ApiKey:
     key = _locked_key(key_id)
     if key is None:
         raise Refused(INVALID_KEY, field="apiKey", code="auth")
+    if key.user_id == task.user_id:
+        key.user = task.user  # not read again: admission read what matters of them afresh (money.admission)
     if key.allowed_task_types and task.task_type not in key.allowed_task_types:
         raise Refused(f"Key “{key.name}” may not run {task.task_type} tasks.", field="taskType", code="rule")
     if key.allowed_models and task.model not in key.allowed_models:
@@ -146,8 +148,7 @@ def _locked_key(key_id: Any) -> ApiKey | None:
         _trips.current = trip if outermost is not None else None
     read: dict[Any, ApiKey | None] = trip[1]
     if key_id not in read:
-        read[key_id] = (ApiKey.objects.usable().select_for_update(of=("self",)).select_related("user")
-                        .filter(pk=key_id).first())
+        read[key_id] = ApiKey.objects.lock_usable(key_id)
     return read[key_id]
 
 

@@ -75,6 +75,7 @@ class Member:
     team: Team | None  # their team, locked, when it has a budget
     recent: RecentTasks  # for the rate limit
     rules: Team | None = None  # their team, when it has model rules
+    team_id: int | None = None  # their team as their row says now (the task's own team)
 
 
 def lock_members(user_ids: list[int]) -> dict[int, Member]:
@@ -122,7 +123,7 @@ def lock_members(user_ids: list[int]) -> dict[int, Member]:
         user_id: Member(
             capped=bool(capped), team=teams_by_id.get(team_id) if team_capped else None,
             recent=RecentTasks(user_id=user_id, since=since, count=count),
-            rules=teams_by_id.get(team_id) if has_team_rules else None,
+            rules=teams_by_id.get(team_id) if has_team_rules else None, team_id=team_id,
         )
         for user_id, team_id, capped, team_capped, count, has_team_rules in rows
     }

@@ -76,9 +76,11 @@ def after_charges(user_ids: Iterable[int], team_ids: Iterable[int | None]) -> No
             wake()
         return
     with _queued_lock:
+        asleep = not _queued[0] and not _queued[1]  # else a round is already called for
         _queued[0].update(user_ids)
         _queued[1].update(team_ids)
-    wake()
+    if asleep:
+        wake()
 
 
 def check(user_ids: Iterable[int], team_ids: Iterable[int | None]) -> list[BudgetAlert]:
@@ -420,6 +422,11 @@ def _error_text(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------ the delivery loop
 
 
+#: The least time between two rounds of one loop: under a stream of charges (a script running tasks
+#: back to back), the members and teams charged meanwhile are checked together, twice a second,
+#: rather than once per charge (each check sums the period's charges).
+ROUND_GAP_SECONDS = 0.5
+
 _wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 _queued: tuple[set[int], set[int | None]] = (set(), set())  # members and teams charged, to check
 _queued_lock = threading.Lock()
@@ -451,24 +458,28 @@ def wake() -> None:
 
 
 async def deliver_forever() -> None:
-    """Check the budgets of whom this worker charged and send what is due, at once after each
-    charge, and every RUNWARE_ALERT_RETRY_SECONDS, for as long as the runner runs. It all happens
+    """Check the budgets of whom this worker charged and send what is due, at once after a charge
+    (rounds at least ROUND_GAP_SECONDS apart), and every RUNWARE_ALERT_RETRY_SECONDS, for as long
+    as the runner runs. It all happens
     on a thread of its own: neither the runner's database thread nor a request ever waits for a
     budget check, a mail server or a webhook."""
     event = asyncio.Event()
-    waker = (asyncio.get_running_loop(), event)
+    loop = asyncio.get_running_loop()
+    waker = (loop, event)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-alerts")
     deliver = database_sync_to_async(_round, thread_sensitive=False, executor=sender)
     _wakers.add(waker)
     try:
         while True:
             event.clear()
+            began = loop.time()
             try:
                 await deliver()
             except Exception:
                 log.warning("Sending the budget alerts that are due failed; trying again.", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), settings.RUNWARE_ALERT_RETRY_SECONDS)
+            await asyncio.sleep(began + ROUND_GAP_SECONDS - loop.time())  # (none if the round was long ago)
     finally:
         _wakers.discard(waker)
         sender.submit(connections.close_all)  # after a round still under way: its connection goes back

@@ -57,7 +57,7 @@ def admit_and_create_many(
             # A member whose team has a budget counts what teammates were just admitted: written first.
             Task.objects.bulk_create(unwritten)
             unwritten = []
-        tasks = [_new_task(requests[index], learned, now) for index in indexes]
+        tasks = [_new_task(requests[index], learned, now, team_id=locked[user_id].team_id) for index in indexes]
         refusals = admit_many(
             user=requests[indexes[0]]["user"], estimates=[task.estimated_cost for task in tasks],
             member=locked[user_id], models=[task.model for task in tasks],
@@ -73,7 +73,9 @@ def admit_and_create_many(
     return outcomes  # type: ignore[return-value]
 
 
-def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
+def _new_task(request: dict[str, Any], learned: Learned, now: datetime, *, team_id: int | None) -> Task:
+    """The task's row, of the member's team as admission just read it (a script's socket holds its
+    member's object from when it authenticated)."""
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
@@ -84,7 +86,7 @@ def _new_task(request: dict[str, Any], learned: Learned, now: datetime) -> Task:
                                   defaults=defaults, learned=learned, catalogue=catalogue)
     return Task(
         user=user,
-        team_id=user.team_id,
+        team_id=team_id,
         model=str(fields["params"].get("model", ""))[:200],
         estimated_cost=estimated_cost,
         status=Task.Status.RUNNING,

@@ -267,6 +267,21 @@ def test_teammates_admitted_in_one_trip_share_their_teams_budget():
     assert Task.objects.filter(team=team).count() == 5
 
 
+def test_a_member_moved_to_another_team_spends_the_new_teams_budget_from_their_next_task():
+    """A script's socket holds its member as they were when it authenticated: admission reads the
+    team afresh, so the task counts against the team the member is in now, and its budget holds."""
+    old, new = Team.objects.create(name="Old"), Team.objects.create(name="New", monthly_budget=KNOWN_COST)
+    alice = make_user("alice", team=old)
+    type(alice).objects.filter(pk=alice.pk).update(team=new)  # an administrator moves her; `alice` is stale
+    request = {"user": alice, "feature": "spend-test", "task_type": "imageInference", "params": PARAMS,
+               "number_results": 1, "estimated_cost": KNOWN_COST, "delivery": "sync"}
+
+    first = admit_and_create(**request)
+    with pytest.raises(Refused, match="team New's monthly budget"):
+        admit_and_create(**request)
+    assert Task.objects.get(pk=first.pk).team == new and not Task.objects.filter(team=old).exists()
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writing transaction at a time")
 def test_two_workers_admitting_the_same_members_in_opposite_orders_never_deadlock():
     """A group commit admits several members in one transaction. Two workers whose trips carry
