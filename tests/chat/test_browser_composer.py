@@ -60,12 +60,14 @@ def test_code_is_highlighted_and_the_copy_buttons_copy_the_code_and_the_reply(ne
     expect(code.locator("span.k")).to_have_text(["def", "return"])  # highlighted on the server, by token
     expect(code.locator("span.nf")).to_have_text("greet")
 
-    reply.get_by_role("button", name="Copy code").click()
-    expect(reply.get_by_role("button", name="Copied")).to_be_visible()
+    # Each button says "Copied" for a moment and then its own name again: the two may say it at once.
+    copy_code, copy_reply = reply.get_by_role("button", name="Copy code"), reply.get_by_role("button", name="Copy reply")
+    copy_code.click()
+    expect(reply.locator("[data-copy-code]")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == "def greet(name):\n    return f'hi {name}'\n"
 
-    reply.get_by_role("button", name="Copy reply").click()
-    expect(reply.get_by_role("button", name="Copied")).to_be_visible()
+    copy_reply.click()
+    expect(reply.locator("[data-copy-message]")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == CODE_REPLY  # the Markdown, as written
 
     page.locator(".message-user").get_by_role("button", name="Copy").click()
