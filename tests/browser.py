@@ -87,14 +87,22 @@ def live_server_url(django_db_setup, django_db_blocker):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The fault suite runs first, browser tests last (see `browser`).
+    """The fault suite and the tests marked `sole_worker` run first, browser tests last (see `browser`).
 
     The live server is a portal worker in this process, for the rest of the session once started:
-    its runner would store, adopt and charge the work of the fault suite's own workers (it shares the
-    test database), in its own media root. Fault tests run before anything starts it (see
-    `live_server_running`, which their layout checks)."""
+    its runner would store, adopt and charge the work of other workers (it shares the test
+    database), in its own media root: the fault suite's, and that of a test whose own runner stores
+    the results kept while the disk was full or adopts a dead worker's tasks. Those run before
+    anything starts it (see `live_server_running`, which they check)."""
     items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
-                                 "/tests/faults/" not in str(item.path)))
+                                 "/tests/faults/" not in str(item.path) and not item.get_closest_marker("sole_worker")))
+
+
+@pytest.fixture(autouse=True)
+def _sole_worker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("sole_worker") and live_server_running():
+        pytest.fail("The test process serves the portal (the live server): its worker would take this test's "
+                    "work. Run the test before the tests that start it.")
 
 
 def live_server_running() -> bool:

@@ -22,7 +22,7 @@ from tests.life import (
     stored,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sole_worker]  # see tests.browser
 
 TURBO = "elevenlabs:25@1"  # $0.05 per 1000 characters: TEXT's 52 cost $0.0026
 

@@ -26,7 +26,7 @@ from tests.full_disk import full_disk
 from tests.hardening.helpers import connected, drain, make_image, png_bytes, receive_until
 from tests.hardening.test_uploads import ENDPOINTS, post_upload
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sole_worker]  # see tests.browser
 
 IMAGES = 2
 FULL = "The disk where the portal keeps images is full"

@@ -22,7 +22,7 @@ from tests.life import (
 )
 from tests.threed.test_consumer import PROMPT, connect, request, started, threed_app
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sole_worker]  # see tests.browser
 
 RAPID = "tencent:hunyuan-3d@3.1-rapid"  # $0.1 a model
 

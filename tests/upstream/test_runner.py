@@ -23,7 +23,7 @@ from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task, Worker
 from tests.conftest import acreate_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sole_worker]  # see tests.browser
 
 IMAGE_MODEL = "runware:101@1"
 

@@ -15,7 +15,7 @@ from tests.conftest import acreate_user
 from tests.life import charge_count, gallery_of, left_by_a_dead_worker, receive_until, stored
 from tests.video.test_consumer import PROMPT, connect, request
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sole_worker]  # see tests.browser
 
 SEEDANCE_FAST = "bytedance:seedance@2.0-fast"
 
