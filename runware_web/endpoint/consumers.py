@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -37,6 +36,7 @@ from runware_web.endpoint import keys, limits, protocol, services
 from runware_web.endpoint.handlers import join_locally, leave_locally, session_group
 from runware_web.endpoint.models import ApiKey
 from runware_web.lib.outages import CACHE
+from runware_web.live.dispatch import DirectDispatchConsumer
 from runware_web.live.tabs import release_slot, renew_every, renew_slot
 from runware_web.upstream.errors import Refused
 
@@ -49,7 +49,7 @@ MAX_FRAME_BYTES = 256 * 1024
 MAX_IN_FLIGHT = 32
 
 
-class EndpointConsumer(AsyncWebsocketConsumer):
+class EndpointConsumer(DirectDispatchConsumer):
     key: ApiKey | None = None
     session: uuid.UUID | None = None
     group: str | None = None

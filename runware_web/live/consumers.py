@@ -19,10 +19,10 @@ import logging
 import secrets
 from typing import Any
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from runware_web.lib.groups import user_group
+from runware_web.live.dispatch import DirectDispatchConsumer
 from runware_web.live.tabs import TooManySockets, release_slot, renew_every, renew_slot, take_slot
 from runware_web.runner import runner
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CLOSE_TOO_MANY_SOCKETS = 4429
 
 
-class PortalConsumer(AsyncWebsocketConsumer):
+class PortalConsumer(DirectDispatchConsumer):
     #: Which features' task updates this page shows (the `feature` of a Task).
     features: tuple[str, ...] = ()
     #: The action used when a frame names none (a plain `ws-send` form).

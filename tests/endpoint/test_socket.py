@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import uuid
 
 import pytest
 import websockets
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
@@ -61,16 +64,22 @@ async def test_a_malformed_frame_gets_a_runware_error_and_the_socket_stays_open(
         await exchange(ws, [{"taskType": "authentication", "apiKey": plaintext}])
         await ws.send(garbage)
         await ws.send(json.dumps([{"taskType": "ping", "ping": True}]))
-        frames = await until_pong(ws)
+        frames = await answer_and_pong(ws)
     assert frames, "the malformed frame was answered"
     assert all(error["code"] and error["message"] for frame in frames for error in frame["errors"])
 
 
-async def until_pong(ws) -> list[dict]:
-    """The frames received before the pong (which proves the socket still answers)."""
-    frames = []
-    while (frame := json.loads(await ws.recv())) != {"data": [{"taskType": "ping", "pong": True}]}:
-        frames.append(frame)
+async def answer_and_pong(ws) -> list[dict]:
+    """The frames received until both an answer and the pong (which proves the socket still
+    answers) have come: a ping is answered as it is read, a task once it is looked at, so the pong
+    may come first."""
+    frames, ponged = [], False
+    while not (ponged and frames):
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if frame == {"data": [{"taskType": "ping", "pong": True}]}:
+            ponged = True
+        else:
+            frames.append(frame)
     return frames
 
 
@@ -121,3 +130,21 @@ async def test_streaming_over_the_socket_is_a_validation_error_pointing_to_http(
     assert answer["errors"][0]["parameter"] == "deliveryMethod"
     assert "HTTP" in answer["errors"][0]["message"]
     assert await database_sync_to_async(Task.objects.count)() == 0
+
+
+async def test_a_frame_is_answered_while_the_workers_sync_thread_is_busy(transactional_db):
+    """The sync thread is the one the worker's requests and sockets share for their database
+    calls: a frame that needs no database is answered without waiting for it (Channels' own
+    dispatch waits on it before every message, which held a script's tasks up behind others' work)."""
+    busy = threading.Event()
+    held = asyncio.ensure_future(sync_to_async(busy.wait, thread_sensitive=True)(10))
+    communicator = WebsocketCommunicator(EndpointConsumer.as_asgi(), "/v1")
+    try:
+        assert (await communicator.connect(timeout=2))[0]
+        await communicator.send_to(text_data=json.dumps([{"taskType": "ping", "ping": True}]))
+        assert json.loads(await communicator.receive_from(timeout=2)) == {"data": [{"taskType": "ping", "pong": True}]}
+        assert not held.done()
+    finally:
+        busy.set()
+        await held
+        await communicator.disconnect()
