@@ -47,8 +47,9 @@ class GroupCommit:
     belongs to one event loop.
     """
 
-    def __init__(self, *, executor: Executor) -> None:
+    def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None) -> None:
         self._trip = database_sync_to_async(_write_trip, thread_sensitive=False, executor=executor)
+        self.yields_to = yields_to
         self._after: dict[BatchFunction, AfterHook] = {}
         self.pending: list[_Queued] = []
         self.writer: asyncio.Task[None] | None = None
@@ -74,6 +75,8 @@ class GroupCommit:
         trip: list[_Queued] = []
         try:
             while self.pending:
+                if self.yields_to is not None:
+                    await self.yields_to.quiet()
                 trip, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 try:
                     outcomes = await self._trip([(write_many, item) for write_many, item, _ in trip])
@@ -101,6 +104,11 @@ class GroupCommit:
                     await after([item for item, _ in kind], [outcome for _, outcome in kind])
                 except Exception:
                     log.exception("After writing a batch of %s", write_many.__name__)
+
+    async def quiet(self, longest: float = 0.05) -> None:
+        """Wait until this group commit has nothing in flight, `longest` seconds at most."""
+        if self.writer is not None:
+            await asyncio.wait({self.writer}, timeout=longest)
 
     async def close(self) -> None:
         """Finish what is queued (for shutdown)."""

@@ -56,8 +56,8 @@ class LoopState:
     started: bool = False
 
     def __post_init__(self) -> None:
-        self.writes = GroupCommit(executor=self.database)
         self.admissions = GroupCommit(executor=self.admitting)
+        self.writes = GroupCommit(executor=self.database, yields_to=self.admissions)
         self.admit = partial(admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
 
 

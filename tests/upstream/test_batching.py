@@ -108,3 +108,36 @@ async def test_a_write_the_database_refuses_fails_only_its_own_caller_within_its
     assert (good, fine) == ("stored good", "stored fine")
     assert isinstance(bad, IntegrityError)
     assert await database_sync_to_async(stored_workers)() == {"first", "good", "fine"}
+
+
+async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_trip():
+    """A member's task waits on its admission before anything is sent: the book-keeping of results
+    (charges, ends) gives way to it, so that the two do not take the database and the interpreter
+    from each other. They wait for that one trip, not for ever."""
+    admitting, database = ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)
+    admissions = GroupCommit(executor=admitting)
+    writes = GroupCommit(executor=database, yields_to=admissions)
+    admission, charges = Recorder(), Recorder()
+    try:
+        admission.hold.clear()
+        admitted = asyncio.ensure_future(admissions(admission, "admission"))
+        await asyncio.get_running_loop().run_in_executor(None, admission.started.wait, 10)
+        charged = asyncio.ensure_future(writes(charges, "charge"))
+        waited = await asyncio.wait({charged}, timeout=0.02)
+        assert charged in waited[1] and not charges.trips, "a charge was written during the admission"
+        admission.hold.set()
+        assert await admitted == "stored admission"
+        assert await charged == "stored charge"
+
+        admission.hold.clear()  # an admission that never ends holds the writes up only so long
+        admission.started.clear()
+        stuck = asyncio.ensure_future(admissions(admission, "stuck"))
+        await asyncio.get_running_loop().run_in_executor(None, admission.started.wait, 10)
+        await asyncio.wait_for(admissions.quiet(), timeout=5)  # what the writes wait on, at most
+        assert not stuck.done()
+        admission.hold.set()
+        await stuck
+    finally:
+        admission.hold.set()
+        admitting.shutdown(wait=True)
+        database.shutdown(wait=True)
