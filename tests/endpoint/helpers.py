@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -14,6 +15,24 @@ from runware_web.endpoint import keys
 from tests.conftest import make_user
 
 MODEL = "runware:101@1"
+
+
+PING = json.dumps([{"taskType": "ping", "ping": True}])
+PONG = {"data": [{"taskType": "ping", "pong": True}]}
+
+
+async def answers_and_pong(receive: Callable[[], Awaitable[str]], expected: int) -> list[dict[str, Any]]:
+    """The answers to a frame sent before a ping, and the ping's pong (which proves the socket
+    still answers): tasks are answered concurrently, a ping at once, so the pong may come first;
+    every answer is waited for. `receive` reads the next frame's text, with a timeout."""
+    answers, ponged = [], False
+    while not ponged or len(answers) < expected:
+        answer = json.loads(await receive())
+        if answer == PONG and not ponged:
+            ponged = True
+        else:
+            answers.append(answer)
+    return answers
 
 
 def image_task(**extra: Any) -> dict[str, Any]:

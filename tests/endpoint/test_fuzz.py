@@ -24,7 +24,7 @@ from runware_web.endpoint.models import EndpointCall
 from runware_web.endpoint.outputs import RUN_TASK_TYPES
 from runware_web.endpoint.services import UTILITY_TASK_TYPES
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, eventually, image_task
+from tests.endpoint.helpers import PING, amember_with_key, answers_and_pong, eventually, image_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +34,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-PING = json.dumps([{"taskType": "ping", "ping": True}])
-PONG = {"data": [{"taskType": "ping", "pong": True}]}
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40))
 json_values = st.recursive(
@@ -148,20 +146,6 @@ def tasks_in(frame: str) -> int:
     return len(value) if isinstance(value, list) and value and len(frame.encode()) <= MAX_FRAME_BYTES else 1
 
 
-async def answers_and_pong(ws: WebsocketCommunicator, expected: int) -> list[dict[str, Any]]:
-    """The frame's answers, then a ping's pong: tasks are answered concurrently, a ping at once, so
-    the pong may come first; every answer is waited for."""
-    await ws.send_to(text_data=PING)
-    answers, ponged = [], False
-    while not ponged or len(answers) < expected:
-        answer = json.loads(await ws.receive_from(timeout=15))
-        if answer == PONG and not ponged:
-            ponged = True
-        else:
-            answers.append(answer)
-    return answers
-
-
 async def recorded(member: Any, simulator: Any) -> tuple[int, int, Any]:
     return (
         await Task.objects.filter(user=member).acount(),
@@ -186,7 +170,8 @@ async def test_malformed_frames_get_runware_errors_keep_the_socket_open_and_bill
     member, ws = socket_of_member
     before = await recorded(member, simulator)
     await ws.send_input({"type": "websocket.receive", "text": frame})  # send_to() refuses an empty frame
-    answers = await answers_and_pong(ws, tasks_in(frame))
+    await ws.send_to(text_data=PING)
+    answers = await answers_and_pong(lambda: ws.receive_from(timeout=15), tasks_in(frame))
     for answer in answers:
         assert set(answer) == {"errors"}, f"{frame[:200]!r} was answered with {answer}"
         for error in answer["errors"]:

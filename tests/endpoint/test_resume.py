@@ -17,11 +17,10 @@ from runware_web.endpoint.consumers import _drop_key
 from runware_web.endpoint.handlers import session_group
 from runware_web.media.models import Image
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, eventually, image_task
+from tests.endpoint.helpers import PING, PONG, amember_with_key, eventually, image_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PONG = {"data": [{"taskType": "ping", "pong": True}]}
 
 
 def ws_url(live_server_url: str) -> str:
@@ -39,7 +38,7 @@ async def authenticate(ws, api_key: str, session: str | None = None) -> str:
 
 async def frames_until_pong(ws) -> list[dict]:
     """Every frame the socket is sent before the pong to a ping sent now (which ends the wait)."""
-    await ws.send(json.dumps([{"taskType": "ping", "ping": True}]))
+    await ws.send(PING)
     frames = []
     while (frame := json.loads(await asyncio.wait_for(ws.recv(), 10))) != PONG:
         frames.append(frame)

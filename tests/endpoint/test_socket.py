@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 
 from runware_web.endpoint.consumers import MAX_FRAME_BYTES, EndpointConsumer
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, image_task
+from tests.endpoint.helpers import PING, PONG, amember_with_key, answers_and_pong, image_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +42,7 @@ async def test_authentication_gives_a_session_and_a_resumed_session_keeps_its_id
 
 async def test_ping_gets_a_pong(live_server_url):
     async with websockets.connect(ws_url(live_server_url)) as ws:
-        assert await exchange(ws, [{"taskType": "ping", "ping": True}]) == {"data": [{"taskType": "ping", "pong": True}]}
+        assert await exchange(ws, [{"taskType": "ping", "ping": True}]) == PONG
 
 
 async def test_a_task_before_authentication_is_refused_and_starts_nothing(live_server_url):
@@ -63,24 +63,10 @@ async def test_a_malformed_frame_gets_a_runware_error_and_the_socket_stays_open(
     async with websockets.connect(ws_url(live_server_url)) as ws:
         await exchange(ws, [{"taskType": "authentication", "apiKey": plaintext}])
         await ws.send(garbage)
-        await ws.send(json.dumps([{"taskType": "ping", "ping": True}]))
-        frames = await answer_and_pong(ws)
+        await ws.send(PING)
+        frames = await answers_and_pong(lambda: asyncio.wait_for(ws.recv(), 10), 1)
     assert frames, "the malformed frame was answered"
     assert all(error["code"] and error["message"] for frame in frames for error in frame["errors"])
-
-
-async def answer_and_pong(ws) -> list[dict]:
-    """The frames received until both an answer and the pong (which proves the socket still
-    answers) have come: a ping is answered as it is read, a task once it is looked at, so the pong
-    may come first."""
-    frames, ponged = [], False
-    while not (ponged and frames):
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if frame == {"data": [{"taskType": "ping", "pong": True}]}:
-            ponged = True
-        else:
-            frames.append(frame)
-    return frames
 
 
 async def test_a_frame_over_the_limit_is_refused_and_the_socket_stays_open(transactional_db):
@@ -91,7 +77,7 @@ async def test_a_frame_over_the_limit_is_refused_and_the_socket_stays_open(trans
     answer = await communicator.receive_json_from()
     assert answer["errors"][0]["code"] == "maxPayloadSizeExceeded"
     await communicator.send_json_to([{"taskType": "ping", "ping": True}])
-    assert await communicator.receive_json_from() == {"data": [{"taskType": "ping", "pong": True}]}
+    assert await communicator.receive_json_from() == PONG
     await communicator.disconnect()
 
 
@@ -141,8 +127,8 @@ async def test_a_frame_is_answered_while_the_workers_sync_thread_is_busy(transac
     communicator = WebsocketCommunicator(EndpointConsumer.as_asgi(), "/v1")
     try:
         assert (await communicator.connect(timeout=2))[0]
-        await communicator.send_to(text_data=json.dumps([{"taskType": "ping", "ping": True}]))
-        assert json.loads(await communicator.receive_from(timeout=2)) == {"data": [{"taskType": "ping", "pong": True}]}
+        await communicator.send_to(text_data=PING)
+        assert json.loads(await communicator.receive_from(timeout=2)) == PONG
         assert not held.done()
     finally:
         busy.set()
