@@ -28,6 +28,7 @@ from runware_web.accounts.models import User
 from runware_web.media.models import Image
 from runware_web.media.thumbnails import make_thumbnail
 from runware_web.media.uploads import ALLOWED_FORMATS, CheckedImage
+from runware_web.upstream.downloads import fetch
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ async def result_bytes(item: dict[str, Any], prefix: str = "image") -> bytes:
     url = item.get(f"{prefix}URL")
     if not url:
         raise ValueError(f"The result has no {prefix} in it.")
-    async with aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session, session.get(url) as response:
-        response.raise_for_status()
+    async with fetch(url, _DOWNLOAD_TIMEOUT) as response:
         return await response.read()
 
 

@@ -22,6 +22,7 @@ from runware_web.accounts.models import User
 from runware_web.media.models import Image
 from runware_web.media.store import save_downloaded
 from runware_web.media.thumbnails import make_thumbnail
+from runware_web.upstream.downloads import fetch
 
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_read=60)
 _BLOCK = 256 * 1024
@@ -43,11 +44,7 @@ async def download(url: str) -> str:
     fd, path = tempfile.mkstemp(prefix="runware-video-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            async with (
-                aiohttp.ClientSession(timeout=_DOWNLOAD_TIMEOUT) as session,
-                session.get(url) as response,
-            ):
-                response.raise_for_status()
+            async with fetch(url, _DOWNLOAD_TIMEOUT) as response:
                 async for block in response.content.iter_chunked(_BLOCK):
                     handle.write(block)
     except BaseException:

@@ -24,6 +24,8 @@ from django.conf import settings
 from runware import RuntimeDependencies, Runware
 from runware.user_agent import user_agent
 
+from runware_web.upstream.downloads import close_downloads
+
 log = logging.getLogger(__name__)
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runware] = weakref.WeakKeyDictionary()
@@ -94,14 +96,17 @@ async def connected_client() -> Runware:
 
 
 async def close_shared_client(timeout: float) -> None:
-    """Close this loop's client, if it has one, waiting at most `timeout` seconds: the SDK's close
-    can wait on a reconnect in progress, which must never hold up a worker's shutdown."""
+    """Close this loop's client, if it has one, and its downloads' session, waiting at most `timeout`
+    seconds each: the SDK's close can wait on a reconnect in progress, which must never hold up a
+    worker's shutdown."""
     loop = asyncio.get_running_loop()
     client = _clients.pop(loop, None)
     _sessions.pop(loop, None)
     if client is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.close(), timeout=timeout)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(close_downloads(), timeout=timeout)
 
 
 def _new_client(session: UpstreamSession) -> Runware:
