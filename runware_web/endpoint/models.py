@@ -34,19 +34,22 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
         Written by hand (lib.sql): it runs in the admission of every task a script starts, where
         compiling it through the ORM took longer than the rest of the admission."""
-        key, member = "k", "m"
-        columns = ", ".join(f"{key}.{sql.column(ApiKey, field.name)}" for field in ApiKey._meta.concrete_fields)
-        lock = f" FOR UPDATE OF {key}" if connection.features.has_select_for_update_of else ""
-        statement = (
-            f"SELECT {columns} FROM {sql.table(ApiKey)} {key} "
-            f"INNER JOIN {sql.table(User)} {member} ON {member}.{sql.column(User)} = {key}.{sql.column(ApiKey, 'user')} "
-            f"WHERE {key}.{sql.column(ApiKey)} = %s AND {key}.{sql.column(ApiKey, 'revoked_at')} IS NULL "
-            f"AND {member}.{sql.column(User, 'is_active')} "
-            f"AND ({key}.{sql.column(ApiKey, 'expires_at')} IS NULL OR {key}.{sql.column(ApiKey, 'expires_at')} > %s)"
-            f"{lock}"
-        )
         params = [sql.value(ApiKey, "pk", key_id), sql.value(ApiKey, "expires_at", timezone.now())]
-        return next(iter(self.raw(statement, params)), None)
+        return sql.read_one(ApiKey, _lock_usable_statement, params)  # type: ignore[return-value]
+
+
+def _lock_usable_statement(columns: str) -> str:
+    """ApiKeyQuerySet.lock_usable's statement ("t": the key, "m": its member)."""
+    key, member = "t", "m"
+    lock = f" FOR UPDATE OF {key}" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {columns} FROM {sql.table(ApiKey)} {key} "
+        f"INNER JOIN {sql.table(User)} {member} ON {member}.{sql.column(User)} = {key}.{sql.column(ApiKey, 'user')} "
+        f"WHERE {key}.{sql.column(ApiKey)} = %s AND {key}.{sql.column(ApiKey, 'revoked_at')} IS NULL "
+        f"AND {member}.{sql.column(User, 'is_active')} "
+        f"AND ({key}.{sql.column(ApiKey, 'expires_at')} IS NULL OR {key}.{sql.column(ApiKey, 'expires_at')} > %s)"
+        f"{lock}"
+    )
 
 
 class ApiKey(models.Model):

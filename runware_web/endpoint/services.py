@@ -26,6 +26,7 @@ from runware_web.endpoint import keys, limits, protocol, streams
 from runware_web.endpoint.handlers import remember_call
 from runware_web.endpoint.models import ApiKey, EndpointCall, TextOutput
 from runware_web.endpoint.outputs import RUN_TASK_TYPES, Output
+from runware_web.lib import sql
 from runware_web.lib.air import is_air
 from runware_web.media.access import get_own_image
 from runware_web.media.models import Image
@@ -393,10 +394,11 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
     for a taskUUID the member already used): then neither the task nor this row is kept."""
     with transaction.atomic(savepoint=False):  # the admission's transaction, without a savepoint
         caller.key = keys.lock_for_task(caller.key.pk, task)  # afresh: revoked, narrowed, expired since?
-        call = EndpointCall.objects.create(
+        call = EndpointCall(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
         )
+        sql.insert([call])  # by hand, as the task's own row: it runs for every task a script starts
         keys.admit_for_key(caller.key, task)
         refusal = limits.task_rate_refusal(caller.key, starting=True)
         if refusal is not None:

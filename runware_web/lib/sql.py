@@ -1,16 +1,19 @@
 """For the few statements written by hand: those that run for every task or output (locking
-members, the rate limit's count, ledger rows, result counts, task ends), where compiling them
-through the ORM cost more than running them (docs/architecture.md). Names come from the models'
-metadata, quoted for the database in use; values are prepared by the fields themselves. Each
-statement lives behind a model or queryset method of the app whose table it writes.
+members, reading a key, the rate limit's count, the admission's rows, ledger rows, result counts,
+task ends), where compiling them through the ORM cost more than running them
+(docs/architecture.md). Names come from the models' metadata, quoted for the database in use;
+values are prepared, and read values converted, by the fields themselves. Each statement lives
+behind a model or queryset method of the app whose table it reads or writes, or is the plain
+insert of new rows (`insert`) that bulk_create would write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import AutoField, Model
 
 
 def table(model: type[Model]) -> str:
@@ -31,6 +34,66 @@ def value(model: type[Model], field: str, python_value: Any) -> Any:
     """A value for a field's column, as the ORM would write it."""
     meta = model._meta
     return (meta.pk if field == "pk" else meta.get_field(field)).get_db_prep_save(python_value, connection)
+
+
+def insert(rows: Sequence[Model]) -> None:
+    """Write new rows of one model, whose primary keys they already hold, in one INSERT: as
+    bulk_create writes them (each field prepares its own value), without compiling the query.
+
+    For the rows of every task's admission (runner.admit, endpoint.services), where compiling
+    the inserts took longer than running them. No signals are sent, as with bulk_create."""
+    if not rows:
+        return
+    model = type(rows[0])
+    if isinstance(model._meta.pk, AutoField):
+        raise TypeError(f"{model._meta.label} numbers its own rows: use bulk_create")
+    database = connections[DEFAULT_DB_ALIAS]  # the thread's own, looked up once: `connection` looks it up on each use
+    fields = model._meta.concrete_fields
+    key = ("insert", model, database.vendor)
+    if key not in _STATEMENTS:
+        columns = ", ".join(database.ops.quote_name(field.column) for field in fields)
+        _STATEMENTS[key] = f"INSERT INTO {database.ops.quote_name(model._meta.db_table)} ({columns}) VALUES "
+    one = f"({placeholders(len(fields))})"
+    batch = max(1, database.ops.bulk_batch_size(fields, rows))  # within the database's parameter limit
+    with database.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            params = [field.get_db_prep_save(field.pre_save(row, True), database) for row in part for field in fields]
+            cursor.execute(_STATEMENTS[key] + ", ".join([one] * len(part)), params)
+    for row in rows:
+        row._state.adding, row._state.db = False, database.alias
+
+
+def read_one(model: type[Model], statement: Callable[[str], str], params: list[Any]) -> Model | None:
+    """The first row a hand-written SELECT finds, as a `model` instance (None: no row).
+
+    `statement(columns)` is the statement, given the model's columns (of table alias "t") to select
+    first: built once per database, and its values converted as the ORM's own reads convert them."""
+    database = connections[DEFAULT_DB_ALIAS]
+    key = ("read", model, statement, database.vendor)
+    if key not in _STATEMENTS:
+        fields = model._meta.concrete_fields
+        _STATEMENTS[key] = statement(", ".join(f"t.{database.ops.quote_name(field.column)}" for field in fields))
+        _CONVERTERS[key] = [
+            (field, database.ops.get_db_converters(field.cached_col) + field.get_db_converters(database))
+            for field in fields
+        ]
+    with database.cursor() as cursor:
+        cursor.execute(_STATEMENTS[key], params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for (field, converters), value in zip(_CONVERTERS[key], row, strict=True):
+        for converter in converters:
+            value = converter(value, field.cached_col, database)
+        values.append(value)
+    return model.from_db(database.alias, [field.attname for field, _ in _CONVERTERS[key]], values)
+
+
+#: Statements built once per database (and, for reads, each column's converters): by kind, model and vendor.
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+_CONVERTERS: dict[tuple[Any, ...], list[tuple[Any, list[Callable[..., Any]]]]] = {}
 
 
 def exact_sum(column: str, decimal_places: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from runware_web.lib import sql
 from runware_web.money.admission import admit_many, lock_members
 from runware_web.money.prices import Learned, PriceMemory, estimate
 from runware_web.upstream.models import Task
@@ -55,7 +56,7 @@ def admit_and_create_many(
     for user_id, indexes in members.items():
         if locked[user_id].team is not None and unwritten:
             # A member whose team has a budget counts what teammates were just admitted: written first.
-            Task.objects.bulk_create(unwritten)
+            sql.insert(unwritten)
             unwritten = []
         tasks = [_new_task(requests[index], learned, now, team_id=locked[user_id].team_id) for index in indexes]
         refusals = admit_many(
@@ -66,7 +67,7 @@ def admit_and_create_many(
             outcomes[index] = refused or task
             if not refused:
                 unwritten.append(task)
-    Task.objects.bulk_create(unwritten)
+    sql.insert(unwritten)
     for request, outcome in zip(requests, outcomes, strict=True):
         if request.get("record_with") is not None and isinstance(outcome, Task):
             request["record_with"](outcome)
