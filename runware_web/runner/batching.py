@@ -24,8 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from runware_web.lib.reconnect import reconnecting
 
@@ -48,7 +47,7 @@ class GroupCommit:
     """
 
     def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None) -> None:
-        self._trip = database_sync_to_async(_write_trip, thread_sensitive=False, executor=executor)
+        self.executor = executor
         self.yields_to = yields_to
         self._after: dict[BatchFunction, AfterHook] = {}
         self.pending: list[_Queued] = []
@@ -67,22 +66,40 @@ class GroupCommit:
         futures = [loop.create_future() for _ in items]
         self.pending.extend((write_many, item, future) for item, future in zip(items, futures, strict=True))
         if self.writer is None:
+            # The first trip goes to the database thread now, not a turn of the loop later, unless
+            # it must wait for the writes it yields to.
+            first = self._send() if self.yields_to is None or self.yields_to.writer is None else None
             # A fresh context: the writer outlives whichever request or task queued first.
-            self.writer = loop.create_task(self._write(), context=contextvars.Context())
-        return await asyncio.shield(asyncio.gather(*futures))
+            self.writer = loop.create_task(self._write(first), context=contextvars.Context())
+        # A caller cancelled meanwhile cancels only its wait: its items are written all the same (the
+        # writer skips their futures). Awaited as they are, without shield or gather for a lone item:
+        # each of those is one more turn of a busy loop before the caller goes on.
+        if len(futures) == 1:
+            return [await futures[0]]
+        return await asyncio.gather(*futures)
 
-    async def _write(self) -> None:
-        trip: list[_Queued] = []
+    def _send(self) -> tuple[list[_Queued], asyncio.Future[list[Any]]]:
+        """Send the next trip's items to the database thread; them, and the trip's outcomes to come."""
+        trip, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+        items = [(write_many, item) for write_many, item, _ in trip]
+        return trip, asyncio.get_running_loop().run_in_executor(self.executor, _trip_in_thread, items)
+
+    async def _write(self, first: tuple[list[_Queued], asyncio.Future[list[Any]]] | None) -> None:
+        trip: list[_Queued] = first[0] if first else []
         try:
-            while self.pending:
-                if self.yields_to is not None:
-                    await self.yields_to.quiet()
-                trip, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            while first is not None or self.pending:
+                if first is None:
+                    if self.yields_to is not None:
+                        await self.yields_to.quiet()
+                    first = self._send()
+                (trip, sent), first = first, None
                 try:
-                    outcomes = await self._trip([(write_many, item) for write_many, item, _ in trip])
+                    outcomes = await sent
                 except Exception as exc:  # the commit itself failed: every caller of the trip hears it
                     outcomes = [exc] * len(trip)
                 for (_, _, future), outcome in zip(trip, outcomes, strict=True):
+                    if future.done():  # its caller stopped waiting
+                        continue
                     if isinstance(outcome, Exception):
                         future.set_exception(outcome)
                     else:
@@ -115,6 +132,17 @@ class GroupCommit:
         if self.writer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self.writer)
+
+
+def _trip_in_thread(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
+    """A trip in the executor's thread, its connection handed back if it is too old or broken,
+    before and after (as channels' database_sync_to_async does: straight to the executor here,
+    without its hand-offs through the event loop)."""
+    close_old_connections()
+    try:
+        return _write_trip(queued)
+    finally:
+        close_old_connections()
 
 
 def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
