@@ -78,13 +78,39 @@ class GroupCommit:
             return [await futures[0]]
         return await asyncio.gather(*futures)
 
-    def _send(self) -> tuple[list[_Queued], asyncio.Future[list[Any]]]:
-        """Send the next trip's items to the database thread; them, and the trip's outcomes to come."""
+    def _send(self) -> tuple[list[_Queued], asyncio.Future[Sequence[Any]]]:
+        """Send the next trip's items to the database thread; them, and the trip's outcomes to come.
+
+        The thread hands the outcomes to their callers itself, in one callback on the loop: each
+        caller goes on a turn of the loop sooner than through the writer, which hears of the trip last."""
+        loop = asyncio.get_running_loop()
         trip, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
         items = [(write_many, item) for write_many, item, _ in trip]
-        return trip, asyncio.get_running_loop().run_in_executor(self.executor, _trip_in_thread, items)
+        written: asyncio.Future[Sequence[Any]] = loop.create_future()
 
-    async def _write(self, first: tuple[list[_Queued], asyncio.Future[list[Any]]] | None) -> None:
+        def settle(outcomes: Sequence[Any]) -> None:  # in the loop
+            for (_, _, future), outcome in zip(trip, outcomes, strict=True):
+                if future.done():  # its caller stopped waiting
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            if not written.done():
+                written.set_result(outcomes)
+
+        def run() -> None:  # in the database thread
+            try:
+                outcomes = _trip_in_thread(items)
+            except Exception as exc:  # the commit itself failed: every caller of the trip hears it
+                outcomes = [exc] * len(items)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+                loop.call_soon_threadsafe(settle, outcomes)
+
+        self.executor.submit(run)
+        return trip, written
+
+    async def _write(self, first: tuple[list[_Queued], asyncio.Future[Sequence[Any]]] | None) -> None:
         trip: list[_Queued] = first[0] if first else []
         try:
             while first is not None or self.pending:
@@ -92,18 +118,8 @@ class GroupCommit:
                     if self.yields_to is not None:
                         await self.yields_to.quiet()
                     first = self._send()
-                (trip, sent), first = first, None
-                try:
-                    outcomes = await sent
-                except Exception as exc:  # the commit itself failed: every caller of the trip hears it
-                    outcomes = [exc] * len(trip)
-                for (_, _, future), outcome in zip(trip, outcomes, strict=True):
-                    if future.done():  # its caller stopped waiting
-                        continue
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                (trip, written), first = first, None
+                outcomes = await written
                 done, trip = trip, []
                 await self._run_after(done, outcomes)
         finally:

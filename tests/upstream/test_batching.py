@@ -141,3 +141,26 @@ async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_t
         admission.hold.set()
         admitting.shutdown(wait=True)
         database.shutdown(wait=True)
+
+
+async def test_a_lone_write_reaches_the_database_thread_without_waiting_for_a_turn_of_the_loop(writes):
+    """What a member waits on before their task is sent (its admission) goes to the thread as it is
+    queued: the loop is busy with other sockets' frames, and each turn of it is time added."""
+    record = Recorder()
+    write = asyncio.ensure_future(writes(record, "admitted"))
+    await asyncio.sleep(0)  # the caller runs up to its wait
+    # The loop is held here (as a busy one would be): the trip must already be in the thread.
+    assert record.started.wait(timeout=5)
+    assert await write == "stored admitted"
+
+
+async def test_a_caller_that_stops_waiting_has_its_write_stored_all_the_same(writes):
+    record = Recorder()
+    first, given_up, kept = await queued_together(writes, record, record, ["given-up", "kept"])
+    await asyncio.sleep(0)  # both are queued (their callers wait), then one caller gives up
+    given_up.cancel()
+
+    assert await first == "stored first" and await kept == "stored kept"
+    with pytest.raises(asyncio.CancelledError):
+        await given_up
+    assert await database_sync_to_async(stored_workers)() == {"first", "given-up", "kept"}
