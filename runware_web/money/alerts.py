@@ -482,8 +482,12 @@ async def deliver_forever() -> None:
             await asyncio.sleep(began + ROUND_GAP_SECONDS - loop.time())  # (none if the round was long ago)
     finally:
         _wakers.discard(waker)
-        sender.submit(connections.close_all)  # after a round still under way: its connection goes back
+        # Cancelled (the runner stops): a round under way goes on in its thread, so the loop waits for
+        # it, and its connection goes back after it. Nothing of a stopped worker may still be writing
+        # an alert (a database being emptied or migrated would meet that transaction).
+        closed = loop.run_in_executor(sender, connections.close_all)
         sender.shutdown(wait=False)
+        await closed
 
 
 # ------------------------------------------------------------------------------ for the team pages

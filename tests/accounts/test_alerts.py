@@ -142,6 +142,7 @@ def test_with_a_delivery_loop_running_the_check_is_handed_to_it_instead_of_slowi
     loop = asyncio.new_event_loop()
     event = asyncio.Event()
     monkeypatch.setattr(alerts, "_wakers", {(loop, event)})
+    monkeypatch.setattr(alerts, "_queued", (set(), set()))  # not what an earlier test's runner left
     try:
         alice = make_user("alice", email="alice@example.com", monthly_budget=Decimal("10"))
         record(alice, "8.00")
@@ -152,6 +153,33 @@ def test_with_a_delivery_loop_running_the_check_is_handed_to_it_instead_of_slowi
         assert alerts.check_queued() == []
     finally:
         loop.close()
+
+
+def test_a_stopping_delivery_loop_waits_for_its_round_under_way(monkeypatch):
+    """A stopping worker leaves no budget check behind it, still writing alerts in its thread (the
+    tests' database is emptied, and a deploy's migrated, right after)."""
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_round() -> int:
+        started.set()
+        release.wait(10)
+        ended.set()
+        return 0
+
+    monkeypatch.setattr(alerts, "_round", slow_round)
+
+    async def stop_during_a_round() -> None:
+        delivering = asyncio.create_task(alerts.deliver_forever())
+        await asyncio.to_thread(started.wait, 10)
+        delivering.cancel()
+        done, _ = await asyncio.wait({delivering}, timeout=0.2)
+        assert not done  # cancelled, but its round has not ended
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await delivering
+        assert ended.is_set()
+
+    asyncio.run(stop_during_a_round())
 
 
 def test_no_budget_means_no_alert():
