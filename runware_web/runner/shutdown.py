@@ -28,15 +28,19 @@ CLOSE_TIMEOUT = 5.0  # seconds each step of shutdown may take
 
 async def shutdown(grace: float | None = None) -> None:
     """Wait up to `grace` seconds for running tasks, then stop this loop's runner."""
-    ending = state.forget()
+    ending = state.peek()
     if ending is not None:
+        # The tasks end, and the background work stops, through the loop's state as they ran: one
+        # forgotten first would be made anew by their last writes, and its threads (and their
+        # database connections) left behind.
         await _stop_tasks(ending, settings.RUNWARE_SHUTDOWN_GRACE if grace is None else grace)
+        await _cancel(list(ending.background))
+        state.forget()
         for writes, thread in ((ending.admissions, ending.admitting), (ending.writes, ending.database)):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writes.close(), timeout=CLOSE_TIMEOUT)
             await asyncio.get_running_loop().run_in_executor(thread, connections.close_all)
             thread.shutdown(wait=False)
-        await _cancel(list(ending.background))
     await close_shared_client(timeout=CLOSE_TIMEOUT)
     if ending is not None and ending.started:
         await database_sync_to_async(workers.mark_stopped)()

@@ -79,6 +79,11 @@ def current() -> LoopState:
     return state
 
 
+def peek() -> LoopState | None:
+    """The running loop's state, None if it has none (never made, or shut down)."""
+    return _states.get(asyncio.get_running_loop())
+
+
 def forget() -> LoopState | None:
     """Take the running loop's state away (for shutdown); None if the loop never had one."""
     global _last

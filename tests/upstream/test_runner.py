@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from runware_web.lib.groups import user_group
 from runware_web.money.models import Charge
-from runware_web.runner import Handler
+from runware_web.runner import Handler, state
 from runware_web.runner.handlers import handler_for
 from runware_web.runner.outcomes import result_key
 from runware_web.upstream.errors import UpstreamError
@@ -226,6 +226,24 @@ async def test_an_unreachable_upstream_fails_the_task_with_a_clear_message(upstr
     assert task.status == Task.Status.FAILED
     assert task.error_code in {"unavailable", "connection"}
     assert "Runware" in task.error_message
+
+
+async def test_a_task_ending_during_shutdown_is_stored_and_nothing_of_the_runner_stays_behind(
+    upstream, probe, simulator
+):
+    """The grace of a stopping worker: the task still running ends, charged, through the runner's
+    threads as it ran; then those go, and no new ones (each with a database connection) are left."""
+    simulator.set_latency(0.3)
+    alice = await acreate_user("alice")
+    task = await upstream.submit(
+        user=alice, feature="probe", task_type="imageInference",
+        params=image_params(numberResults=2), number_results=2,
+    )
+    await upstream.shutdown(grace=10)
+    task = await reload(task)
+    assert task.status == Task.Status.DONE
+    assert len(await charges_of(task)) == 2
+    assert state.peek() is None
 
 
 async def test_cancel_stops_the_page_waiting_but_still_records_what_runware_bills(upstream, probe, simulator):
