@@ -6,6 +6,8 @@ thread), never to Runware itself.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings as django_settings
@@ -54,6 +56,24 @@ def _database_sync_to_async_closes_connections():
     from django.db import close_old_connections
 
     channels.db.close_old_connections = close_old_connections
+
+
+@pytest.fixture(autouse=True)
+def _runner_stopped_after_async_tests(request: pytest.FixtureRequest) -> None:
+    """An async test's runner is stopped at its end, whether or not the test asked for it (a socket's
+    first task starts it): its threads go with their database connections, its Runware client and
+    its downloads' session are closed, and nothing of it still writes while the database is emptied
+    for the next test. Tasks still running then are cancelled, as the loop's closing would."""
+    if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        request.getfixturevalue("_runner_stopped")
+
+
+@pytest.fixture
+async def _runner_stopped():
+    from runware_web.runner import runner
+
+    yield
+    await runner.shutdown(grace=0)
 
 
 @pytest.fixture
