@@ -19,7 +19,26 @@ def django_with_fresh_database() -> None:
     from django.core.management import call_command
 
     django.setup()
+    _create_postgresql_database()
     call_command("migrate", interactive=False, verbosity=0)
+
+
+def _create_postgresql_database() -> None:
+    """DATABASE_URL may name a database that does not exist yet: made here (its server's `postgres`
+    database reached with the same credentials), as `migrate` would otherwise wait on the pool."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("postgresql"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    params = {"host": database["HOST"] or None, "port": database["PORT"] or None,
+              "user": database["USER"] or None, "password": database["PASSWORD"] or None}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as server:
+        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
+            server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database["NAME"])))
 
 
 def database_label() -> str:
