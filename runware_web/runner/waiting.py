@@ -54,8 +54,7 @@ async def keep(task: Task, handler: Handler, key: str, item: dict[str, Any], err
 
 async def store_waiting_forever(worker_id: str) -> None:
     """Try the results waiting for room now and every RUNWARE_STORE_RETRY_SECONDS, for as long as
-    this worker runs. Its database thread is the runner's of this loop, taken once: at shutdown
-    the loop's state goes before this is cancelled, and asking for it again would make a new one."""
+    this worker runs, on the database thread of this loop's runner."""
     database = state.current().database
     while True:
         try:
@@ -112,11 +111,27 @@ async def _store(row: PendingResult, database: Executor) -> str:
 
 async def _tell_member(task: Task, handler: Handler, html: str, database: Executor) -> None:
     """The member's open tabs: the task's whole card once it has ended (its waiting count is
-    right only now the row is gone), else what the handler returned for the result."""
+    right only now the row is gone), else what the handler returned for the result.
+
+    Another worker may store another of the task's results at the same time, and its card (counted
+    after both rows went) reach the tabs before this one (counted between): so the count is read
+    again once the card is sent, and the card sent again while it has changed. Results only leave
+    the count, so this ends; and the last card sent counts what the last of them left."""
     fresh = await _db(database, Task.objects.get, pk=task.pk)
-    if not fresh.is_active:
-        html = await handled(handler.on_finished(fresh)) or html
-    await publish(task.user_id, task.feature, task.pk, html)
+    if fresh.is_active:
+        await publish(task.user_id, task.feature, task.pk, html)
+        return
+    counted = await _db(database, _waiting_of, task.pk)
+    while True:
+        await publish(task.user_id, task.feature, task.pk, await handled(handler.on_finished(fresh)) or html)
+        now = await _db(database, _waiting_of, task.pk)
+        if now == counted:
+            return
+        counted = now
+
+
+def _waiting_of(task_id: Any) -> int:
+    return pending.waiting_for([task_id]).get(task_id, 0)
 
 
 def _backoff(attempts: int) -> float:

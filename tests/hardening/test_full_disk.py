@@ -10,6 +10,7 @@ The disk is really full: a small tmpfs filled by a file (tests/full_disk.py).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -19,8 +20,10 @@ from django.db.models import Sum
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
+from runware_web.media import pending
 from runware_web.media.models import Image, PendingResult
 from runware_web.money.models import Charge
+from runware_web.runner import waiting
 from runware_web.upstream.models import Task
 from tests.full_disk import full_disk
 from tests.hardening.helpers import connected, drain, make_image, png_bytes, receive_until
@@ -162,3 +165,54 @@ def test_an_upload_that_finds_the_disk_full_says_so_and_stores_nothing(user, dis
     assert 'role="alert"' in toast.content.decode() and "storage is full" in toast.content.decode()
     assert not Image.objects.exists() and not Task.objects.exists()
     assert disk.files() == []  # nothing half written
+
+
+async def test_two_workers_storing_a_tasks_waiting_images_at_once_leave_its_card_complete(
+    user, upstream, disk, monkeypatch
+):
+    """Room is made; this worker stores one waiting image while another worker stores the other:
+    the other's card (nothing waiting) reaches the page first, this one's (counted before the other
+    stored) after it. The page must not be left saying that an image is still waiting."""
+    disk.fill()
+    ws = await connected(user, "/ws/studio/")
+    await drain(ws)
+    await ws.send_json_to(GENERATE)
+    await receive_until(ws, lambda frame: 'id="gen-' in frame)
+    task = await Task.objects.aget(user=user)
+    await upstream.wait(task.pk)
+    await upstream.shutdown(grace=5)  # no worker of its own looks for waiting results: this test does
+    assert await PendingResult.objects.filter(task=task).acount() == IMAGES
+    await drain(ws)
+
+    database = ThreadPoolExecutor(max_workers=1)
+    published = waiting.publish
+
+    async def publish_after_the_other_worker(*args):
+        if not other_stored:
+            other_stored.append(True)
+            # The other worker claims and stores the other image, and sends its card, meanwhile.
+            [other] = [pk for pk in await database_sync_to_async(pending.due)() if pk != claimed[0]]
+            row = await database_sync_to_async(pending.claim)(other, "the-other-worker")
+            assert await waiting._store(row, database) == "stored"
+        await published(*args)
+
+    other_stored: list[bool] = []
+    claimed: list[int] = []
+    claim = pending.claim
+
+    def remember_claim(pk, worker_id):
+        if worker_id == "this-worker":
+            claimed.append(pk)
+        return claim(pk, worker_id)
+
+    monkeypatch.setattr(waiting, "publish", publish_after_the_other_worker)
+    monkeypatch.setattr(pending, "claim", remember_claim)
+    disk.make_room()
+    assert await waiting.store_waiting("this-worker", database) == 1  # the other was the other's
+    database.shutdown()
+
+    cards = [frame for frame in await drain(ws) if f'id="gen-{task.pk}"' in frame]
+    assert len(cards) >= 2
+    assert cards[-1].count("<img") == IMAGES and FULL not in cards[-1] and "waiting" not in cards[-1]
+    assert not await PendingResult.objects.filter(task=task).aexists()
+    await ws.disconnect()
