@@ -23,6 +23,7 @@ from django.test.utils import override_settings
 from playwright.sync_api import expect
 
 from runware_web.accounts.models import AuditEntry, Role, Team, User
+from tests import npm
 from tests.accounts.conftest import free_port
 from tests.accounts.test_browser_team import SHOTS, SIZES, shoot
 from tests.browser import log_in
@@ -30,7 +31,7 @@ from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PROVIDER_PACKAGE = "oidc-provider@9"
+PROVIDER_PACKAGE, PROVIDER_MAJOR = "oidc-provider", "9"
 SCRIPT = Path(__file__).parent / "oidc" / "provider.mjs"
 INSTALL_DIR = Path(tempfile.gettempdir()) / "runware-web-tests-oidc-provider"
 CLIENT_ID, CLIENT_SECRET = "runware-web-tests", "tests-only-client-secret-5b7e"
@@ -39,17 +40,14 @@ LABEL = "Sign in with Acme SSO"
 
 def installed_provider() -> Path:
     """The directory holding oidc-provider (installed once per machine, outside the repository)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
+    node, npm_command = shutil.which("node"), shutil.which("npm")
+    if not node or not npm_command:
         pytest.skip("Node.js and npm are needed to run the OpenID Connect provider these tests sign in through "
                     "(install the nodejs and npm packages).")
-    if not (INSTALL_DIR / "node_modules" / "oidc-provider" / "package.json").exists():
-        INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_DIR),
-                               PROVIDER_PACKAGE], capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"npm could not install {PROVIDER_PACKAGE}: {done.stderr[-2000:]}"
+    reason = npm.install(INSTALL_DIR, {PROVIDER_PACKAGE: PROVIDER_MAJOR})
+    assert reason is None, reason
     # ES modules find packages from the script's own directory, so the script runs from there.
-    shutil.copy(SCRIPT, INSTALL_DIR / "provider.mjs")
+    npm.place(INSTALL_DIR, "provider.mjs", SCRIPT.read_text())
     return INSTALL_DIR
 
 

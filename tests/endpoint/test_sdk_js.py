@@ -22,6 +22,7 @@ from runware_web.endpoint.models import EndpointCall, TextOutput
 from runware_web.media.models import Image
 from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
+from tests import npm
 from tests.endpoint.helpers import amember_with_key, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,32 +49,17 @@ process.exit(0);
 """
 
 
-def _install_dir() -> Path:
-    root = os.environ.get("RUNWARE_WEB_NPM_CACHE") or Path.home() / ".cache" / "runware-web" / "npm"
-    return Path(root) / f"sdk-js-{VERSION}"
-
-
 @pytest.fixture(scope="session")
 def sdk_js_entry() -> Path:
     """The SDK's ES module entry point, installed once (and kept) outside the checkout."""
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are not installed: the JavaScript SDK cannot be run")
-    where = _install_dir()
-    entry = where / "node_modules" / "@runware" / "sdk-js" / "dist" / "index.js"
-    manifest = entry.parent.parent / "package.json"
-    if not (manifest.exists() and json.loads(manifest.read_text()).get("version") == VERSION):
-        where.mkdir(parents=True, exist_ok=True)
-        (where / "package.json").write_text('{"private": true}\n')
-        done = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save", f"{PACKAGE}@{VERSION}"],
-            cwd=where, capture_output=True, text=True, timeout=300,
-        )
-        if done.returncode != 0:
-            reason = f"npm could not install {PACKAGE}@{VERSION}: {done.stderr.strip()[-500:]}"
-            if os.environ.get("CI"):
-                pytest.fail(reason)
-            pytest.skip(reason)
-    return entry
+    where = npm.cache_root() / f"sdk-js-{VERSION}"
+    if reason := npm.install(where, {PACKAGE: VERSION}):
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return where / "node_modules" / "@runware" / "sdk-js" / "dist" / "index.js"
 
 
 async def run_node(entry: Path, url: str, key: str, tmp_path: Path) -> dict:

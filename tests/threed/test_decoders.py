@@ -25,6 +25,7 @@ from django.contrib.staticfiles import finders
 from runware_web.media.models import Image
 from runware_web.simulator import mesh
 from runware_web.threed import services
+from tests import npm
 from tests.browser import log_in
 from tests.conftest import make_user
 from tests.gallery.factories import make_mesh, make_task
@@ -89,38 +90,17 @@ def test_the_pages_that_show_a_model_point_model_viewer_at_the_portals_decoders_
 # ------------------------------------------------------------------------- a Draco-compressed model
 
 
-def _install_dir() -> Path:
-    root = os.environ.get("RUNWARE_WEB_NPM_CACHE") or Path.home() / ".cache" / "runware-web" / "npm"
-    return Path(root) / ("gltf-transform-" + PACKAGES["@gltf-transform/core"])
-
-
 @pytest.fixture(scope="session")
 def draco_compressor() -> Path:
     """A node script that Draco-compresses a GLB, with its packages installed once (and kept) outside the checkout."""
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are not installed: no Draco-compressed model can be made")
-    where = _install_dir()
-    modules = where / "node_modules"
-    installed = {
-        name: json.loads(manifest.read_text()).get("version")
-        for name in PACKAGES if (manifest := modules / name / "package.json").exists()
-    }
-    if installed != PACKAGES:
-        where.mkdir(parents=True, exist_ok=True)
-        (where / "package.json").write_text('{"private": true}\n')
-        done = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save",
-             *(f"{name}@{version}" for name, version in PACKAGES.items())],
-            cwd=where, capture_output=True, text=True, timeout=300,
-        )
-        if done.returncode != 0:
-            reason = f"npm could not install {', '.join(PACKAGES)}: {done.stderr.strip()[-500:]}"
-            if os.environ.get("CI"):
-                pytest.fail(reason)
-            pytest.skip(reason)
-    script = where / "compress.mjs"  # beside node_modules, so that its imports resolve there
-    script.write_text(COMPRESS)
-    return script
+    where = npm.cache_root() / ("gltf-transform-" + PACKAGES["@gltf-transform/core"])
+    if reason := npm.install(where, PACKAGES):
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return npm.place(where, "compress.mjs", COMPRESS)
 
 
 def draco_mesh(user: Any, compressor: Path, tmp_path: Path, prompt: str = "a compressed teapot") -> Image:
