@@ -1,4 +1,5 @@
-"""`python3 manage.py runtests [pytest args]`: install what the tests need and run them all.
+"""`python3 manage.py runtests [pytest args]`: install what the tests need and run them all
+(`--prepare-only`: install and check, run nothing).
 
 Installs Debian's Chromium for the browser tests when it is missing (never a browser download),
 checks the import contracts of docs/architecture.md (`lint-imports`, configured in pyproject.toml),
@@ -23,12 +24,17 @@ class Command(BaseCommand):
     help = "Install test prerequisites (Debian's chromium) and run the whole test suite."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--prepare-only", action="store_true",
+                            help="Install what the tests need and check the import contracts, then stop "
+                                 "(before runs side by side, which would install it all at once).")
         # REMAINDER: pytest's own options (-x, -k …) after a path go to pytest, not to this command.
         parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="Extra arguments for pytest.")
 
-    def handle(self, *args, pytest_args: list[str], **options) -> None:
+    def handle(self, *args, pytest_args: list[str], prepare_only: bool = False, **options) -> None:
         self._ensure_chromium()
         self._check_layers()
+        if prepare_only:
+            return
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
         self.stdout.write(
             f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}; "
