@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from django.test import AsyncClient, Client
@@ -97,8 +98,9 @@ async def test_images_billed_while_the_disk_is_full_are_saved_once_there_is_room
     await ws.disconnect()
 
 
-async def test_results_kept_for_want_of_room_outlive_the_runner_that_kept_them(user, upstream, disk):
-    """The runner stops (a worker restarting) with results waiting; the next one stores them."""
+async def images_waiting_and_the_runner_stopped(user, upstream, disk) -> tuple[WebsocketCommunicator, Task]:
+    """A generation of IMAGES images on a full disk, both kept waiting, then the runner stopped (a
+    worker restarting); the studio's socket and the task."""
     disk.fill()
     ws = await connected(user, "/ws/studio/")
     await drain(ws)
@@ -108,6 +110,12 @@ async def test_results_kept_for_want_of_room_outlive_the_runner_that_kept_them(u
     await upstream.wait(task.pk)
     await upstream.shutdown(grace=5)
     assert await PendingResult.objects.filter(task=task).acount() == IMAGES
+    return ws, task
+
+
+async def test_results_kept_for_want_of_room_outlive_the_runner_that_kept_them(user, upstream, disk):
+    """The runner stops (a worker restarting) with results waiting; the next one stores them."""
+    ws, task = await images_waiting_and_the_runner_stopped(user, upstream, disk)
 
     disk.make_room()
     await upstream.ensure_started()  # the worker is back
@@ -173,15 +181,8 @@ async def test_two_workers_storing_a_tasks_waiting_images_at_once_leave_its_card
     """Room is made; this worker stores one waiting image while another worker stores the other:
     the other's card (nothing waiting) reaches the page first, this one's (counted before the other
     stored) after it. The page must not be left saying that an image is still waiting."""
-    disk.fill()
-    ws = await connected(user, "/ws/studio/")
-    await drain(ws)
-    await ws.send_json_to(GENERATE)
-    await receive_until(ws, lambda frame: 'id="gen-' in frame)
-    task = await Task.objects.aget(user=user)
-    await upstream.wait(task.pk)
-    await upstream.shutdown(grace=5)  # no worker of its own looks for waiting results: this test does
-    assert await PendingResult.objects.filter(task=task).acount() == IMAGES
+    # With the runner stopped, no worker of its own looks for the waiting results: this test does.
+    ws, task = await images_waiting_and_the_runner_stopped(user, upstream, disk)
     await drain(ws)
 
     database = ThreadPoolExecutor(max_workers=1)
