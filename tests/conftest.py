@@ -23,7 +23,7 @@ def simulator():
     """The project's Runware simulator, shared by the session; tasks default to no latency."""
     from runware_web.simulator.server import run_in_thread
 
-    sim = run_in_thread(latency=0.0, stream_chunk_delay=0.0)
+    sim = run_in_thread(latency=0.0, stream_chunk_delay=0.0, media_latency_scale=0.0)
     overrides = override_settings(RUNWARE_WS_URL=sim.ws_url, RUNWARE_HTTP_URL=sim.http_url)
     overrides.enable()
     yield sim
