@@ -12,6 +12,10 @@ from channels.db import database_sync_to_async
 from runware import Runware
 
 from runware_web.endpoint import keys
+from runware_web.endpoint.models import EndpointCall
+from runware_web.media.models import Image
+from runware_web.money.models import Charge
+from runware_web.upstream.models import Task
 from tests.conftest import make_user
 
 MODEL = "runware:101@1"
@@ -65,3 +69,18 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(0.05)
+
+
+async def stored_result(member, media_type: str, item_uuid: str, key_name: str, feature: str, task_type: str) -> Image:
+    """The result in the member's library, from the feature's task (ended), charged once, marked with
+    the key."""
+    stored = await eventually(lambda: Image.objects.filter(user=member, media_type=media_type).first())
+    assert stored is not None and item_uuid == str(stored.pk)
+    # The result is handed on (and stored) before its task is ended: that follows.
+    task = await eventually(lambda: Task.objects.filter(user=member, status=Task.Status.DONE).first())
+    assert task is not None and (task.feature, task.task_type) == (feature, task_type)
+    assert stored.task_id == task.pk
+    assert await Charge.objects.filter(task=task).acount() == 1
+    call = await EndpointCall.objects.aget(task=task)
+    assert call.key_name == key_name
+    return stored

@@ -19,11 +19,10 @@ from channels.db import database_sync_to_async
 from django.urls import reverse
 from runware import RunwareError
 
-from runware_web.endpoint.models import ApiKey, EndpointCall
+from runware_web.endpoint.models import ApiKey
 from runware_web.media.models import Image
-from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, eventually, sdk
+from tests.endpoint.helpers import amember_with_key, sdk, stored_result
 from tests.endpoint.test_sdk_js import sdk_js_entry  # noqa: F401 - the JavaScript SDK, installed once
 
 SPEECH = "minimax:speech@2.8"
@@ -52,19 +51,6 @@ async def download(url: str) -> tuple[str, bytes]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         assert response.status == 200
         return response.content_type, await response.read()
-
-
-async def stored_result(member, media_type: str, item_uuid: str, key_name: str, feature: str, task_type: str) -> Image:
-    """The result in the member's library, from the feature's task, charged once, marked with the key."""
-    stored = await eventually(lambda: Image.objects.filter(user=member, media_type=media_type).first())
-    assert stored is not None and item_uuid == str(stored.pk)
-    task = await Task.objects.aget(user=member)
-    assert (task.feature, task.task_type, task.status) == (feature, task_type, Task.Status.DONE)
-    assert stored.task_id == task.pk
-    assert await Charge.objects.filter(task=task).acount() == 1
-    call = await EndpointCall.objects.aget(task=task)
-    assert call.key_name == key_name
-    return stored
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,9 +12,8 @@ from runware import RunwareError
 
 from runware_web.endpoint.models import EndpointCall
 from runware_web.media.models import Image
-from runware_web.money.models import Charge
 from runware_web.upstream.models import Task
-from tests.endpoint.helpers import amember_with_key, eventually, sdk
+from tests.endpoint.helpers import amember_with_key, sdk, stored_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,16 +49,10 @@ async def test_the_sdks_video_inference_is_polled_to_a_video_stored_in_the_membe
     assert video["taskType"] == "videoInference" and video["videoURL"].startswith(
         live_server_url + "/v1/media/"
     )
-    stored = await eventually(
-        lambda: Image.objects.filter(user=member, media_type=Image.MediaType.VIDEO).first()
-    )
-    assert video["videoUUID"] == str(stored.pk)
-    task = await Task.objects.aget(user=member)
-    assert (task.feature, task.task_type, task.status) == ("video", "videoInference", Task.Status.DONE)
-    assert stored.task_id == task.pk
-    assert await Charge.objects.filter(task=task).acount() == 1
-    call = await EndpointCall.objects.aget(task=task)
-    assert call.key_name == "video script" and str(call.client_task_uuid) == video["taskUUID"]
+    stored = await stored_result(member, Image.MediaType.VIDEO, video["videoUUID"], "video script", "video",
+                                 "videoInference")
+    call = await EndpointCall.objects.aget(task_id=stored.task_id)
+    assert str(call.client_task_uuid) == video["taskUUID"]
     async with aiohttp.ClientSession() as session, session.get(video["videoURL"]) as response:
         assert response.status == 200 and response.content_type == stored.content_type
         assert len(await response.read()) == stored.size_bytes
