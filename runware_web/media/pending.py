@@ -74,6 +74,11 @@ def waiting_for(task_ids: Iterable[Any]) -> dict[Any, int]:
     return dict(rows)
 
 
+def waiting_of(task_id: Any) -> int:
+    """How many results of one task wait to be stored."""
+    return waiting_for([task_id]).get(task_id, 0)
+
+
 def waiting_count() -> int:
     """How many results wait to be stored, all members together (for operators)."""
     return PendingResult.objects.count()

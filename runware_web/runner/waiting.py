@@ -121,17 +121,13 @@ async def _tell_member(task: Task, handler: Handler, html: str, database: Execut
     if fresh.is_active:
         await publish(task.user_id, task.feature, task.pk, html)
         return
-    counted = await _db(database, _waiting_of, task.pk)
+    counted = await _db(database, pending.waiting_of, task.pk)
     while True:
         await publish(task.user_id, task.feature, task.pk, await handled(handler.on_finished(fresh)) or html)
-        now = await _db(database, _waiting_of, task.pk)
+        now = await _db(database, pending.waiting_of, task.pk)
         if now == counted:
             return
         counted = now
-
-
-def _waiting_of(task_id: Any) -> int:
-    return pending.waiting_for([task_id]).get(task_id, 0)
 
 
 def _backoff(attempts: int) -> float:

@@ -23,7 +23,7 @@ from runware_web.accounts.models import User
 from runware_web.lib.paging import Cursor, keyset_page
 from runware_web.media.access import get_image_for_viewer, get_own_image
 from runware_web.media.models import Image
-from runware_web.media.pending import waiting_for
+from runware_web.media.pending import waiting_for, waiting_of
 from runware_web.media.refs import image_ref
 from runware_web.media.store import Upload, save_image, save_upload
 from runware_web.media.uploads import CheckedImage, ImageUploadField
@@ -119,7 +119,7 @@ class Card:
         """Images Runware made and billed that wait for room in the portal's storage (the runner
         stores them once there is room)."""
         if self.waiting_count is None:
-            self.waiting_count = waiting_for([self.task.pk]).get(self.task.pk, 0)
+            self.waiting_count = waiting_of(self.task.pk)
         return self.waiting_count
 
     @property
