@@ -13,9 +13,12 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 def cache_root() -> Path:
@@ -29,6 +32,20 @@ def locked(where: Path) -> Iterator[None]:
     with open(where / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def required(name: str, packages: dict[str, str], *, without: str) -> Path:
+    """The directory `name` under the cache, with `packages` installed in it. Without node and npm
+    the test is skipped (`without` says what cannot be done); when npm fails, skipped too, except in
+    CI (`CI` set), where that is a failure."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip(f"node and npm are not installed: {without}")
+    where = cache_root() / name
+    if reason := install(where, packages):
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return where
 
 
 def install(where: Path, packages: dict[str, str]) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -52,13 +51,7 @@ process.exit(0);
 @pytest.fixture(scope="session")
 def sdk_js_entry() -> Path:
     """The SDK's ES module entry point, installed once (and kept) outside the checkout."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("node and npm are not installed: the JavaScript SDK cannot be run")
-    where = npm.cache_root() / f"sdk-js-{VERSION}"
-    if reason := npm.install(where, {PACKAGE: VERSION}):
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    where = npm.required(f"sdk-js-{VERSION}", {PACKAGE: VERSION}, without="the JavaScript SDK cannot be run")
     return where / "node_modules" / "@runware" / "sdk-js" / "dist" / "index.js"
 
 

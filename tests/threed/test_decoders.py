@@ -12,8 +12,6 @@ reached it is skipped too, except in CI (`CI` set), where that is a failure.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -93,13 +91,8 @@ def test_the_pages_that_show_a_model_point_model_viewer_at_the_portals_decoders_
 @pytest.fixture(scope="session")
 def draco_compressor() -> Path:
     """A node script that Draco-compresses a GLB, with its packages installed once (and kept) outside the checkout."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("node and npm are not installed: no Draco-compressed model can be made")
-    where = npm.cache_root() / ("gltf-transform-" + PACKAGES["@gltf-transform/core"])
-    if reason := npm.install(where, PACKAGES):
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    where = npm.required("gltf-transform-" + PACKAGES["@gltf-transform/core"], PACKAGES,
+                         without="no Draco-compressed model can be made")
     return npm.place(where, "compress.mjs", COMPRESS)
 
 
