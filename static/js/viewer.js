@@ -67,6 +67,22 @@
     });
   }
 
+  // The shown image's place among the page's links. A live update may have re-rendered its card
+  // meanwhile (a result arriving, a tab's socket catching up): the link with the same address,
+  // now on the page, then stands for it.
+  function indexOfCurrent(all) {
+    var index = all.indexOf(current);
+    if (index < 0 && current) {
+      for (var i = 0; i < all.length; i++) {
+        if (all[i].href === current.href) {
+          current = all[i];
+          return i;
+        }
+      }
+    }
+    return index;
+  }
+
   function open(link) {
     if (!dialog) build();
     current = link;
@@ -77,7 +93,7 @@
 
   function load() {
     var all = links();
-    var index = all.indexOf(current);
+    var index = indexOfCurrent(all);
     prevButton.disabled = index <= 0;
     nextButton.disabled = index < 0 || index >= all.length - 1;
     position.textContent = all.length > 1 ? (index + 1) + " of " + all.length : "";
@@ -88,7 +104,7 @@
 
   function step(delta) {
     var all = links();
-    var index = all.indexOf(current);
+    var index = indexOfCurrent(all);
     var next = all[index + delta];
     if (!next) return;
     status.textContent = "";
@@ -129,7 +145,7 @@
   // The image went to the trash: its tile leaves the page and the viewer shows the next one.
   function removeCurrent() {
     var all = links();
-    var index = all.indexOf(current);
+    var index = indexOfCurrent(all);
     var next = all[index + 1] || all[index - 1] || null;
     var tile = current.closest(".tile") || current;
     tile.remove();

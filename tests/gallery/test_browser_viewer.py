@@ -148,6 +148,33 @@ def test_a_studio_result_opens_in_the_viewer(new_page):
     expect(results.nth(0)).to_be_focused()
 
 
+def test_the_viewer_keeps_stepping_after_a_live_update_redraws_the_card(new_page):
+    """A result arriving, or the tab's socket catching up, redraws the generation's card while the
+    viewer is open: Previous and Next still step through its images."""
+    alice = make_user("alice")
+    task = make_task(alice, prompt="a harbour in fog")
+    now = timezone.now()
+    for n in range(2):
+        make_image(alice, "a harbour in fog", task=task, seed=80 + n, created_at=now + timedelta(seconds=n))
+    page = new_page(viewport=DESKTOP)
+    log_in(page, "alice")
+    page.goto(f"/studio/g/{task.pk}/")
+    results = page.get_by_role("region", name="Results").get_by_role("link", name="a harbour in fog")
+    expect(results).to_have_count(2)
+    results.nth(1).click()
+    viewer = page.get_by_role("dialog", name="Image viewer")
+    expect(viewer.get_by_text("81", exact=True)).to_be_visible()
+
+    # The card drawn anew, as a live update swaps it in: new links to the same images.
+    page.evaluate("id => { const card = document.getElementById(id); card.outerHTML = card.outerHTML; }",
+                  f"gen-{task.pk}")
+    viewer.get_by_role("button", name="Previous image").click()
+    expect(viewer.get_by_text("1 of 2")).to_be_visible()
+    expect(viewer.get_by_text("80", exact=True)).to_be_visible()
+    viewer.get_by_role("button", name="Next image").click()
+    expect(viewer.get_by_text("81", exact=True)).to_be_visible()
+
+
 def test_on_a_phone_the_viewer_fills_the_screen(new_page):
     alice = make_user("alice")
     three_pictures(alice)
