@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
-from runware_web.lib.reconnect import reconnecting
+from runware_web.lib.reconnect import keep_or_renew, reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +151,14 @@ class GroupCommit:
 
 
 def _trip_in_thread(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
-    """A trip in the executor's thread, its connection handed back if it is too old or broken,
-    before and after (as channels' database_sync_to_async does: straight to the executor here,
-    without its hand-offs through the event loop)."""
-    close_old_connections()
+    """A trip in the executor's thread, on the connection the thread keeps from one trip to the next
+    unless it is broken or old (lib.reconnect.keep_or_renew): straight to the executor, without
+    channels' database_sync_to_async and its hand-offs through the event loop."""
+    keep_or_renew()
     try:
         return _write_trip(queued)
     finally:
-        close_old_connections()
+        keep_or_renew()
 
 
 def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.db import Error, IntegrityError, OperationalError, connection, connections, transaction
 
 from runware_web.accounts.models import User
+from runware_web.lib import reconnect
 from runware_web.lib.reconnect import connection_lost, reconnecting
 from runware_web.money.ledger import record_charges
 from runware_web.money.models import Charge
-from runware_web.runner.batching import _write_trip
+from runware_web.runner.batching import _trip_in_thread, _write_trip
 from runware_web.upstream.models import Task
 from tests.conftest import make_user
 
@@ -85,6 +87,56 @@ def test_a_charge_whose_connection_was_dropped_is_in_the_ledger_once(drop_connec
         ("image-1", Decimal("0.0013"))]
     task.refresh_from_db()
     assert (task.results_received, task.cost) == (1, Decimal("0.0013"))
+
+
+def backend_of_thread() -> int | None:
+    """The PostgreSQL backend of the calling thread's connection; None when it holds none."""
+    return connection.connection.info.backend_pid if connection.connection is not None else None
+
+
+def terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_runner_thread_keeps_its_connection_between_trips_and_one_dropped_meanwhile_costs_no_charge(monkeypatch):
+    """The runner's threads keep their pooled connection from one trip to the next (no trip to the
+    pool and its check for each), hand it back once it is old, and a kept one PostgreSQL ended
+    while it sat idle is replaced by the trip that meets it: nothing is lost."""
+    if connection.pool is None:
+        pytest.skip("DATABASE_POOL is off: Django's own CONN_MAX_AGE applies")
+    user = make_user("alice")
+    task = Task.objects.create(user=user, feature="studio", task_type="imageInference", params={},
+                               status=Task.Status.RUNNING)
+    runner_thread = ThreadPoolExecutor(max_workers=1)
+
+    def trip(key: str) -> int | None:
+        outcomes = _trip_in_thread([(record_charges, (task, key, Decimal("0.0010")))])
+        assert outcomes == [True]
+        return backend_of_thread()
+
+    try:
+        first = runner_thread.submit(trip, "image-1").result()
+        assert first is not None
+        assert runner_thread.submit(trip, "image-2").result() == first  # kept, not handed back
+
+        terminate(first)  # while the runner's connection sits idle
+        replaced = runner_thread.submit(trip, "image-3").result()
+        assert replaced not in (None, first)
+
+        monkeypatch.setattr(reconnect, "KEPT_SECONDS", 0.0)
+        assert runner_thread.submit(trip, "image-4").result() is None  # old: back to the pool after the trip
+    finally:
+        runner_thread.submit(connections.close_all).result()
+        runner_thread.shutdown()
+
+    assert sorted(Charge.objects.filter(task=task).values_list("result_key", flat=True)) == [
+        "image-1", "image-2", "image-3", "image-4"]
+    task.refresh_from_db()
+    assert (task.results_received, task.cost) == (4, Decimal("0.0040"))
 
 
 @on_postgresql
