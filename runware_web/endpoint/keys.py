@@ -7,9 +7,11 @@ salt or slow hash adds anything, and a lookup by digest is one indexed read per 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -117,12 +119,12 @@ def key_refusal(key: ApiKey, estimate: Decimal) -> Refused | None:
     )
 
 
-def lock_for_task(key_id: Any, task: Task) -> ApiKey:
-    """The key afresh, its row locked for the admission of `task` (services.record_call): two tasks
-    of one key on two workers are weighed one after the other (SQLite's transactions are serialised
-    anyway). Raises Refused when the key may no longer start it: revoked or expired since the script
-    authenticated (code "auth"), or no longer allowed the task's type or model (code "rule")."""
-    key = _locked_key(key_id)
+def usable_for_task(key_id: Any, task: Task) -> ApiKey:
+    """The key afresh, for the admission of `task` (services.record_call), which has locked the key's
+    member: two tasks of one key on two workers are weighed one after the other. Raises Refused
+    when the key may no longer start it: revoked or expired since the script authenticated (code
+    "auth"), or no longer allowed the task's type or model (code "rule")."""
+    key = _usable_key(key_id)()
     if key is None:
         raise Refused(INVALID_KEY, field="apiKey", code="auth")
     if key.user_id == task.user_id:
@@ -134,27 +136,34 @@ def lock_for_task(key_id: Any, task: Task) -> ApiKey:
     return key
 
 
-_trips = threading.local()  # per database thread: (the transaction, {key id: key or None})
+def read_ahead(key_id: Any) -> None:
+    """Send the key's read before the admission locks the members (runner.admit's `read_ahead`): in
+    the admission's pipelined trip (lib.sql.pipelined), it goes with that lock instead of a round
+    trip of its own."""
+    _usable_key(key_id)
 
 
-def _locked_key(key_id: Any) -> ApiKey | None:
-    """The usable key, its row locked, read once per transaction: the tasks a script starts
-    together are admitted in one (runner.batching), and the lock holds until it ends."""
+_trips = threading.local()  # per database thread: (the transaction, {key id: the key's read})
+
+
+def _usable_key(key_id: Any) -> Callable[[], ApiKey | None]:
+    """The usable key's read, sent once per transaction: the tasks a script starts together are
+    admitted in one (runner.batching). Calling it reads the key (the same one each time)."""
     connection = transaction.get_connection()
     outermost = connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
     trip = getattr(_trips, "current", None)
     if outermost is None or trip is None or trip[0] is not outermost:
         trip = (outermost, {})
         _trips.current = trip if outermost is not None else None
-    read: dict[Any, ApiKey | None] = trip[1]
-    if key_id not in read:
-        read[key_id] = ApiKey.objects.lock_usable(key_id)
-    return read[key_id]
+    reads: dict[Any, Callable[[], ApiKey | None]] = trip[1]
+    if key_id not in reads:
+        reads[key_id] = functools.cache(ApiKey.objects.send_usable(key_id))
+    return reads[key_id]
 
 
 def admit_for_key(key: ApiKey, task: Task) -> None:
     """Hold the key's budget for a task already admitted against the member's and team's budgets,
-    its row locked (lock_for_task) and the task's EndpointCall written. Raises Refused: the task is
+    its member locked (usable_for_task) and the task's EndpointCall written. Raises Refused: the task is
     then not admitted."""
     if key.budget is None:
         return

@@ -7,8 +7,8 @@ with an atomic `add`, renewed while the socket lives, expiring if its worker die
 not a page that navigates: one over the cap is refused at once, not after a grace period.
 
 Tasks: the key's tasks started in the last minute (its EndpointCall rows), checked before a task
-is submitted and again with the key's row locked as it starts (two workers admitting the same key
-at once are weighed one after the other). The member's own rate limit applies as well.
+is submitted and again in its admission, with the key's member locked (two workers admitting the
+same key at once are weighed one after the other). The member's own rate limit applies as well.
 """
 
 from __future__ import annotations

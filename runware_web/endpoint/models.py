@@ -8,11 +8,12 @@ such a key by trying hashes; a slow password hash would only slow every request)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from runware_web.accounts.models import User
@@ -28,27 +29,31 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
         )
 
-    def lock_usable(self, key_id: Any) -> ApiKey | None:
-        """The key, if usable (as `usable` says), its row locked until the transaction ends; its
-        member is not read (`user` loads on use).
+    def send_usable(self, key_id: Any) -> Callable[[], ApiKey | None]:
+        """The key, if usable (as `usable` says), read when the returned function is called; the
+        statement is sent now (lib.sql.send_read: in the admission's pipelined trip, it goes with
+        the lock of the key's member). Its member is not read (`user` loads on use).
 
         Written by hand (lib.sql): it runs in the admission of every task a script starts, where
-        compiling it through the ORM took longer than the rest of the admission."""
+        compiling it through the ORM took longer than the rest of the admission. Not locked: the
+        admission has locked the key's member, whose every task it weighs one after the other."""
         params = [sql.value(ApiKey, "pk", key_id), sql.value(ApiKey, "expires_at", timezone.now())]
-        return sql.read_one(ApiKey, _lock_usable_statement, params)  # type: ignore[return-value]
+        return sql.send_read(ApiKey, _usable_statement, params)  # type: ignore[return-value]
+
+    def read_usable(self, key_id: Any) -> ApiKey | None:
+        """`send_usable`, read at once."""
+        return self.send_usable(key_id)()
 
 
-def _lock_usable_statement(columns: str) -> str:
-    """ApiKeyQuerySet.lock_usable's statement ("t": the key, "m": its member)."""
+def _usable_statement(columns: str) -> str:
+    """ApiKeyQuerySet.send_usable's statement ("t": the key, "m": its member)."""
     key, member = "t", "m"
-    lock = f" FOR UPDATE OF {key}" if connection.features.has_select_for_update_of else ""
     return (
         f"SELECT {columns} FROM {sql.table(ApiKey)} {key} "
         f"INNER JOIN {sql.table(User)} {member} ON {member}.{sql.column(User)} = {key}.{sql.column(ApiKey, 'user')} "
         f"WHERE {key}.{sql.column(ApiKey)} = %s AND {key}.{sql.column(ApiKey, 'revoked_at')} IS NULL "
         f"AND {member}.{sql.column(User, 'is_active')} "
         f"AND ({key}.{sql.column(ApiKey, 'expires_at')} IS NULL OR {key}.{sql.column(ApiKey, 'expires_at')} > %s)"
-        f"{lock}"
     )
 
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -165,7 +166,8 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
         started = await runner.submit(
             user=key.user, feature=output.feature or FEATURE, task_type=task_type, params=checked.params,
             number_results=checked.number_results, estimated_cost=estimated, delivery=delivery,
-            record_with=record, before_start=before_start, model_defaults=defaults,
+            record_with=record, read_ahead=partial(keys.read_ahead, key.pk), before_start=before_start,
+            model_defaults=defaults,
         )
     except Refused as refused:
         _note_refusal(key.pk)
@@ -393,7 +395,7 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
     written (runner.submit's `record_with`: no trip of its own). Raises Refused (or IntegrityError
     for a taskUUID the member already used): then neither the task nor this row is kept."""
     with transaction.atomic(savepoint=False):  # the admission's transaction, without a savepoint
-        caller.key = keys.lock_for_task(caller.key.pk, task)  # afresh: revoked, narrowed, expired since?
+        caller.key = keys.usable_for_task(caller.key.pk, task)  # afresh: revoked, narrowed, expired since?
         call = EndpointCall(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,

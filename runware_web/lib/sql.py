@@ -9,7 +9,9 @@ insert of new rows (`insert`) that bulk_create would write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -69,6 +71,13 @@ def read_one(model: type[Model], statement: Callable[[str], str], params: list[A
 
     `statement(columns)` is the statement, given the model's columns (of table alias "t") to select
     first: built once per database, and its values converted as the ORM's own reads convert them."""
+    return send_read(model, statement, params)()
+
+
+def send_read(model: type[Model], statement: Callable[[str], str], params: list[Any]) -> Callable[[], Model | None]:
+    """`read_one`, sent now and read when the returned function is called: inside `pipelined`, the
+    statement goes with the next one whose rows are read, instead of a round trip of its own.
+    Elsewhere it is read at once (a SQLite statement left unread would hold its read lock)."""
     database = connections[DEFAULT_DB_ALIAS]
     key = ("read", model, statement, database.vendor)
     if key not in _STATEMENTS:
@@ -78,17 +87,55 @@ def read_one(model: type[Model], statement: Callable[[str], str], params: list[A
             (field, database.ops.get_db_converters(field.cached_col) + field.get_db_converters(database))
             for field in fields
         ]
-    with database.cursor() as cursor:
+    cursor = database.cursor()
+    try:
         cursor.execute(_STATEMENTS[key], params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = []
-    for (field, converters), value in zip(_CONVERTERS[key], row, strict=True):
-        for converter in converters:
-            value = converter(value, field.cached_col, database)
-        values.append(value)
-    return model.from_db(database.alias, [field.attname for field, _ in _CONVERTERS[key]], values)
+    except BaseException:
+        cursor.close()
+        raise
+
+    def row() -> Model | None:
+        with cursor:
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        values = []
+        for (field, converters), value in zip(_CONVERTERS[key], found, strict=True):
+            for converter in converters:
+                value = converter(value, field.cached_col, database)
+            values.append(value)
+        return model.from_db(database.alias, [field.attname for field, _ in _CONVERTERS[key]], values)
+
+    if getattr(_pipelining, "database", None) is database:
+        return row
+    read = row()
+    return lambda: read
+
+
+@contextlib.contextmanager
+def pipelined() -> Iterator[None]:
+    """On PostgreSQL, the statements inside go in pipeline mode: one that returns nothing (an insert),
+    or whose rows are read later (`send_read`), is sent without waiting for its answer, which comes
+    with the next statement whose rows are read, or as the block ends. Elsewhere, nothing changes.
+
+    Only for statements whose outcome nobody reads before the block ends but from rows: an UPDATE's
+    count of rows (as `Model.save` reads it) is not known until then. A statement's error may come
+    with a later one's, or as the block ends, as Django's exception (IntegrityError and the like)."""
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor != "postgresql":
+        yield
+        return
+    database.ensure_connection()
+    outer = getattr(_pipelining, "database", None)
+    _pipelining.database = database
+    try:
+        with database.wrap_database_errors, database.connection.pipeline():
+            yield
+    finally:
+        _pipelining.database = outer
+
+
+_pipelining = threading.local()  # .database: the connection in `pipelined` in this thread, if any
 
 
 #: Statements built once per database (and, for reads, each column's converters): by kind, model and vendor.

@@ -40,7 +40,9 @@ def admit_and_create_many(
     remembers, with the `model_defaults` submit looked up), `record_with` (None, or the feature's
     function writing its own rows of the task, called once the task's row is written; what it
     raises fails the trip, which is then written again request by request, so that only this
-    request hears of it) and Task fields, among them the `worker` that runs it. The rows are written running: the worker sends each task as soon as it is
+    request hears of it), `read_ahead` (None, or the feature's function sending the reads
+    `record_with` will need, called before the members are locked: in the pipelined trip, they
+    travel with that lock) and Task fields, among them the `worker` that runs it. The rows are written running: the worker sends each task as soon as it is
     admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
     commit's trip): should the database fail, the trip is written again request by request (see
     runner.batching), so that only the member whose request fails hears of it.
@@ -51,6 +53,8 @@ def admit_and_create_many(
     members: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
         members.setdefault(request["user"].pk, []).append(index)
+        if request.get("read_ahead") is not None:
+            request["read_ahead"]()
     locked = lock_members(list(members))
     unwritten: list[Task] = []
     for user_id, indexes in members.items():
@@ -82,6 +86,7 @@ def _new_task(request: dict[str, Any], learned: Learned, now: datetime, *, team_
     defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
     catalogue = fields.pop("catalogue_price", None)  # likewise
     fields.pop("record_with", None)
+    fields.pop("read_ahead", None)
     if estimated_cost is None:
         estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"],
                                   defaults=defaults, learned=learned, catalogue=catalogue)

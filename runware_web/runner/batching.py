@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import transaction
 
+from runware_web.lib import sql
 from runware_web.lib.reconnect import keep_or_renew, reconnecting
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,10 @@ class GroupCommit:
     belongs to one event loop.
     """
 
-    def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None) -> None:
+    def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None, pipelined: bool = False) -> None:
         self.executor = executor
         self.yields_to = yields_to
+        self.pipelined = pipelined  # its trips' statements in lib.sql.pipelined (see there who may)
         self._after: dict[BatchFunction, AfterHook] = {}
         self.pending: list[_Queued] = []
         self.writer: asyncio.Task[None] | None = None
@@ -101,7 +103,7 @@ class GroupCommit:
 
         def run() -> None:  # in the database thread
             try:
-                outcomes = _trip_in_thread(items)
+                outcomes = _trip_in_thread(items, pipelined=self.pipelined)
             except Exception as exc:  # the commit itself failed: every caller of the trip hears it
                 outcomes = [exc] * len(items)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
@@ -150,19 +152,22 @@ class GroupCommit:
                 await asyncio.shield(self.writer)
 
 
-def _trip_in_thread(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
+def _trip_in_thread(queued: list[tuple[BatchFunction, Any]], *, pipelined: bool = False) -> list[Any]:
     """A trip in the executor's thread, on the connection the thread keeps from one trip to the next
     unless it is broken or old (lib.reconnect.keep_or_renew): straight to the executor, without
     channels' database_sync_to_async and its hand-offs through the event loop."""
     keep_or_renew()
     try:
-        return _write_trip(queued)
+        return _write_trip(queued, pipelined=pipelined)
     finally:
         keep_or_renew()
 
 
-def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
+def _write_trip(queued: list[tuple[BatchFunction, Any]], *, pipelined: bool = False) -> list[Any]:
     """One trip: every kind's batch in one transaction.
+
+    `pipelined`: the transaction's statements go in lib.sql.pipelined (the admissions': a statement
+    that returns nothing waits for no answer of its own).
 
     Should anything raise (a database error: refusals and the like are outcomes, not exceptions),
     the transaction is rolled back and the trip is written again in parts, each in a transaction
@@ -184,7 +189,7 @@ def _write_trip(queued: list[tuple[BatchFunction, Any]]) -> list[Any]:
 
     @reconnecting
     def write(parts: list[tuple[BatchFunction, list[int]]]) -> None:
-        with transaction.atomic():
+        with transaction.atomic(), sql.pipelined() if pipelined else contextlib.nullcontext():
             for write_many, indexes in parts:
                 results = write_many([queued[index][1] for index in indexes])
                 for index, result in zip(indexes, results, strict=True):

@@ -47,6 +47,7 @@ class Runner:
         delivery: str = "sync",
         before_start: Callable[[Task], Awaitable[Any]] | None = None,
         record_with: Callable[[Task], None] | None = None,
+        read_ahead: Callable[[], None] | None = None,
         model_defaults: ModelDefaults | None = None,
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
@@ -57,7 +58,9 @@ class Runner:
         `record_with(task)` does the same in the database thread, inside the admission's own
         transaction, once the task's row is written (no trip of its own, for features that start
         many tasks); should it raise (Refused, say), neither its rows nor the task's are kept, and
-        submit raises it.
+        submit raises it. `read_ahead()`, in the same transaction before anything is locked, sends
+        the reads `record_with` will need (lib.sql.send_read), so that they cost no round trip of
+        their own.
 
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
@@ -70,7 +73,7 @@ class Runner:
         return await submit.submit(
             user=user, feature=feature, task_type=task_type, params=params, number_results=number_results,
             estimated_cost=estimated_cost, delivery=delivery, before_start=before_start, record_with=record_with,
-            model_defaults=model_defaults,
+            read_ahead=read_ahead, model_defaults=model_defaults,
         )
 
     def start(self, task: Task) -> None:

@@ -41,6 +41,7 @@ async def submit(
     delivery: str = "sync",
     before_start: Callable[[Task], Awaitable[Any]] | None = None,
     record_with: Callable[[Task], None] | None = None,
+    read_ahead: Callable[[], None] | None = None,
     model_defaults: ModelDefaults | None = None,
 ) -> Task:
     """Admit, record and start a task (see Runner.submit). Raises `Refused`.
@@ -66,6 +67,7 @@ async def submit(
         "catalogue_price": catalogue,
         "delivery": delivery,
         "record_with": record_with,
+        "read_ahead": read_ahead,
     }
     runner = state.current()
     task = await runner.admissions(runner.admit, request)
