@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import AutoField, Model
 
 
@@ -75,7 +75,7 @@ def read_one(model: type[Model], statement: Callable[[str], str], params: list[A
 
 
 def send_read(model: type[Model], statement: Callable[[str], str], params: list[Any]) -> Callable[[], Model | None]:
-    """`read_one`, sent now and read when the returned function is called: inside `pipelined`, the
+    """`read_one`, sent now and read when the returned function is called: inside `pipelined_transaction`, the
     statement goes with the next one whose rows are read, instead of a round trip of its own.
     Elsewhere it is read at once (a SQLite statement left unread would hold its read lock)."""
     database = connections[DEFAULT_DB_ALIAS]
@@ -113,29 +113,48 @@ def send_read(model: type[Model], statement: Callable[[str], str], params: list[
 
 
 @contextlib.contextmanager
-def pipelined() -> Iterator[None]:
-    """On PostgreSQL, the statements inside go in pipeline mode: one that returns nothing (an insert),
-    or whose rows are read later (`send_read`), is sent without waiting for its answer, which comes
-    with the next statement whose rows are read, or as the block ends. Elsewhere, nothing changes.
+def pipelined_transaction() -> Iterator[None]:
+    """`transaction.atomic()`, whose statements go in PostgreSQL's pipeline mode: one that returns
+    nothing (an insert), or whose rows are read later (`send_read`), is sent without waiting for its
+    answer, which comes with the next statement whose rows are read. BEGIN goes with the first of
+    those, and COMMIT with the last statements: a transaction that reads once waits on two round
+    trips instead of one per statement, BEGIN and COMMIT. Elsewhere, a plain `transaction.atomic()`.
 
-    Only for statements whose outcome nobody reads before the block ends but from rows: an UPDATE's
-    count of rows (as `Model.save` reads it) is not known until then. A statement's error may come
-    with a later one's, or as the block ends, as Django's exception (IntegrityError and the like)."""
+    Only for statements whose outcome nobody reads but from rows: an UPDATE's count of rows (as
+    `Model.save` reads it) is not known until the block ends. A statement's error may come with a
+    later one's, or as the block ends, as Django's exception (IntegrityError and the like); the
+    transaction is then rolled back, as `atomic` rolls back.
+
+    psycopg would send BEGIN alone and wait for it (it must know the transaction began before it
+    sends the next statement), and Django sends COMMIT alone as `atomic` ends: here, once `atomic`
+    has begun its transaction (nothing is sent yet), psycopg is told to add no BEGIN of its own, and
+    BEGIN and COMMIT are sent as statements of the pipeline. `atomic`'s own commit then finds the
+    transaction committed and sends nothing; should the block raise, its rollback sends ROLLBACK.
+    """
     database = connections[DEFAULT_DB_ALIAS]
-    if database.vendor != "postgresql":
-        yield
-        return
-    database.ensure_connection()
-    outer = getattr(_pipelining, "database", None)
-    _pipelining.database = database
-    try:
-        with database.wrap_database_errors, database.connection.pipeline():
+    if database.vendor != "postgresql" or database.in_atomic_block:  # inside a transaction: a savepoint
+        with transaction.atomic():
             yield
-    finally:
-        _pipelining.database = outer
+        return
+    with transaction.atomic():
+        raw = database.connection
+        own_begin = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
+        if own_begin:
+            raw.autocommit = True  # no statement sent yet: psycopg sends nothing to change it
+        outer = getattr(_pipelining, "database", None)
+        _pipelining.database = database
+        try:
+            with database.wrap_database_errors, raw.pipeline():
+                if own_begin:
+                    raw.execute("BEGIN")
+                yield
+                if own_begin:
+                    raw.execute("COMMIT")
+        finally:
+            _pipelining.database = outer
 
 
-_pipelining = threading.local()  # .database: the connection in `pipelined` in this thread, if any
+_pipelining = threading.local()  # .database: the connection in `pipelined_transaction` in this thread, if any
 
 
 #: Statements built once per database (and, for reads, each column's converters): by kind, model and vendor.

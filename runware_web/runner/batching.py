@@ -50,7 +50,7 @@ class GroupCommit:
     def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None, pipelined: bool = False) -> None:
         self.executor = executor
         self.yields_to = yields_to
-        self.pipelined = pipelined  # its trips' statements in lib.sql.pipelined (see there who may)
+        self.pipelined = pipelined  # its trips in lib.sql.pipelined_transaction (see there who may)
         self._after: dict[BatchFunction, AfterHook] = {}
         self.pending: list[_Queued] = []
         self.writer: asyncio.Task[None] | None = None
@@ -166,7 +166,7 @@ def _trip_in_thread(queued: list[tuple[BatchFunction, Any]], *, pipelined: bool 
 def _write_trip(queued: list[tuple[BatchFunction, Any]], *, pipelined: bool = False) -> list[Any]:
     """One trip: every kind's batch in one transaction.
 
-    `pipelined`: the transaction's statements go in lib.sql.pipelined (the admissions': a statement
+    `pipelined`: the transaction is lib.sql.pipelined_transaction (the admissions': a statement
     that returns nothing waits for no answer of its own).
 
     Should anything raise (a database error: refusals and the like are outcomes, not exceptions),
@@ -189,7 +189,7 @@ def _write_trip(queued: list[tuple[BatchFunction, Any]], *, pipelined: bool = Fa
 
     @reconnecting
     def write(parts: list[tuple[BatchFunction, list[int]]]) -> None:
-        with transaction.atomic(), sql.pipelined() if pipelined else contextlib.nullcontext():
+        with sql.pipelined_transaction() if pipelined else transaction.atomic():
             for write_many, indexes in parts:
                 results = write_many([queued[index][1] for index in indexes])
                 for index, result in zip(indexes, results, strict=True):

@@ -56,8 +56,8 @@ class LoopState:
     started: bool = False
 
     def __post_init__(self) -> None:
-        # Pipelined: on PostgreSQL, a script's task waits on four round trips before it is sent, not
-        # six (admission reads rows and inserts; it counts no updated rows, see lib.sql.pipelined).
+        # Pipelined: on PostgreSQL, a script's task waits on two round trips before it is sent, not
+        # six (admission reads rows and inserts, and counts no updated rows: lib.sql.pipelined_transaction).
         self.admissions = GroupCommit(executor=self.admitting, pipelined=True)
         self.writes = GroupCommit(executor=self.database, yields_to=self.admissions)
         self.admit = partial(admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
