@@ -138,8 +138,8 @@ def usable_for_task(key_id: Any, task: Task) -> ApiKey:
 
 def read_ahead(key_id: Any) -> None:
     """Send the key's read before the admission locks the members (runner.admit's `read_ahead`): in
-    the admission's pipelined trip (lib.sql.pipelined_transaction), it goes with that lock instead of a round
-    trip of its own."""
+    the admission's pipelined trip (lib.sql.pipelined_transaction), it goes with that lock instead
+    of a round trip of its own."""
     _usable_key(key_id)
 
 

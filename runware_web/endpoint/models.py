@@ -40,10 +40,6 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         params = [sql.value(ApiKey, "pk", key_id), sql.value(ApiKey, "expires_at", timezone.now())]
         return sql.send_read(ApiKey, _usable_statement, params)  # type: ignore[return-value]
 
-    def read_usable(self, key_id: Any) -> ApiKey | None:
-        """`send_usable`, read at once."""
-        return self.send_usable(key_id)()
-
 
 def _usable_statement(columns: str) -> str:
     """ApiKeyQuerySet.send_usable's statement ("t": the key, "m": its member)."""

@@ -75,9 +75,10 @@ def read_one(model: type[Model], statement: Callable[[str], str], params: list[A
 
 
 def send_read(model: type[Model], statement: Callable[[str], str], params: list[Any]) -> Callable[[], Model | None]:
-    """`read_one`, sent now and read when the returned function is called: inside `pipelined_transaction`, the
-    statement goes with the next one whose rows are read, instead of a round trip of its own.
-    Elsewhere it is read at once (a SQLite statement left unread would hold its read lock)."""
+    """`read_one`, sent now and read when the returned function is called: inside
+    `pipelined_transaction`, the statement goes with the next one whose rows are read, instead of a
+    round trip of its own. Elsewhere it is read at once (a SQLite statement left unread would hold
+    its read lock)."""
     database = connections[DEFAULT_DB_ALIAS]
     key = ("read", model, statement, database.vendor)
     if key not in _STATEMENTS:

@@ -30,6 +30,22 @@ on_postgresql = pytest.mark.skipif(
 )
 
 
+def backend_of_thread() -> int | None:
+    """The PostgreSQL backend of the calling thread's connection; None when it holds none."""
+    return connection.connection.info.backend_pid if connection.connection is not None else None
+
+
+def terminate(pid: int) -> None:
+    """PostgreSQL ends the backend `pid`, from another connection to this run's test database."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert cursor.fetchone()[0]
+    finally:
+        other.close()
+
+
 @pytest.fixture
 def drop_connection(transactional_db):
     """PostgreSQL ends the connection this thread holds (and uses again without a check), from
@@ -37,16 +53,7 @@ def drop_connection(transactional_db):
 
     def drop() -> None:
         connection.ensure_connection()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        other = connections.create_connection("default")
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-                assert cursor.fetchone()[0]
-        finally:
-            other.close()
+        terminate(backend_of_thread())
 
     yield drop
     with contextlib.suppress(Error):
@@ -87,17 +94,6 @@ def test_a_charge_whose_connection_was_dropped_is_in_the_ledger_once(drop_connec
         ("image-1", Decimal("0.0013"))]
     task.refresh_from_db()
     assert (task.results_received, task.cost) == (1, Decimal("0.0013"))
-
-
-def backend_of_thread() -> int | None:
-    """The PostgreSQL backend of the calling thread's connection; None when it holds none."""
-    return connection.connection.info.backend_pid if connection.connection is not None else None
-
-
-def terminate(pid: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        assert cursor.fetchone()[0]
 
 
 @on_postgresql

@@ -70,7 +70,7 @@ def test_a_usable_key_is_read_with_every_field_converted(user):
     key, _ = create_key(user, name="nightly", budget=Decimal("2.50"), task_types=["imageInference"],
                         models=["runware:101@1"], expires_at=timezone.now() + timedelta(days=3))
     with transaction.atomic():
-        locked = ApiKey.objects.read_usable(key.pk)
+        locked = ApiKey.objects.send_usable(key.pk)()
     expected = ApiKey.objects.get(pk=key.pk)
     for field in ApiKey._meta.concrete_fields:
         assert getattr(locked, field.attname) == getattr(expected, field.attname), field.name
@@ -83,5 +83,5 @@ def test_a_revoked_or_expired_key_is_not_read(user):
     ApiKey.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
     expired, _ = create_key(user, name="expired", expires_at=timezone.now() - timedelta(seconds=1))
     with transaction.atomic():
-        assert ApiKey.objects.read_usable(revoked.pk) is None
-        assert ApiKey.objects.read_usable(expired.pk) is None
+        assert ApiKey.objects.send_usable(revoked.pk)() is None
+        assert ApiKey.objects.send_usable(expired.pk)() is None
