@@ -27,6 +27,12 @@ relayed run, how long after the last result every image was in the member's gall
 result in the ledger (the run fails if that does not happen): the book-keeping is not on the
 results' path, but it is done. `--profile PATH` runs the worker under cProfile.
 
+The paired latency has the simulator in it: its own timing differs from run to run by more than
+the portal adds (the relayed run's results have come back sooner than the hold below would allow).
+So it also prints, timed inside the worker, how long the portal held each task before sending it
+upstream (from the script's frame arriving at the endpoint's consumer to the SDK's send): the
+checks, the admission's transaction and the start, which every result of the task waits on.
+
 Like with like: the SDK does not download images, so by default neither side does, and the relay
 alone fetches and stores each image (in the worker, after handing the result on). `--fetch` makes
 both sides download every image as a script that wants them would (direct: from the simulator's
@@ -44,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -65,17 +72,45 @@ PARAMS = {"taskType": "imageInference", "model": "runware:101@1", "positivePromp
           "width": 128, "height": 128, "steps": 4, "deliveryMethod": "sync"}
 
 
-PROFILED = """
-import cProfile, sys
+#: The portal worker, run by this script: Daphne, with the time it holds each script's task timed
+#: (from the frame's arrival at the endpoint's consumer to the SDK's send of the task upstream: the
+#: checks, the admission's transaction, the start), written as JSON to `held` as it stops; with
+#: `profile`, its event-loop thread under cProfile. Timed from outside the portal's code: the
+#: consumer's `receive` marks the frame's arrival in the context its tasks are answered in, and the
+#: SDK's send reads it.
+WORKER = """
+import atexit, contextvars, cProfile, json, sys, time
+import runware_web.asgi  # Django set up, as Daphne would, before the consumer's module is imported
+from runware.transport.websocket import WebSocketTransport
+from runware_web.endpoint.consumers import EndpointConsumer
 from runware_web.live.server import main
+
+arrived = contextvars.ContextVar("arrived", default=None)
+held = []  # (when the frame arrived, seconds until its task went upstream)
+receive, send = EndpointConsumer.receive, WebSocketTransport._send
+
+async def timed_receive(self, text_data=None, bytes_data=None):
+    arrived.set((time.time(), time.perf_counter()))  # copied into the task that answers each task
+    await receive(self, text_data, bytes_data)
+
+async def timed_send(self, payload):
+    when = arrived.get()
+    if when is not None and payload and payload[0].get("taskType") not in ("ping", "authentication", "getResponse"):
+        held.append((when[0], time.perf_counter() - when[1]))
+    await send(self, payload)
+
+EndpointConsumer.receive, WebSocketTransport._send = timed_receive, timed_send
+atexit.register(lambda: open({held!r}, "w").write(json.dumps(held)))
 sys.argv[0] = "daphne"
-profile = cProfile.Profile()
-profile.enable()
+profile = cProfile.Profile() if {profile!r} else None
+if profile:
+    profile.enable()
 try:
     main()
 finally:
-    profile.disable()
-    profile.dump_stats({path!r})
+    if profile:
+        profile.disable()
+        profile.dump_stats({profile!r})
 """
 
 
@@ -101,14 +136,17 @@ class Servers:
         # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
         self.log = tempfile.NamedTemporaryFile(prefix="runware-endpoint-worker-", suffix=".log", delete=False)  # noqa: SIM115
         daphne = ["-b", "127.0.0.1", "-p", str(self.port), "-v", "0", "runware_web.asgi:application"]
-        # With --profile, the worker's event-loop thread runs under cProfile, its stats written as it stops.
-        start = ["-c", PROFILED.format(path=profile), *daphne] if profile else ["-m", "runware_web.live.server", *daphne]
+        self.held_path = f"{self.log.name}.held.json"
         self.worker = subprocess.Popen(
-            [sys.executable, *start],
+            [sys.executable, "-c", WORKER.format(held=self.held_path, profile=profile), *daphne],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
             preexec_fn=(lambda: os.sched_setaffinity(0, portal_cpus)) if portal_cpus else None,
         )
-        wait_for_port(self.port, self.worker, "the portal worker")
+        try:
+            wait_for_port(self.port, self.worker, "the portal worker")
+        except RuntimeError:
+            self.stop()  # the simulator too: it holds this script's output open
+            raise
 
     def stop(self) -> None:
         for process in (self.worker, self.simulator):
@@ -117,6 +155,13 @@ class Servers:
                 process.wait(timeout=15)
             if process.poll() is None:
                 process.kill()
+
+    def held(self) -> list[tuple[float, float]]:
+        """What the stopped worker timed: (when a task's frame arrived, seconds until it went upstream)."""
+        path = Path(self.held_path)
+        timed = json.loads(path.read_text()) if path.exists() else []
+        path.unlink(missing_ok=True)
+        return [(when, seconds) for when, seconds in timed]
 
 
 @dataclass
@@ -129,6 +174,8 @@ class Run:
     client_cpu: float = 0.0  # seconds of this process's CPU time
     worker_cpu: float = 0.0  # seconds of the portal worker's CPU time (relay only)
     settled: float = 0.0  # relay only: seconds after the last result until every image was stored and charged
+    window: tuple[float, float] = (0.0, 0.0)  # when it began and ended (time.time())
+    held: list[float] = field(default_factory=list)  # relay only: how long the portal held each task (seconds)
 
     @property
     def rate(self) -> float:
@@ -147,6 +194,11 @@ class Run:
         added = sorted(seconds - direct.latencies[result] for result, seconds in self.latencies.items()
                        if result in direct.latencies)
         return 1000 * added[min(len(added) - 1, int(quantile * len(added)))]
+
+    def held_ms(self, quantile: float) -> float:
+        """How long the worker held a task before sending it upstream, at a quantile (ms)."""
+        held = sorted(self.held)
+        return 1000 * held[min(len(held) - 1, int(quantile * len(held)))] if held else float("nan")
 
     def cpu_ms(self, seconds: float) -> float:
         return 1000 * seconds / self.results
@@ -201,11 +253,12 @@ async def drive(ws_url: str, http_url: str, api_key: str, *, tasks: int, results
     async with aiohttp.ClientSession() as session:
         await client.connect()
         cpu, worker_cpu = time.process_time(), cpu_seconds(worker) if worker else 0.0
-        started = time.perf_counter()
+        started, run.window = time.perf_counter(), (time.time(), 0.0)
         await asyncio.gather(*(one(i) for i in range(tasks)))
         while downloads:
             await asyncio.gather(*downloads)
         run.seconds = time.perf_counter() - started
+        run.window = (run.window[0], time.time())
         run.client_cpu = time.process_time() - cpu
         run.worker_cpu = cpu_seconds(worker) - worker_cpu if worker else 0.0
         await client.close()
@@ -292,6 +345,9 @@ def main() -> None:
             pairs.append((direct(args.tasks, (2 * number + 1) * 10**6), relay(args.tasks, (2 * number + 2) * 10**6)))
     finally:
         servers.stop()
+    held = servers.held()
+    for _, relayed in pairs:
+        relayed.held = [seconds for when, seconds in held if relayed.window[0] <= when <= relayed.window[1]]
     cpus = (f"simulator on CPUs {sorted(simulator_cpus)}, portal worker and client on {sorted(client_cpus)}"
             if client_cpus else "simulator, portal worker and client sharing every CPU")
     print(f"database: {database_label()}; channel layer: {'redis' if os.environ.get('REDIS_URL') else 'in-memory'}; "
@@ -306,11 +362,15 @@ def main() -> None:
               f"added per result p50 {relayed.added_ms(straight, 0.5):+6.1f} ms, p95 {relayed.added_ms(straight, 0.95):+6.1f} ms; "
               f"CPU per result: client {straight.cpu_ms(straight.client_cpu):.2f} ms direct, "
               f"{relayed.cpu_ms(relayed.client_cpu):.2f} ms relayed, portal worker {relayed.cpu_ms(relayed.worker_cpu):.2f} ms; "
-              f"every image stored and charged {1000 * relayed.settled:.0f} ms after the last result")
+              f"every image stored and charged {1000 * relayed.settled:.0f} ms after the last result; "
+              f"each task held in the worker before it went upstream p50 {relayed.held_ms(0.5):.1f} ms, "
+              f"p95 {relayed.held_ms(0.95):.1f} ms")
     ratio = statistics.median(relayed.rate / straight.rate for straight, relayed in pairs)
     added = statistics.median(relayed.added_ms(straight, 0.5) for straight, relayed in pairs)
+    held_p50 = statistics.median(relayed.held_ms(0.5) for _, relayed in pairs)
     print(f"median relay rate ratio: {ratio:4.2f} (aim ≥ 0.8); median added latency per result at p50: "
-          f"{added:+.1f} ms (aim < 5 ms)")
+          f"{added:+.1f} ms (aim < 5 ms); median time a task was held in the worker before it went upstream: "
+          f"{held_p50:.1f} ms (every result of the task waits it)")
 
 
 if __name__ == "__main__":
