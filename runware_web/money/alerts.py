@@ -2,14 +2,15 @@
 budget, and the people and the team's webhook are told, once per threshold and period.
 
 Finding them. `money.ledger.record_charges` calls `after_charges` once its trip has committed
-(`transaction.on_commit`), with the members and teams it charged; it hands them to this worker's
-delivery loop (below), which checks them at once on its own thread. `check` sums their charges in
-their period from the ledger rows, and records a `BudgetAlert` for each threshold reached that has
-none yet in the period. Two workers recording charges for one team at once both check after their
-own commit, so the later one sees both charges: a crossing is never missed for want of seeing the
-other's row, and the unique constraints on (member or team, period, its first day, threshold) keep
-one alert whoever records it first. Should a worker die between its commit and its check, the next
-charge of that member or team in the period finds the threshold reached and records it then.
+(`transaction.on_commit`), with the members and teams it charged; it hands them to the delivery
+loop (below) of the runner that charged them, which checks them at once on its own thread. `check`
+sums their charges in their period from the ledger rows, and records a `BudgetAlert` for each
+threshold reached that has none yet in the period. Two workers recording charges for one team at
+once both check after their own commit, so the later one sees both charges: a crossing is never
+missed for want of seeing the other's row, and the unique constraints on (member or team, period,
+its first day, threshold) keep one alert whoever records it first. Should a worker die between its
+commit and its check, the next charge of that member or team in the period finds the threshold
+reached and records it then.
 
 Telling. An alert's `AlertDelivery` rows (the outbox: an email to the member for their own budget
 and to their team's admins, and a POST to the team's webhook) are written in the alert's own
@@ -36,7 +37,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -48,6 +49,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from runware_web.accounts.models import Role, Team, User, shortened_url
+from runware_web.lib import loops
 from runware_web.lib.money import usd
 from runware_web.money import reports
 from runware_web.money.models import AlertDelivery, BudgetAlert, Charge
@@ -67,20 +69,23 @@ Scope = BudgetAlert.Scope
 def after_charges(user_ids: Iterable[int], team_ids: Iterable[int | None]) -> None:
     """The ledger's hook, run once the charges are committed (on the runner's database thread).
 
-    Where this process runs a delivery loop, the check is handed to it, so that the runner's
-    writes never wait for it: the check is four queries, one a sum of the period's charges (1.5 ms
-    for 4,400 charges on SQLite), where a trip of one charge takes 0.4 ms. Otherwise (a command, a
-    test) it is made here."""
-    if not _wakers:
+    Where the runner that charged runs a delivery loop, the check is handed to it, so that the
+    runner's writes never wait for it: the check is four queries, one a sum of the period's charges
+    (1.5 ms for 4,400 charges on SQLite), where a trip of one charge takes 0.4 ms. Otherwise (a
+    command, a test, a runner whose loop has none) it is made here. Never to another loop's: that
+    one's thread would go on checking after this runner has stopped (lib.loops)."""
+    loop = loops.served()
+    delivery = _delivery_loops.get(loop) if loop is not None else None
+    if delivery is None:
         if check(user_ids, team_ids):
             wake()
         return
     with _queued_lock:
-        asleep = not _queued[0] and not _queued[1]  # else a round is already called for
-        _queued[0].update(user_ids)
-        _queued[1].update(team_ids)
+        asleep = not delivery.members and not delivery.teams  # else a round is already called for
+        delivery.members.update(user_ids)
+        delivery.teams.update(team_ids)
     if asleep:
-        wake()
+        delivery.wake()
 
 
 def check(user_ids: Iterable[int], team_ids: Iterable[int | None]) -> list[BudgetAlert]:
@@ -427,24 +432,39 @@ def _error_text(exc: BaseException) -> str:
 #: rather than once per charge (each check sums the period's charges).
 ROUND_GAP_SECONDS = 0.5
 
-_wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-_queued: tuple[set[int], set[int | None]] = (set(), set())  # members and teams charged, to check
+@dataclass
+class Delivery:
+    """One event loop's delivery loop, and the members and teams its runner charged since its last
+    round (handed over by after_charges)."""
+
+    loop: asyncio.AbstractEventLoop
+    event: asyncio.Event
+    members: set[int] = field(default_factory=set)
+    teams: set[int | None] = field(default_factory=set)
+
+    def wake(self) -> None:
+        """Have it run a round now (from any thread)."""
+        with contextlib.suppress(RuntimeError):  # that loop has closed
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+_delivery_loops: dict[asyncio.AbstractEventLoop, Delivery] = {}
 _queued_lock = threading.Lock()
 
 
-def check_queued() -> list[BudgetAlert]:
-    """Check the members and teams charged since the last round (handed over by after_charges)."""
+def check_queued(delivery: Delivery) -> list[BudgetAlert]:
+    """Check the members and teams a delivery loop's runner charged since its last round."""
     with _queued_lock:
-        user_ids, team_ids = set(_queued[0]), set(_queued[1])
-        _queued[0].clear()
-        _queued[1].clear()
+        user_ids, team_ids = set(delivery.members), set(delivery.teams)
+        delivery.members.clear()
+        delivery.teams.clear()
     return check(user_ids, team_ids) if user_ids or team_ids else []
 
 
-def _round() -> int:
+def _round(delivery: Delivery) -> int:
     """One round of the delivery loop: the checks handed over, then what is due."""
     try:
-        check_queued()
+        check_queued(delivery)
     except Exception:  # the next charge of these members or teams checks them again
         log.warning("Checking budgets for alerts failed.", exc_info=True)
     return deliver_due()
@@ -452,9 +472,8 @@ def _round() -> int:
 
 def wake() -> None:
     """Have this process's delivery loops send what is due now (from any thread)."""
-    for loop, event in list(_wakers):
-        with contextlib.suppress(RuntimeError):  # that loop has closed
-            loop.call_soon_threadsafe(event.set)
+    for delivery in list(_delivery_loops.values()):
+        delivery.wake()
 
 
 async def deliver_forever() -> None:
@@ -465,23 +484,23 @@ async def deliver_forever() -> None:
     budget check, a mail server or a webhook."""
     event = asyncio.Event()
     loop = asyncio.get_running_loop()
-    waker = (loop, event)
+    delivery = _delivery_loops[loop] = Delivery(loop, event)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runware-alerts")
-    deliver = database_sync_to_async(_round, thread_sensitive=False, executor=sender)
-    _wakers.add(waker)
+    round_ = database_sync_to_async(_round, thread_sensitive=False, executor=sender)
     try:
         while True:
             event.clear()
             began = loop.time()
             try:
-                await deliver()
+                await round_(delivery)
             except Exception:
                 log.warning("Sending the budget alerts that are due failed; trying again.", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), settings.RUNWARE_ALERT_RETRY_SECONDS)
             await asyncio.sleep(began + ROUND_GAP_SECONDS - loop.time())  # (none if the round was long ago)
     finally:
-        _wakers.discard(waker)
+        if _delivery_loops.get(loop) is delivery:
+            del _delivery_loops[loop]
         # Cancelled (the runner stops): a round under way goes on in its thread, so the loop waits for
         # it, and its connection goes back after it. Nothing of a stopped worker may still be writing
         # an alert (a database being emptied or migrated would meet that transaction).

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 
 from runware_web.lib import sql
+from runware_web.lib.loops import working_for
 from runware_web.lib.reconnect import keep_or_renew, reconnecting
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ class GroupCommit:
 
         def run() -> None:  # in the database thread
             try:
-                outcomes = _trip_in_thread(items, pipelined=self.pipelined)
+                with working_for(loop):  # what the trip sets off on commit belongs to this loop
+                    outcomes = _trip_in_thread(items, pipelined=self.pipelined)
             except Exception as exc:  # the commit itself failed: every caller of the trip hears it
                 outcomes = [exc] * len(items)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more

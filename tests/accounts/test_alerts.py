@@ -19,6 +19,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from runware_web.accounts.models import Role, Team
+from runware_web.lib import loops
 from runware_web.money import alerts, ledger, reports
 from runware_web.money.models import AlertDelivery, BudgetAlert, Charge
 from runware_web.upstream.models import Task
@@ -54,9 +55,9 @@ def record(user, amount: str, *, at=None) -> None:
 
 @pytest.fixture(autouse=True)
 def _checked_where_charged(monkeypatch):
-    """No delivery loop of a runner started by another test takes the checks: they run as the
-    charge commits, as in a process without a runner."""
-    monkeypatch.setattr(alerts, "_wakers", set())
+    """No delivery loop of a runner started by another test is woken: the checks run as the charge
+    commits, as in a process without a runner."""
+    monkeypatch.setattr(alerts, "_delivery_loops", {})
 
 
 def thresholds(**filters) -> list[int]:
@@ -140,19 +141,37 @@ def test_the_member_hears_of_their_own_budget_and_the_team_admins_of_members_and
 
 def test_with_a_delivery_loop_running_the_check_is_handed_to_it_instead_of_slowing_the_charge(monkeypatch):
     loop = asyncio.new_event_loop()
-    event = asyncio.Event()
-    monkeypatch.setattr(alerts, "_wakers", {(loop, event)})
-    monkeypatch.setattr(alerts, "_queued", (set(), set()))  # not what an earlier test's runner left
+    delivery = alerts.Delivery(loop, asyncio.Event())
+    monkeypatch.setattr(alerts, "_delivery_loops", {loop: delivery})
     try:
         alice = make_user("alice", email="alice@example.com", monthly_budget=Decimal("10"))
-        record(alice, "8.00")
+        with loops.working_for(loop):  # as the runner of that loop writes its charges
+            record(alice, "8.00")
         assert thresholds() == []  # not on the charge's path
-        loop.run_until_complete(asyncio.wait_for(event.wait(), 5))  # the loop was woken
-        [alert] = [a for a in alerts.check_queued() if a.user_id == alice.pk]
-        assert alert.threshold == 80
-        assert alerts.check_queued() == []
+        loop.run_until_complete(asyncio.wait_for(delivery.event.wait(), 5))  # the loop was woken
+        [alert] = alerts.check_queued(delivery)
+        assert (alert.user_id, alert.threshold) == (alice.pk, 80)
+        assert alerts.check_queued(delivery) == []
     finally:
         loop.close()
+
+
+def test_a_charge_of_another_loops_runner_is_checked_where_it_was_made_not_by_this_loops_delivery(monkeypatch):
+    """In a process with two loops (a test's runner beside the live server's), one runner's checks
+    never go to the other's delivery loop, whose thread would go on reading and writing after the
+    charging runner has stopped (a test's database being emptied met that transaction)."""
+    serving, other = asyncio.new_event_loop(), asyncio.new_event_loop()
+    delivery = alerts.Delivery(serving, asyncio.Event())
+    monkeypatch.setattr(alerts, "_delivery_loops", {serving: delivery})
+    try:
+        alice = make_user("alice", email="alice@example.com", monthly_budget=Decimal("10"))
+        with loops.working_for(other):
+            record(alice, "8.00")
+        assert thresholds(user=alice) == [50, 80]  # checked as the charge committed
+        assert not delivery.event.is_set() and not delivery.members  # nothing handed over
+    finally:
+        serving.close()
+        other.close()
 
 
 def test_a_stopping_delivery_loop_waits_for_its_round_under_way(monkeypatch):
@@ -160,7 +179,7 @@ def test_a_stopping_delivery_loop_waits_for_its_round_under_way(monkeypatch):
     tests' database is emptied, and a deploy's migrated, right after)."""
     started, release, ended = threading.Event(), threading.Event(), threading.Event()
 
-    def slow_round() -> int:
+    def slow_round(delivery: alerts.Delivery) -> int:
         started.set()
         release.wait(10)
         ended.set()
