@@ -191,17 +191,21 @@ class Run:
 
     def added_ms(self, direct: Run, quantile: float) -> float:
         """The latency this run adds to each result over the same result of `direct`, at a quantile."""
-        added = sorted(seconds - direct.latencies[result] for result, seconds in self.latencies.items()
-                       if result in direct.latencies)
-        return 1000 * added[min(len(added) - 1, int(quantile * len(added)))]
+        return _quantile_ms([seconds - direct.latencies[result] for result, seconds in self.latencies.items()
+                             if result in direct.latencies], quantile)
 
     def held_ms(self, quantile: float) -> float:
         """How long the worker held a task before sending it upstream, at a quantile (ms)."""
-        held = sorted(self.held)
-        return 1000 * held[min(len(held) - 1, int(quantile * len(held)))] if held else float("nan")
+        return _quantile_ms(self.held, quantile) if self.held else float("nan")
 
     def cpu_ms(self, seconds: float) -> float:
         return 1000 * seconds / self.results
+
+
+def _quantile_ms(seconds: list[float], quantile: float) -> float:
+    """The value at a quantile of durations in seconds, in milliseconds."""
+    ordered = sorted(seconds)
+    return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
 
 
 def cpu_seconds(pid: int) -> float:
