@@ -11,16 +11,20 @@ import functools
 import hashlib
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
 from runware_web.accounts.models import User
+from runware_web.endpoint.limits import send_started_count
 from runware_web.endpoint.models import ApiKey
 from runware_web.endpoint.protocol import INVALID_KEY
 from runware_web.lib.money import usd
@@ -137,25 +141,66 @@ def usable_for_task(key_id: Any, task: Task) -> ApiKey:
 
 
 def read_ahead(key_id: Any) -> None:
-    """Send the key's read before the admission locks the members (runner.admit's `read_ahead`): in
-    the admission's pipelined trip (lib.sql.pipelined_transaction), it goes with that lock instead
-    of a round trip of its own."""
+    """Send the key's reads once the admission has sent its member's lock (runner.admit's
+    `read_ahead`): in the admission's pipelined trip (lib.sql.pipelined_transaction), they go with
+    that lock instead of a round trip each. The count of the key's recent tasks, sent after the
+    lock, counts what the lock's last holder wrote (another worker admitting the same key)."""
     _usable_key(key_id)
+    if settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY:
+        _trip().started(key_id)
 
 
-_trips = threading.local()  # per database thread: (the transaction, {key id: the key's read})
+def started_this_minute(key_id: Any) -> int | None:
+    """How many tasks the key started in the last minute, before the one being admitted: those
+    committed, read with the member locked, and those admitted earlier in this transaction. None
+    without a per-key rate limit: nothing is counted."""
+    if not settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY:
+        return None
+    trip = _trip()
+    count = trip.started(key_id)()
+    return count + trip.admitted[key_id] - trip.counted_with[key_id]
 
 
-def _usable_key(key_id: Any) -> Callable[[], ApiKey | None]:
-    """The usable key's read, sent once per transaction: the tasks a script starts together are
-    admitted in one (runner.batching). Calling it reads the key (the same one each time)."""
+def note_started(key_id: Any) -> None:
+    """A task of the key was admitted in this transaction (its EndpointCall written)."""
+    _trip().admitted[key_id] += 1
+
+
+@dataclass
+class _Reads:
+    """What one admission transaction read of its keys, each sent once: the tasks a script starts
+    together are admitted in one (runner.batching). Calling a read reads it (the same value each time)."""
+
+    atomic: Any  # the transaction's outermost atomic block
+    usable: dict[Any, Callable[[], ApiKey | None]] = field(default_factory=dict)
+    counts: dict[Any, Callable[[], int]] = field(default_factory=dict)
+    admitted: Counter[Any] = field(default_factory=Counter)  # tasks of each key admitted in it so far
+    counted_with: Counter[Any] = field(default_factory=Counter)  # of those, how many its count sees
+
+    def started(self, key_id: Any) -> Callable[[], int]:
+        if key_id not in self.counts:
+            self.counts[key_id] = functools.cache(send_started_count(key_id))
+            self.counted_with[key_id] = self.admitted[key_id]
+        return self.counts[key_id]
+
+
+_trips = threading.local()  # per database thread: .current, the _Reads of its transaction
+
+
+def _trip() -> _Reads:
+    """The reads of the database thread's transaction (fresh outside one: nothing is kept)."""
     connection = transaction.get_connection()
     outermost = connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
     trip = getattr(_trips, "current", None)
-    if outermost is None or trip is None or trip[0] is not outermost:
-        trip = (outermost, {})
+    if outermost is None or trip is None or trip.atomic is not outermost:
+        trip = _Reads(outermost)
         _trips.current = trip if outermost is not None else None
-    reads: dict[Any, Callable[[], ApiKey | None]] = trip[1]
+    return trip
+
+
+def _usable_key(key_id: Any) -> Callable[[], ApiKey | None]:
+    """The usable key's read, sent once per transaction. Calling it reads the key."""
+    reads = _trip().usable
     if key_id not in reads:
         reads[key_id] = functools.cache(ApiKey.objects.send_usable(key_id))
     return reads[key_id]

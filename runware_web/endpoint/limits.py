@@ -7,18 +7,20 @@ with an atomic `add`, renewed while the socket lives, expiring if its worker die
 not a page that navigates: one over the cap is refused at once, not after a grace period.
 
 Tasks: the key's tasks started in the last minute (its EndpointCall rows), checked before a task
-is submitted and again in its admission, with the key's member locked (two workers admitting the
-same key at once are weighed one after the other). The member's own rate limit applies as well.
+is submitted when the key was refused lately, and always in its admission, with the key's member
+locked (two workers admitting the same key at once are weighed one after the other), counted in
+the lock's own round trip. The member's own rate limit applies as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from runware_web.endpoint.models import ApiKey, EndpointCall
@@ -56,22 +58,32 @@ async def take_socket_slot(key: ApiKey, token: str) -> str | None:
     )
 
 
-def task_rate_refusal(key: ApiKey, *, starting: bool = False) -> Refused | None:
+def task_rate_refusal(key: ApiKey, *, started: int | None = None) -> Refused | None:
     """The refusal when the key has started as many tasks in the last minute as it may.
 
-    `starting`: the task being admitted is already counted (its EndpointCall is written)."""
+    `started`: how many it started, as the admission counted them (keys.started_this_minute: read
+    with the member's lock, without a round trip of its own); counted here without it."""
     limit = settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY
     if not limit:
         return None
-    since = timezone.now() - timedelta(minutes=1)
-    recent = EndpointCall.objects.filter(key=key, created_at__gte=since)
-    count = recent.count() - (1 if starting else 0)
+
+    def recent() -> QuerySet[EndpointCall]:
+        return EndpointCall.objects.filter(key=key, created_at__gte=timezone.now() - timedelta(minutes=1))
+
+    count = recent().count() if started is None else started
     if count < limit:
         return None
-    oldest = recent.aggregate(oldest=Min("created_at"))["oldest"]
+    oldest = recent().aggregate(oldest=Min("created_at"))["oldest"]
     wait = max(1, int((oldest + timedelta(minutes=1) - timezone.now()).total_seconds()) + 1) if oldest else 60
     return Refused(
         f"Key “{key.name}” has started {count} tasks in the last minute; the limit is {limit} a minute per key. "
         f"Try again in {wait} seconds.",
         code="rateLimit",
     )
+
+
+def send_started_count(key_id: Any) -> Callable[[], int]:
+    """How many tasks the key started in the last minute, sent now and read when the returned
+    function is called: in the admission's pipelined trip, it goes with the lock of the key's
+    member, after it, so that it counts what the lock's last holder wrote (keys.read_ahead)."""
+    return EndpointCall.objects.send_started_count(key_id, timezone.now() - timedelta(minutes=1))

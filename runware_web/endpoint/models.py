@@ -105,6 +105,22 @@ class ApiKey(models.Model):
         return today.replace(day=1)
 
 
+class EndpointCallQuerySet(models.QuerySet["EndpointCall"]):
+    def send_started_count(self, key_id: Any, since: datetime) -> Callable[[], int]:
+        """How many tasks the key started since `since`, sent now and read when the returned
+        function is called (lib.sql.send_count: in the admission's pipelined trip, it goes with the
+        lock of the key's member).
+
+        Written by hand (lib.sql), as the member's own count is (money.admission.lock_members): it
+        runs in the admission of every task a script starts, where compiling it through the ORM
+        took longer than the rest of the admission."""
+        statement = (
+            f"SELECT COUNT(*) FROM {sql.table(EndpointCall)} WHERE {sql.column(EndpointCall, 'key')} = %s "
+            f"AND {sql.column(EndpointCall, 'created_at')} >= %s"
+        )
+        return sql.send_count(statement, [sql.value(ApiKey, "pk", key_id), sql.value(EndpointCall, "created_at", since)])
+
+
 class EndpointCall(models.Model):
     """A task started through the endpoint: with which key, under which id the script knows it.
 
@@ -121,10 +137,14 @@ class EndpointCall(models.Model):
     output_type = models.CharField(max_length=12, default="URL")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = EndpointCallQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "client_task_uuid"], name="endpoint_call_once_per_uuid"),
         ]
+        # The key's tasks of the last minute, counted in every admission of its tasks (endpoint.limits).
+        indexes = [models.Index(fields=["key", "created_at"], name="endpoint_call_key_recent")]
 
     def __str__(self) -> str:
         return f"{self.client_task_uuid} via {self.key_name}"

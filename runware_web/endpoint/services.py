@@ -396,13 +396,15 @@ def record_call(task: Task, caller: Caller, client_uuid: uuid.UUID, output_type:
     for a taskUUID the member already used): then neither the task nor this row is kept."""
     with transaction.atomic(savepoint=False):  # the admission's transaction, without a savepoint
         caller.key = keys.usable_for_task(caller.key.pk, task)  # afresh: revoked, narrowed, expired since?
+        started = keys.started_this_minute(caller.key.pk)  # before this one
         call = EndpointCall(
             task=task, user=task.user, key=caller.key, key_name=caller.key.name, client_task_uuid=client_uuid,
             session=caller.session, output_type=output_type,
         )
         sql.insert([call])  # by hand, as the task's own row: it runs for every task a script starts
+        keys.note_started(caller.key.pk)
         keys.admit_for_key(caller.key, task)
-        refusal = limits.task_rate_refusal(caller.key, starting=True)
+        refusal = limits.task_rate_refusal(caller.key, started=started)
         if refusal is not None:
             raise refusal
     return call

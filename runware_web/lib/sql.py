@@ -88,16 +88,8 @@ def send_read(model: type[Model], statement: Callable[[str], str], params: list[
             (field, database.ops.get_db_converters(field.cached_col) + field.get_db_converters(database))
             for field in fields
         ]
-    cursor = database.cursor()
-    try:
-        cursor.execute(_STATEMENTS[key], params)
-    except BaseException:
-        cursor.close()
-        raise
 
-    def row() -> Model | None:
-        with cursor:
-            found = cursor.fetchone()
+    def instance(found: tuple[Any, ...] | None) -> Model | None:
         if found is None:
             return None
         values = []
@@ -107,10 +99,32 @@ def send_read(model: type[Model], statement: Callable[[str], str], params: list[
             values.append(value)
         return model.from_db(database.alias, [field.attname for field, _ in _CONVERTERS[key]], values)
 
+    return _sent(database, _STATEMENTS[key], params, instance)
+
+
+def send_count(statement: str, params: list[Any]) -> Callable[[], int]:
+    """The number a hand-written `SELECT COUNT(*) …` finds, sent now and read when the returned
+    function is called (as `send_read`)."""
+    return _sent(connections[DEFAULT_DB_ALIAS], statement, params, lambda found: int(found[0]) if found else 0)
+
+
+def _sent(database: Any, statement: str, params: list[Any], read: Callable[[tuple[Any, ...] | None], Any]) -> Callable[[], Any]:
+    """Send a statement; a function giving `read(its first row)`, read then (pipelined) or now."""
+    cursor = database.cursor()
+    try:
+        cursor.execute(statement, params)
+    except BaseException:
+        cursor.close()
+        raise
+
+    def row() -> Any:
+        with cursor:
+            return read(cursor.fetchone())
+
     if getattr(_pipelining, "database", None) is database:
         return row
-    read = row()
-    return lambda: read
+    found = row()
+    return lambda: found
 
 
 @contextlib.contextmanager

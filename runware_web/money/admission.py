@@ -13,6 +13,7 @@ one task's estimate. A refused task is never written, so nothing is sent and not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -78,7 +79,7 @@ class Member:
     team_id: int | None = None  # their team as their row says now (the task's own team)
 
 
-def lock_members(user_ids: list[int]) -> dict[int, Member]:
+def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None) -> dict[int, Member]:
     """Lock members' rows, then the rows of their teams that have a budget, each in id order: the
     one order every admission follows (a member before their team), so that transactions
     admitting several members at once (the runner's group commits, on several workers) never wait
@@ -87,6 +88,10 @@ def lock_members(user_ids: list[int]) -> dict[int, Member]:
     The members are read by hand, in one statement for all of them, with how many tasks each
     started in the last minute: it runs for every task, and what it reads needs no conversion.
     Budgets themselves are read through the ORM, for those who have one.
+
+    `then()` is called once the lock is sent, before its rows are read: in a pipelined transaction
+    (lib.sql.pipelined_transaction), the reads it sends go with the lock, and see what the lock's
+    last holder committed.
     """
     since = timezone.now() - timedelta(minutes=1)
     params: list[Any] = []
@@ -112,6 +117,8 @@ def lock_members(user_ids: list[int]) -> dict[int, Member]:
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, *sorted(user_ids)])
+        if then is not None:
+            then()
         rows = cursor.fetchall()
     capped_teams = sorted({row[1] for row in rows if row[3]})
     locked = Team.objects.select_for_update().filter(pk__in=capped_teams).order_by("pk") if capped_teams else []

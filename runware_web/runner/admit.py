@@ -41,8 +41,8 @@ def admit_and_create_many(
     function writing its own rows of the task, called once the task's row is written; what it
     raises fails the trip, which is then written again request by request, so that only this
     request hears of it), `read_ahead` (None, or the feature's function sending the reads
-    `record_with` will need, called before the members are locked: in the pipelined trip, they
-    travel with that lock) and Task fields, among them the `worker` that runs it. The rows are
+    `record_with` will need, called once the members' lock is sent: in the pipelined trip, they
+    travel with that lock, and see what its last holder committed) and Task fields, among them the `worker` that runs it. The rows are
     written running: the worker sends each task as soon as it is admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
     commit's trip): should the database fail, the trip is written again request by request (see
     runner.batching), so that only the member whose request fails hears of it.
@@ -53,9 +53,13 @@ def admit_and_create_many(
     members: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
         members.setdefault(request["user"].pk, []).append(index)
-        if request.get("read_ahead") is not None:
-            request["read_ahead"]()
-    locked = lock_members(list(members))
+
+    def read_ahead() -> None:
+        for request in requests:
+            if request.get("read_ahead") is not None:
+                request["read_ahead"]()
+
+    locked = lock_members(list(members), then=read_ahead)
     unwritten: list[Task] = []
     for user_id, indexes in members.items():
         if locked[user_id].team is not None and unwritten:

@@ -58,9 +58,9 @@ class Runner:
         `record_with(task)` does the same in the database thread, inside the admission's own
         transaction, once the task's row is written (no trip of its own, for features that start
         many tasks); should it raise (Refused, say), neither its rows nor the task's are kept, and
-        submit raises it. `read_ahead()`, in the same transaction before anything is locked, sends
-        the reads `record_with` will need (lib.sql.send_read), so that they cost no round trip of
-        their own.
+        submit raises it. `read_ahead()`, in the same transaction once the member's lock is sent,
+        sends the reads `record_with` will need (lib.sql.send_read), so that they cost no round trip
+        of their own and see what the lock's last holder committed.
 
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
