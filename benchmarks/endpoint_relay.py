@@ -68,6 +68,7 @@ from _setup import ROOT, database_label, django_with_fresh_database  # noqa: E40
 from load import free_port, wait_for_port  # noqa: E402
 from upstream_relay import split_cpus  # noqa: E402
 
+LIMIT = 1_000_000  # tasks a minute, of the member and of the key (checked, never reached)
 PARAMS = {"taskType": "imageInference", "model": "runware:101@1", "positivePrompt": "endpoint benchmark",
           "width": 128, "height": 128, "steps": 4, "deliveryMethod": "sync"}
 
@@ -130,8 +131,9 @@ class Servers:
         self.portal_ws, self.portal_http = f"ws://127.0.0.1:{self.port}/v1", f"http://127.0.0.1:{self.port}/v1"
         env = {
             **os.environ, "RUNWARE_WS_URL": self.sim_ws, "RUNWARE_HTTP_URL": self.sim_http,
-            # The benchmark measures the relay, not the limits that would stop a runaway script.
-            "RUNWARE_WEB_ENDPOINT_TASKS_PER_MINUTE_PER_KEY": "0", "RUNWARE_WEB_RATE_LIMIT_PER_MINUTE": "0",
+            # The member's and the key's rate limits stay on, as a script meets them, but too high
+            # to refuse any of the benchmark's tasks: every task pays for their checks.
+            "RUNWARE_WEB_ENDPOINT_TASKS_PER_MINUTE_PER_KEY": str(LIMIT), "RUNWARE_WEB_RATE_LIMIT_PER_MINUTE": str(LIMIT),
         }
         # The worker's log goes to a file: a pipe nobody reads would fill up and stall the worker.
         self.log = tempfile.NamedTemporaryFile(prefix="runware-endpoint-worker-", suffix=".log", delete=False)  # noqa: SIM115
