@@ -6,7 +6,10 @@ thread), never to Runware itself.
 
 from __future__ import annotations
 
+import gc
 import inspect
+import threading
+import warnings
 
 import pytest
 from channels.db import database_sync_to_async
@@ -29,6 +32,44 @@ def simulator():
     yield sim
     overrides.disable()
     sim.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, dropped at the end of the session once no connection of this
+    process is left open on them (PostgreSQL refuses to drop a database in use)."""
+    yield
+    with django_db_blocker.unblock():
+        _stray_connections_closed()
+
+
+def _stray_connections_closed() -> None:
+    """Close what this process leaves of its connections, and name any still in use.
+
+    A thread that ends holding a pooled PostgreSQL connection (a runner's threads keep theirs
+    between trips; any thread whose last `database_sync_to_async` did not hand it back) leaves it
+    open until the thread's objects are freed; should they be in a reference cycle, not before the
+    session drops the test database ("being accessed by other users"). So garbage is collected
+    first. A connection still reachable after that belongs to something still running: it is
+    reported (a warning in the run's summary, next to pytest-django's own), with the threads alive,
+    to find it by."""
+    gc.collect()
+    from django.db import connections
+
+    pools = [pool for database in connections.all() if (pool := getattr(database, "pool", None)) is not None]
+    if not pools:
+        return
+    import psycopg
+
+    idle = {id(pooled) for pool in pools for pooled in pool._pool}
+    own = {id(database.connection) for database in connections.all() if database.connection is not None}
+    # type(), not isinstance(): that would ask lazy objects (a request's CSP nonce) for their class.
+    stray = [found for found in gc.get_objects() if issubclass(type(found), psycopg.Connection)
+             and not found.closed and id(found) not in idle | own]
+    if stray:
+        threads = ", ".join(sorted(thread.name for thread in threading.enumerate()))
+        warnings.warn(f"{len(stray)} database connection(s) still open at the end of the session, backend "
+                      f"pids {[found.info.backend_pid for found in stray]}; threads alive: {threads}", stacklevel=1)
 
 
 @pytest.fixture(autouse=True)
