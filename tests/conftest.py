@@ -6,14 +6,19 @@ thread), never to Runware itself.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import threading
+import traceback
 import warnings
+import weakref
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings as django_settings
+from django.db.backends.signals import connection_created
 from django.test.utils import override_settings
 
 from runware_web.accounts.models import Team, User
@@ -51,8 +56,8 @@ def _stray_connections_closed() -> None:
     open until the thread's objects are freed; should they be in a reference cycle, not before the
     session drops the test database ("being accessed by other users"). So garbage is collected
     first. A connection still reachable after that belongs to something still running: it is
-    reported (a warning in the run's summary, next to pytest-django's own), with the threads alive,
-    to find it by."""
+    reported (a warning in the run's summary, next to pytest-django's own) with the thread that took
+    it last and where, to find it by."""
     gc.collect()
     from django.db import connections
 
@@ -68,8 +73,29 @@ def _stray_connections_closed() -> None:
              and not found.closed and id(found) not in idle | own]
     if stray:
         threads = ", ".join(sorted(thread.name for thread in threading.enumerate()))
-        warnings.warn(f"{len(stray)} database connection(s) still open at the end of the session, backend "
-                      f"pids {[found.info.backend_pid for found in stray]}; threads alive: {threads}", stacklevel=1)
+        held = "; ".join(f"pid {found.info.backend_pid}, last taken by {_taken.get(found, 'a thread not known')}"
+                         for found in stray)
+        warnings.warn(f"{len(stray)} database connection(s) still open at the end of the session: {held}; "
+                      f"threads alive: {threads}", stacklevel=1)
+
+
+#: Each PostgreSQL connection of this process: the thread that last took it, and where.
+_taken: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
+def _note_taken(sender: object, connection: Any, **kwargs: Any) -> None:
+    """(connection_created, sent each time a thread takes a pooled connection) For the report above."""
+    if connection.vendor != "postgresql":
+        return
+    here = [f"{frame.filename.rsplit('/', 2)[-2]}/{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_stack(limit=40)[:-1] if "/runware_web/" in frame.filename
+            or "/tests/" in frame.filename]
+    with contextlib.suppress(TypeError):  # a connection that takes no weak reference is not followed
+        _taken[connection.connection] = f"thread {threading.current_thread().name} at {' ← '.join(reversed(here[-4:]))}"
+
+
+connection_created.connect(_note_taken)
+
 
 
 @pytest.fixture(autouse=True)
