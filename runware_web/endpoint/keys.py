@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,7 +170,6 @@ class _Reads:
     """What one admission transaction read of its keys, each sent once: the tasks a script starts
     together are admitted in one (runner.batching). Calling a read reads it (the same value each time)."""
 
-    atomic: Any  # the transaction's outermost atomic block
     usable: dict[Any, Callable[[], ApiKey | None]] = field(default_factory=dict)
     counts: dict[Any, Callable[[], int]] = field(default_factory=dict)
     admitted: Counter[Any] = field(default_factory=Counter)  # tasks of each key admitted in it so far
@@ -184,18 +182,21 @@ class _Reads:
         return self.counts[key_id]
 
 
-_trips = threading.local()  # per database thread: .current, the _Reads of its transaction
-
-
 def _trip() -> _Reads:
-    """The reads of the database thread's transaction (fresh outside one: nothing is kept)."""
+    """The reads of the transaction under way (fresh outside one: nothing is kept).
+
+    Kept on the transaction's outermost atomic block, so that they end with it: a read holds its
+    cursor, and the cursor its connection, which a thread's own storage would have kept open after
+    the connection was handed back or its thread had ended. (Every admission opens its block with
+    `with transaction.atomic()`, a new one each time.)"""
     connection = transaction.get_connection()
-    outermost = connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
-    trip = getattr(_trips, "current", None)
-    if outermost is None or trip is None or trip.atomic is not outermost:
-        trip = _Reads(outermost)
-        _trips.current = trip if outermost is not None else None
-    return trip
+    if not connection.in_atomic_block or not connection.atomic_blocks:
+        return _Reads()
+    outermost = connection.atomic_blocks[0]
+    reads = getattr(outermost, "endpoint_key_reads", None)
+    if reads is None:
+        reads = outermost.endpoint_key_reads = _Reads()
+    return reads
 
 
 def _usable_key(key_id: Any) -> Callable[[], ApiKey | None]:
