@@ -42,8 +42,9 @@ def admit_and_create_many(
     raises fails the trip, which is then written again request by request, so that only this
     request hears of it), `read_ahead` (None, or the feature's function sending the reads
     `record_with` will need, called once the members' lock is sent: in the pipelined trip, they
-    travel with that lock, and see what its last holder committed) and Task fields, among them the `worker` that runs it. The rows are
-    written running: the worker sends each task as soon as it is admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
+    travel with that lock, and see what its last holder committed) and Task fields, among them the
+    `worker` that runs it. The rows are written running: the worker sends each task as soon as it
+    is admitted. A refused task's outcome is its `Refused`. Runs inside a transaction (a group
     commit's trip): should the database fail, the trip is written again request by request (see
     runner.batching), so that only the member whose request fails hears of it.
     """
