@@ -17,6 +17,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.db.models import Sum
 from django.test import AsyncClient, Client
 from django.urls import reverse
@@ -202,6 +203,7 @@ async def test_two_workers_storing_a_tasks_waiting_images_at_once_leave_its_card
     monkeypatch.setattr(waiting, "publish", publish_after_the_other_worker)
     disk.make_room()
     assert await waiting.store_waiting("this-worker", database) == 1  # the other was the other's
+    database.submit(connections.close_all).result()  # as the runner's shutdown does
     database.shutdown()
 
     cards = [frame for frame in await drain(ws) if f'id="gen-{task.pk}"' in frame]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import IntegrityError
+from django.db import IntegrityError, connections
 
 from runware_web.runner.batching import GroupCommit
 from runware_web.upstream.models import Worker
@@ -20,6 +20,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def writes():
     executor = ThreadPoolExecutor(max_workers=1)
     yield GroupCommit(executor=executor)
+    stopped(executor)
+
+
+def stopped(executor: ThreadPoolExecutor) -> None:
+    """Stop a database thread as the runner's shutdown does: its kept connection closed first (a
+    trip keeps it from one write to the next), or it stays open after the thread has ended."""
+    executor.submit(connections.close_all).result()
     executor.shutdown(wait=True)
 
 
@@ -139,8 +146,8 @@ async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_t
         await stuck
     finally:
         admission.hold.set()
-        admitting.shutdown(wait=True)
-        database.shutdown(wait=True)
+        stopped(admitting)
+        stopped(database)
 
 
 async def test_a_lone_write_reaches_the_database_thread_without_waiting_for_a_turn_of_the_loop(writes):
