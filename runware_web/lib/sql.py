@@ -56,12 +56,17 @@ def insert(rows: Sequence[Model]) -> None:
         columns = ", ".join(database.ops.quote_name(field.column) for field in fields)
         _STATEMENTS[key] = f"INSERT INTO {database.ops.quote_name(model._meta.db_table)} ({columns}) VALUES "
     one = f"({placeholders(len(fields))})"
-    batch = max(1, database.ops.bulk_batch_size(fields, rows))  # within the database's parameter limit
-    with database.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            part = rows[start:start + batch]
-            params = [field.get_db_prep_save(field.pre_save(row, True), database) for row in part for field in fields]
-            cursor.execute(_STATEMENTS[key] + ", ".join([one] * len(part)), params)
+    size = max(1, database.ops.bulk_batch_size(fields, rows))  # within the database's parameter limit
+    batch = _batch(database)
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        params = [field.get_db_prep_save(field.pre_save(row, True), database) for row in part for field in fields]
+        statement = _STATEMENTS[key] + ", ".join([one] * len(part))
+        if batch is not None:
+            batch.add(statement, params, None)
+        else:
+            with database.cursor() as cursor:
+                cursor.execute(statement, params)
     for row in rows:
         row._state.adding, row._state.db = False, database.alias
 
@@ -108,43 +113,47 @@ def send_count(statement: str, params: list[Any]) -> Callable[[], int]:
     return _sent(connections[DEFAULT_DB_ALIAS], statement, params, lambda found: int(found[0]) if found else 0)
 
 
-def _sent(database: Any, statement: str, params: list[Any], read: Callable[[tuple[Any, ...] | None], Any]) -> Callable[[], Any]:
-    """Send a statement; a function giving `read(its first row)`, read then (pipelined) or now."""
-    cursor = database.cursor()
-    try:
+def send_rows(statement: str, params: list[Any]) -> Callable[[], list[tuple[Any, ...]]]:
+    """The rows a hand-written SELECT finds, sent now and read when the returned function is called
+    (as `send_read`)."""
+    return _sent(connections[DEFAULT_DB_ALIAS], statement, params, list, every=True)
+
+
+def _sent(database: Any, statement: str, params: list[Any], read: Callable[[Any], Any], *,
+          every: bool = False) -> Callable[[], Any]:
+    """Send a statement; a function giving `read(its first row)` (`every`: `read(its rows)`), read
+    then (in a pipelined transaction) or now."""
+    batch = _batch(database)
+    if batch is not None:
+        return batch.add(statement, params, read, every=every)
+    with database.cursor() as cursor:
         cursor.execute(statement, params)
-    except BaseException:
-        cursor.close()
-        raise
-
-    def row() -> Any:
-        with cursor:
-            return read(cursor.fetchone())
-
-    if getattr(_pipelining, "database", None) is database:
-        return row
-    found = row()
+        found = read(cursor.fetchall() if every else cursor.fetchone())
     return lambda: found
 
 
 @contextlib.contextmanager
 def pipelined_transaction() -> Iterator[None]:
-    """`transaction.atomic()`, whose statements go in PostgreSQL's pipeline mode: one that returns
-    nothing (an insert), or whose rows are read later (`send_read`), is sent without waiting for its
-    answer, which comes with the next statement whose rows are read. BEGIN goes with the first of
-    those, and COMMIT with the last statements: a transaction that reads once waits on two round
-    trips instead of one per statement, BEGIN and COMMIT. Elsewhere, a plain `transaction.atomic()`.
+    """`transaction.atomic()`, whose statements go to PostgreSQL together: one that returns nothing
+    (an insert), or whose rows are read later (`send_read`, `send_count`, `send_rows`), is not sent
+    at once but with the next statement whose rows are read, in one message; BEGIN goes with the
+    first of them, and COMMIT with the last. A transaction that reads once waits on two round trips
+    instead of one per statement, BEGIN and COMMIT; and its thread lets go of the interpreter's lock
+    twice, not once a statement (each time, in a busy process, it may wait long to take it back).
+    Elsewhere (SQLite, or inside a transaction already), a plain `transaction.atomic()`.
 
     Only for statements whose outcome nobody reads but from rows: an UPDATE's count of rows (as
-    `Model.save` reads it) is not known until the block ends. A statement's error may come with a
-    later one's, or as the block ends, as Django's exception (IntegrityError and the like); the
-    transaction is then rolled back, as `atomic` rolls back.
+    `Model.save` reads it) is not known until the block ends. Any other statement of the block (the
+    ORM's) sends those waiting before it, in order. A statement's error may come with a later
+    one's, or as the block ends, as Django's exception (IntegrityError and the like); the
+    transaction is then rolled back, as `atomic` rolls back, and the statements not sent are dropped.
 
-    psycopg would send BEGIN alone and wait for it (it must know the transaction began before it
-    sends the next statement), and Django sends COMMIT alone as `atomic` ends: here, once `atomic`
-    has begun its transaction (nothing is sent yet), psycopg is told to add no BEGIN of its own, and
-    BEGIN and COMMIT are sent as statements of the pipeline. `atomic`'s own commit then finds the
-    transaction committed and sends nothing; should the block raise, its rollback sends ROLLBACK.
+    The statements go in one simple-protocol message, their values inlined and quoted by psycopg's
+    client-side binding (Django's own cursors bind on the client too). psycopg would send BEGIN
+    alone and wait for it, and Django sends COMMIT alone as `atomic` ends: here, once `atomic` has
+    begun its transaction (nothing is sent yet), psycopg is told to add no BEGIN of its own. `atomic`'s
+    own commit then finds the transaction committed and sends nothing; should the block raise, its
+    rollback sends ROLLBACK.
     """
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql" or database.in_atomic_block:  # inside a transaction: a savepoint
@@ -156,20 +165,83 @@ def pipelined_transaction() -> Iterator[None]:
         own_begin = raw.isolation_level is None and raw.read_only is None and raw.deferrable is None
         if own_begin:
             raw.autocommit = True  # no statement sent yet: psycopg sends nothing to change it
-        outer = getattr(_pipelining, "database", None)
-        _pipelining.database = database
+        batch = _Batch(database, begin=own_begin)
+        outer = getattr(_batching, "batch", None)
+        _batching.batch = batch
         try:
-            with database.wrap_database_errors, raw.pipeline():
-                if own_begin:
-                    raw.execute("BEGIN")
+            with database.execute_wrapper(batch.before_others):
                 yield
-                if own_begin:
-                    raw.execute("COMMIT")
+            batch.send(commit=own_begin)
         finally:
-            _pipelining.database = outer
+            batch.queued.clear()  # not sent: the block raised, and the transaction is rolled back
+            _batching.batch = outer
 
 
-_pipelining = threading.local()  # .database: the connection in `pipelined_transaction` in this thread, if any
+class _Batch:
+    """The statements of a pipelined transaction not sent yet, each with where its rows go."""
+
+    def __init__(self, database: Any, *, begin: bool) -> None:
+        self.database = database
+        self.begin = begin  # BEGIN still to send (and COMMIT, once something was)
+        self.began = False
+        self.queued: list[tuple[str, Callable[[Any], None] | None, bool]] = []  # statement, its reader, `every`
+        self.cursor: Any = None
+
+    def add(self, statement: str, params: Sequence[Any], read: Callable[[Any], Any] | None,
+            *, every: bool = False) -> Callable[[], Any]:
+        """Queue a statement; a function giving `read(its first row)` (`every`: its rows), sending
+        what is queued when it is first called."""
+        if self.cursor is None:
+            self.cursor = self.database.connection.cursor()  # psycopg's, binding on the client (Django's factory)
+        found: list[Any] = []
+
+        def keep(rows: Any) -> None:
+            found.append(read(rows) if read is not None else None)
+
+        self.queued.append((self.cursor.mogrify(statement, params), keep if read is not None else None, every))
+
+        def result() -> Any:
+            if not found:
+                self.send()
+            return found[0]
+
+        return result
+
+    def before_others(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        """Django's execute wrapper: another statement of the block sends those queued first."""
+        self.send()
+        return execute(sql, params, many, context)
+
+    def send(self, *, commit: bool = False) -> None:
+        """Send the queued statements (with BEGIN, if it is still to send; and COMMIT) in one message,
+        and hand each its rows."""
+        queued, self.queued = self.queued, []
+        statements = [statement for statement, _, _ in queued]
+        if self.begin and not self.began:
+            if not statements and commit:
+                return  # nothing was ever sent: no transaction to begin or end
+            statements.insert(0, "BEGIN")
+            queued.insert(0, ("BEGIN", None, False))
+            self.began = True
+        if commit and self.began:
+            statements.append("COMMIT")
+        if not statements:
+            return
+        cursor = self.cursor or self.database.connection.cursor()
+        with self.database.wrap_database_errors:
+            cursor.execute("; ".join(statements))
+            for _, keep, every in queued:
+                if keep is not None:
+                    keep(cursor.fetchall() if every else cursor.fetchone())
+                cursor.nextset()
+
+
+def _batch(database: Any) -> _Batch | None:
+    batch = getattr(_batching, "batch", None)
+    return batch if batch is not None and batch.database is database else None
+
+
+_batching = threading.local()  # .batch: the statements of the `pipelined_transaction` under way in this thread
 
 
 #: Statements built once per database (and, for reads, each column's converters): by kind, model and vendor.

@@ -115,11 +115,10 @@ def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None)
         f"WHERE member.{sql.column(User)} IN ({sql.placeholders(len(user_ids))}) "
         f"ORDER BY member.{sql.column(User)}{lock}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, *sorted(user_ids)])
-        if then is not None:
-            then()
-        rows = cursor.fetchall()
+    sent = sql.send_rows(statement, [*params, *sorted(user_ids)])
+    if then is not None:
+        then()
+    rows = sent()
     capped_teams = sorted({row[1] for row in rows if row[3]})
     locked = Team.objects.select_for_update().filter(pk__in=capped_teams).order_by("pk") if capped_teams else []
     teams_by_id = {locked_team.pk: locked_team for locked_team in locked}

@@ -122,9 +122,10 @@ def test_an_endpoint_tasks_admission_waits_on_postgresql_twice_with_or_without_t
     settings, tasks_per_minute
 ):
     """What a script's every task waits on before it is sent: BEGIN, the member's lock, the key's
-    read and, with a per-key rate limit, the key's count of recent tasks, together; then the task's
-    and its call's rows, sent without waiting, with COMMIT. Each wait is a round trip to
-    PostgreSQL (counted in libpq's trace)."""
+    read and, with a per-key rate limit, the key's count of recent tasks, in one message; then the
+    task's and its call's rows with COMMIT, in another. Each wait is a round trip to PostgreSQL
+    (counted in libpq's trace); each message sent, a time the admission's thread lets go of the
+    interpreter's lock, which a busy worker may be slow to give back."""
     settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY = tasks_per_minute
     _, key, _ = member_with_key("alice")
     caller = services.Caller(key=keys.still_usable(key.pk), base_url="http://testserver")
@@ -147,6 +148,7 @@ def test_an_endpoint_tasks_admission_waits_on_postgresql_twice_with_or_without_t
 
     sides = [line[0] for line in messages.splitlines() if line[:1] in ("F", "B")]  # F: sent, B: answered
     assert sum(1 for pair in itertools.pairwise(sides) if pair == ("F", "B")) == 2, messages
+    assert sides.count("F") == 2, messages
     assert EndpointCall.objects.filter(key=key).count() == 2
 
 

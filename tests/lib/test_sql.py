@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from runware_web.endpoint.keys import create_key
@@ -85,3 +85,46 @@ def test_a_revoked_or_expired_key_is_not_read(user):
     with transaction.atomic():
         assert ApiKey.objects.send_usable(revoked.pk)() is None
         assert ApiKey.objects.send_usable(expired.pk)() is None
+
+
+# In a pipelined transaction (on PostgreSQL, its statements sent together: see sql.pipelined_transaction),
+# committed for real, as the runner's admissions are.
+
+HOSTILE = "it's 100% “quoted”; DROP TABLE upstream_task; -- %s %(name)s \\ end"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_pipelined_transaction_rows_written_by_hand_are_there_for_the_next_statement_and_kept(user):
+    key, _ = create_key(user, name="script")
+    with sql.pipelined_transaction():
+        read = ApiKey.objects.send_usable(key.pk)  # sent with what follows, read later
+        task = _task(user)
+        task.params = {"positivePrompt": HOSTILE, "steps": 4}
+        sql.insert([task])
+        call = EndpointCall(task=task, user=user, key=key, key_name=HOSTILE, client_task_uuid=uuid.uuid4())
+        sql.insert([call])
+        assert Task.objects.filter(user=user).count() == 1  # the ORM's statement sent them first, in order
+        assert read().name == "script"
+
+    stored = EndpointCall.objects.select_related("task").get(task=task)
+    assert stored.key_name == HOSTILE and stored.task.params["positivePrompt"] == HOSTILE  # values quoted, not run
+    assert stored.created_at == call.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pipelined_transaction_whose_insert_fails_keeps_none_of_its_rows_and_the_connection_goes_on(user):
+    key, _ = create_key(user, name="script")
+    used = uuid.uuid4()
+    first = _task(user)
+    sql.insert([first])
+    sql.insert([EndpointCall(task=first, user=user, key=key, key_name="script", client_task_uuid=used)])
+
+    second = _task(user)
+    with pytest.raises(IntegrityError), sql.pipelined_transaction():
+        sql.insert([second])
+        sql.insert([EndpointCall(task=second, user=user, key=key, key_name="script", client_task_uuid=used)])
+
+    assert not Task.objects.filter(pk=second.pk).exists()
+    with sql.pipelined_transaction():
+        sql.insert([second])
+    assert Task.objects.filter(user=user).count() == 2
