@@ -129,8 +129,10 @@ class EndpointCall(models.Model):
     getResponse finds its task."""
 
     task = models.OneToOneField("upstream.Task", primary_key=True, on_delete=models.CASCADE, related_name="endpoint_call")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="calls")
+    # Both indexed by the indexes below, which lead with them (endpoint_call_once_per_uuid and
+    # endpoint_call_key_recent): an index of their own would only cost every task's insert a write.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="calls", db_index=False)
     key_name = models.CharField(max_length=80, help_text="The key's name when it started the task.")
     client_task_uuid = models.UUIDField()
     session = models.UUIDField(null=True, blank=True, help_text="The socket session that asked (none over REST).")
