@@ -184,21 +184,20 @@ class _Batch:
         self.database = database
         self.begin = begin  # BEGIN still to send (and COMMIT, once something was)
         self.began = False
-        self.queued: list[tuple[str, Callable[[Any], None] | None, bool]] = []  # statement, its reader, `every`
+        # Each statement, its values, where its rows go and whether all of them (`every`) or the first.
+        self.queued: list[tuple[str, Sequence[Any], Callable[[Any], None] | None, bool]] = []
         self.cursor: Any = None
 
     def add(self, statement: str, params: Sequence[Any], read: Callable[[Any], Any] | None,
             *, every: bool = False) -> Callable[[], Any]:
         """Queue a statement; a function giving `read(its first row)` (`every`: its rows), sending
         what is queued when it is first called."""
-        if self.cursor is None:
-            self.cursor = self.database.connection.cursor()  # psycopg's, binding on the client (Django's factory)
         found: list[Any] = []
 
         def keep(rows: Any) -> None:
             found.append(read(rows) if read is not None else None)
 
-        self.queued.append((self.cursor.mogrify(statement, params), keep if read is not None else None, every))
+        self.queued.append((statement, params, keep if read is not None else None, every))
 
         def result() -> Any:
             if not found:
@@ -216,24 +215,27 @@ class _Batch:
         """Send the queued statements (with BEGIN, if it is still to send; and COMMIT) in one message,
         and hand each its rows."""
         queued, self.queued = self.queued, []
-        statements = [statement for statement, _, _ in queued]
         if self.begin and not self.began:
-            if not statements and commit:
+            if not queued and commit:
                 return  # nothing was ever sent: no transaction to begin or end
-            statements.insert(0, "BEGIN")
-            queued.insert(0, ("BEGIN", None, False))
+            queued.insert(0, ("BEGIN", (), None, False))
             self.began = True
         if commit and self.began:
-            statements.append("COMMIT")
-        if not statements:
+            queued.append(("COMMIT", (), None, False))
+        if not queued:
             return
-        cursor = self.cursor or self.database.connection.cursor()
+        if self.cursor is None:
+            self.cursor = self.database.connection.cursor()  # psycopg's, binding on the client (Django's factory)
+        # One message: its statements' values bound in one pass (each statement's placeholders are
+        # %s, and a literal % is written %%, as for any of Django's cursors).
+        message = self.cursor.mogrify("; ".join(statement for statement, *_ in queued),
+                                      [value for _, params, *_ in queued for value in params])
         with self.database.wrap_database_errors:
-            cursor.execute("; ".join(statements))
-            for _, keep, every in queued:
+            self.cursor.execute(message)
+            for _, _, keep, every in queued:
                 if keep is not None:
-                    keep(cursor.fetchall() if every else cursor.fetchone())
-                cursor.nextset()
+                    keep(self.cursor.fetchall() if every else self.cursor.fetchone())
+                self.cursor.nextset()
 
 
 def _batch(database: Any) -> _Batch | None:

@@ -94,27 +94,9 @@ def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None)
     last holder committed.
     """
     since = timezone.now() - timedelta(minutes=1)
-    params: list[Any] = []
-    recent = "0"
-    if settings.RATE_LIMIT_PER_MINUTE:
-        recent = (
-            f"(SELECT COUNT(*) FROM {sql.table(Task)} started WHERE started.{sql.column(Task, 'user')} = "
-            f"member.{sql.column(User)} AND started.{sql.column(Task, 'created_at')} >= %s)"
-        )
-        params.append(sql.value(Task, "created_at", since))
-    team, budget = sql.column(User, "team"), sql.column(User, "monthly_budget")
-    lock = " FOR UPDATE OF member" if connection.features.has_select_for_update_of else ""
-    has_rules = (
-        f"(team.{sql.column(Team, 'allowed_models')} <> '' OR team.{sql.column(Team, 'max_task_cost')} IS NOT NULL)"
-    )
-    statement = (
-        f"SELECT member.{sql.column(User)}, member.{team}, member.{budget} IS NOT NULL, "
-        f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent}, {has_rules} "
-        f"FROM {sql.table(User)} member "
-        f"LEFT JOIN {sql.table(Team)} team ON team.{sql.column(Team)} = member.{team} "
-        f"WHERE member.{sql.column(User)} IN ({sql.placeholders(len(user_ids))}) "
-        f"ORDER BY member.{sql.column(User)}{lock}"
-    )
+    counting = bool(settings.RATE_LIMIT_PER_MINUTE)
+    params: list[Any] = [sql.value(Task, "created_at", since)] if counting else []
+    statement = _lock_statement(len(user_ids), counting=counting)
     sent = sql.send_rows(statement, [*params, *sorted(user_ids)])
     if then is not None:
         then()
@@ -133,6 +115,36 @@ def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None)
         )
         for user_id, team_id, capped, team_capped, count, has_team_rules in rows
     }
+
+
+def _lock_statement(members: int, *, counting: bool) -> str:
+    """lock_members' statement for so many members, with or without their count of recent tasks
+    (its one parameter before the members' ids): built once per database and shape."""
+    key = (connection.vendor, members, counting)
+    if key not in _LOCK_STATEMENTS:
+        recent = "0"
+        if counting:
+            recent = (
+                f"(SELECT COUNT(*) FROM {sql.table(Task)} started WHERE started.{sql.column(Task, 'user')} = "
+                f"member.{sql.column(User)} AND started.{sql.column(Task, 'created_at')} >= %s)"
+            )
+        team, budget = sql.column(User, "team"), sql.column(User, "monthly_budget")
+        lock = " FOR UPDATE OF member" if connection.features.has_select_for_update_of else ""
+        has_rules = (
+            f"(team.{sql.column(Team, 'allowed_models')} <> '' OR team.{sql.column(Team, 'max_task_cost')} IS NOT NULL)"
+        )
+        _LOCK_STATEMENTS[key] = (
+            f"SELECT member.{sql.column(User)}, member.{team}, member.{budget} IS NOT NULL, "
+            f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent}, {has_rules} "
+            f"FROM {sql.table(User)} member "
+            f"LEFT JOIN {sql.table(Team)} team ON team.{sql.column(Team)} = member.{team} "
+            f"WHERE member.{sql.column(User)} IN ({sql.placeholders(members)}) "
+            f"ORDER BY member.{sql.column(User)}{lock}"
+        )
+    return _LOCK_STATEMENTS[key]
+
+
+_LOCK_STATEMENTS: dict[tuple[str, int, bool], str] = {}
 
 
 def _rule_refusal(team: Team | None, model: str, estimate: Decimal) -> Refused | None:
