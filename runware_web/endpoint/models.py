@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from runware_web.accounts.models import User
@@ -114,17 +114,11 @@ class EndpointCallQuerySet(models.QuerySet["EndpointCall"]):
         Written by hand (lib.sql), as the member's own count is (money.admission.lock_members): it
         runs in the admission of every task a script starts, where compiling it through the ORM
         took longer than the rest of the admission."""
-        vendor = connection.vendor
-        if vendor not in _STARTED_COUNTS:
-            _STARTED_COUNTS[vendor] = (
-                f"SELECT COUNT(*) FROM {sql.table(EndpointCall)} WHERE {sql.column(EndpointCall, 'key')} = %s "
-                f"AND {sql.column(EndpointCall, 'created_at')} >= %s"
-            )
-        return sql.send_count(_STARTED_COUNTS[vendor],
-                              [sql.value(ApiKey, "pk", key_id), sql.value(EndpointCall, "created_at", since)])
-
-
-_STARTED_COUNTS: dict[str, str] = {}  # EndpointCallQuerySet.send_started_count's statement, by database
+        statement = sql.built(("key's started count",), lambda: (
+            f"SELECT COUNT(*) FROM {sql.table(EndpointCall)} WHERE {sql.column(EndpointCall, 'key')} = %s "
+            f"AND {sql.column(EndpointCall, 'created_at')} >= %s"
+        ))
+        return sql.send_count(statement, [sql.value(ApiKey, "pk", key_id), sql.value(EndpointCall, "created_at", since)])
 
 
 class EndpointCall(models.Model):

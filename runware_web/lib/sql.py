@@ -32,6 +32,15 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def built(key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """A hand-written statement built once per database: `build()` the first time `key` is asked
+    for on the database in use, the same text after (for statements that run for every task)."""
+    key = (*key, connection.vendor)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = build()
+    return _STATEMENTS[key]
+
+
 def value(model: type[Model], field: str, python_value: Any) -> Any:
     """A value for a field's column, as the ORM would write it."""
     meta = model._meta
@@ -193,11 +202,8 @@ class _Batch:
         """Queue a statement; a function giving `read(its first row)` (`every`: its rows), sending
         what is queued when it is first called."""
         found: list[Any] = []
-
-        def keep(rows: Any) -> None:
-            found.append(read(rows) if read is not None else None)
-
-        self.queued.append((statement, params, keep if read is not None else None, every))
+        keep = None if read is None else lambda rows: found.append(read(rows))
+        self.queued.append((statement, params, keep, every))
 
         def result() -> Any:
             if not found:

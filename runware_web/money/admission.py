@@ -119,9 +119,9 @@ def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None)
 
 def _lock_statement(members: int, *, counting: bool) -> str:
     """lock_members' statement for so many members, with or without their count of recent tasks
-    (its one parameter before the members' ids): built once per database and shape."""
-    key = (connection.vendor, members, counting)
-    if key not in _LOCK_STATEMENTS:
+    (its one parameter before the members' ids)."""
+
+    def build() -> str:
         recent = "0"
         if counting:
             recent = (
@@ -133,7 +133,7 @@ def _lock_statement(members: int, *, counting: bool) -> str:
         has_rules = (
             f"(team.{sql.column(Team, 'allowed_models')} <> '' OR team.{sql.column(Team, 'max_task_cost')} IS NOT NULL)"
         )
-        _LOCK_STATEMENTS[key] = (
+        return (
             f"SELECT member.{sql.column(User)}, member.{team}, member.{budget} IS NOT NULL, "
             f"team.{sql.column(Team, 'monthly_budget')} IS NOT NULL, {recent}, {has_rules} "
             f"FROM {sql.table(User)} member "
@@ -141,10 +141,8 @@ def _lock_statement(members: int, *, counting: bool) -> str:
             f"WHERE member.{sql.column(User)} IN ({sql.placeholders(members)}) "
             f"ORDER BY member.{sql.column(User)}{lock}"
         )
-    return _LOCK_STATEMENTS[key]
 
-
-_LOCK_STATEMENTS: dict[tuple[str, int, bool], str] = {}
+    return sql.built(("lock members", members, counting), build)
 
 
 def _rule_refusal(team: Team | None, model: str, estimate: Decimal) -> Refused | None:
