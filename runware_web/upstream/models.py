@@ -67,12 +67,16 @@ class TaskQuerySet(models.QuerySet["Task"]):
         workers never adopt the same task; all are claimed in one transaction, so that a dropped
         database connection leaves none claimed by a worker that never heard it had it (the scan
         runs again, lib.reconnect)."""
-        alive = set(Worker.objects.alive(stale_before).values_list("id", flat=True)) | {worker_id}
+        # The live workers are a subquery of each statement, never a list read before it: a worker
+        # registers before it writes a task, so a statement that sees the task sees its worker's row
+        # too. (Read first, the list missed a worker that started meanwhile, whose first task the
+        # next statement found and took from it.)
+        alive = Worker.objects.alive(stale_before).values("id")
         unfinished = self.filter(
             status__in=[Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.CANCELLED], finished_at__isnull=True
-        )
+        ).exclude(worker=worker_id).exclude(worker__in=alive)
         orphans = [
-            task for task in unfinished.exclude(worker__in=alive).order_by("pk")  # one lock order for all workers
+            task for task in unfinished.order_by("pk")  # one lock order for all workers
             # A queued task just created by a live request on another worker may not be started yet.
             if task.status != Task.Status.QUEUED or task.created_at <= stale_before
         ]
@@ -81,7 +85,8 @@ class TaskQuerySet(models.QuerySet["Task"]):
         adopted = []
         with transaction.atomic():
             for task in orphans:
-                if self.filter(pk=task.pk, worker=task.worker, finished_at__isnull=True).update(worker=worker_id):
+                claim = self.filter(pk=task.pk, worker=task.worker, finished_at__isnull=True).exclude(worker__in=alive)
+                if claim.update(worker=worker_id):
                     task.refresh_from_db()
                     adopted.append(task)
         return adopted
