@@ -16,7 +16,8 @@ from runware_web.settings import ALLOWED_HOSTS  # noqa: E402
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-RATE_LIMIT_PER_MINUTE = 0  # tests of the rate limit turn it on
+# Off: tests of the rate limit turn it on. A benchmark's worker passes one (benchmarks/endpoint_relay.py).
+RATE_LIMIT_PER_MINUTE = int(os.environ.get("RUNWARE_WEB_RATE_LIMIT_PER_MINUTE", 0))
 RUNWARE_API_KEY = "test-key-7c1d9f0e2b"  # a recognisable key, so tests can check it never leaks
 RUNWARE_SIMULATED = True
 RUNWARE_RETRY_DELAY = 0.2
