@@ -69,7 +69,8 @@ def _stray_connections_closed() -> None:
     idle = {id(pooled) for pool in pools for pooled in pool._pool}
     own = {id(database.connection) for database in connections.all() if database.connection is not None}
     # type(), not isinstance(): that would ask lazy objects (a request's CSP nonce) for their class.
-    stray = [found for found in gc.get_objects() if issubclass(type(found), psycopg.Connection)
+    # An event loop's own connection (lib.loop_database) is an AsyncConnection: counted too.
+    stray = [found for found in gc.get_objects() if issubclass(type(found), (psycopg.Connection, psycopg.AsyncConnection))
              and not found.closed and id(found) not in idle | own]
     if stray:
         threads = ", ".join(sorted(thread.name for thread in threading.enumerate()))

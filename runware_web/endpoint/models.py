@@ -10,15 +10,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from runware_web.accounts.models import User
 from runware_web.lib import sql
 from runware_web.lib.money import COST
+from runware_web.money.models import Charge
+from runware_web.money.reports import SHARE_QUANTUM, period_start_sql, reserving_sql, still_reserved_sql
+from runware_web.upstream.models import Task
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
@@ -39,6 +44,83 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         admission has locked the key's member, whose every task it weighs one after the other."""
         params = [sql.value(ApiKey, "pk", key_id), sql.value(ApiKey, "expires_at", timezone.now())]
         return sql.send_read(ApiKey, _usable_statement, params)  # type: ignore[return-value]
+
+
+    def quick_condition(self, key_id: Any, *, user_id: Any, task_type: str, model: str, estimate: Decimal,
+                        client_task_uuid: uuid.UUID) -> tuple[str, list[Any]]:
+        """An SQL condition that holds only if the endpoint would admit a task with this key now
+        (services.record_call), and its values: for a message that writes the task only if it holds
+        (runner.quick), sent once the key's member is locked, after the tasks the message wrote
+        before it, which it counts. The key usable and the member's own, allowed the task's type and
+        model, within its own budget for its period (keys.admit_for_key, reckoned as
+        money.admission.quick_condition reckons a member's), under its rate limit; and the script's
+        taskUUID not yet one of the member's. PostgreSQL only. Its text is built once: it runs for
+        every task a script starts."""
+        now = timezone.now()
+        listed = ApiKey._meta.get_field("allowed_task_types")
+        params = [
+            key_id, user_id, now, listed.get_db_prep_save([task_type], connection),
+            listed.get_db_prep_save([model], connection), *key_period_starts(now),
+            # What the task itself reserves once written (as admit_for_key counts it): never less than this.
+            estimate + SHARE_QUANTUM,
+        ]
+        limit = settings.ENDPOINT_TASKS_PER_MINUTE_PER_KEY
+        if limit:
+            params += [now - timedelta(minutes=1), limit]
+        params += [user_id, client_task_uuid]
+        return sql.built(("quick key", bool(limit)), partial(_quick_key_condition, counting=bool(limit))), params
+
+
+def key_period_starts(now: datetime) -> list[datetime]:
+    """When a key's current day, week and month began (ApiKey.period_start): money.reports.period_start_sql's values."""
+    return [_period_start(kind, now) for kind in ("day", "week", "month")]
+
+
+def _quick_key_condition(*, counting: bool) -> str:
+    """ApiKeyQuerySet.quick_condition's text (its values in the order it gives them)."""
+    key, member, started, used = "quick_key", "quick_key_member", "quick_key_started", "quick_used"
+    types, models = f"{key}.{sql.column(ApiKey, 'allowed_task_types')}", f"{key}.{sql.column(ApiKey, 'allowed_models')}"
+    budget = f"{key}.{sql.column(ApiKey, 'budget')}"
+    condition = (
+        f"EXISTS (SELECT 1 FROM {sql.table(ApiKey)} {key} INNER JOIN {sql.table(User)} {member} "
+        f"ON {member}.{sql.column(User)} = {key}.{sql.column(ApiKey, 'user')} "
+        f"WHERE {key}.{sql.column(ApiKey)} = %s AND {member}.{sql.column(User)} = %s "
+        f"AND {key}.{sql.column(ApiKey, 'revoked_at')} IS NULL AND {member}.{sql.column(User, 'is_active')} "
+        f"AND ({key}.{sql.column(ApiKey, 'expires_at')} IS NULL OR {key}.{sql.column(ApiKey, 'expires_at')} > %s) "
+        f"AND ({types} = '[]'::jsonb OR {types} @> %s) AND ({models} = '[]'::jsonb OR {models} @> %s) "
+        f"AND ({budget} IS NULL OR {_committed_sql(key)} + %s <= {budget})"
+    )
+    if counting:
+        condition += (
+            f" AND (SELECT COUNT(*) FROM {sql.table(EndpointCall)} {started} WHERE "
+            f"{started}.{sql.column(EndpointCall, 'key')} = {key}.{sql.column(ApiKey)} "
+            f"AND {started}.{sql.column(EndpointCall, 'created_at')} >= %s) < %s"
+        )
+    return condition + (
+        f") AND NOT EXISTS (SELECT 1 FROM {sql.table(EndpointCall)} {used} "
+        f"WHERE {used}.{sql.column(EndpointCall, 'user')} = %s AND {used}.{sql.column(EndpointCall, 'client_task_uuid')} = %s)"
+    )
+
+
+def _committed_sql(key: str) -> str:
+    """What a key's budget has committed in its period, in SQL (keys.key_use's `committed`): its
+    tasks' ledger rows since the period began, and what its running tasks still reserve. `key` is
+    the table alias of its row, whose `budget_period` picks the period (its values: key_period_starts)."""
+    charge, call, reserving = "quick_key_charge", "quick_key_call", "quick_key_reserving"
+    calls = f"{sql.table(EndpointCall)} {call}"
+    by_key = f"{call}.{sql.column(EndpointCall, 'key')} = {key}.{sql.column(ApiKey)}"
+    start = period_start_sql(f"{key}.{sql.column(ApiKey, 'budget_period')}")
+    spent = (
+        f"(SELECT COALESCE(SUM({charge}.{sql.column(Charge, 'amount')}), 0) FROM {sql.table(Charge)} {charge} "
+        f"INNER JOIN {calls} ON {call}.{sql.column(EndpointCall, 'task')} = {charge}.{sql.column(Charge, 'task')} "
+        f"WHERE {by_key} AND {charge}.{sql.column(Charge, 'created_at')} >= {start})"
+    )
+    running = (
+        f"(SELECT COALESCE(SUM({still_reserved_sql(reserving)}), 0) FROM {sql.table(Task)} {reserving} "
+        f"INNER JOIN {calls} ON {call}.{sql.column(EndpointCall, 'task')} = {reserving}.{sql.column(Task)} "
+        f"WHERE {by_key} AND {reserving_sql(reserving)})"
+    )
+    return f"({spent} + {running})"
 
 
 def _usable_statement(columns: str) -> str:
@@ -97,12 +179,16 @@ class ApiKey(models.Model):
 
     def period_start(self, now: datetime | None = None) -> datetime:
         """When the key's current budget period began (local days, weeks from Monday, months)."""
-        today = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
-        if self.budget_period == self.Period.DAY:
-            return today
-        if self.budget_period == self.Period.WEEK:
-            return today - timedelta(days=today.weekday())
-        return today.replace(day=1)
+        return _period_start(self.budget_period, now or timezone.now())
+
+
+def _period_start(period: str, now: datetime) -> datetime:
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == ApiKey.Period.DAY:
+        return today
+    if period == ApiKey.Period.WEEK:
+        return today - timedelta(days=today.weekday())
+    return today.replace(day=1)
 
 
 class EndpointCallQuerySet(models.QuerySet["EndpointCall"]):

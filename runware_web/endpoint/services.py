@@ -34,7 +34,7 @@ from runware_web.media.models import Image
 from runware_web.media.refs import image_ref
 from runware_web.money.prices import PriceMemory, estimate, uses_model_defaults
 from runware_web.money.reports import member_budget_use, team_budget_use
-from runware_web.runner import runner
+from runware_web.runner import Quick, runner
 from runware_web.runner.state import PRICE_MEMORY_SECONDS
 from runware_web.upstream.client import shared_client
 from runware_web.upstream.errors import Refused, UpstreamError, from_sdk
@@ -154,6 +154,17 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
     def record(admitted: Task) -> None:  # in the admission's transaction (see record_call)
         recorded["call"] = record_call(admitted, caller, client_uuid, checked.output_type)
 
+    def quick_condition(task: Task) -> tuple[str, list[Any]]:  # record_call's checks, in SQL
+        return ApiKey.objects.quick_condition(key.pk, user_id=task.user_id, task_type=task.task_type, model=task.model,
+                                              estimate=task.estimated_cost, client_task_uuid=client_uuid)
+
+    def quick_rows(task: Task) -> list[EndpointCall]:  # record_call's row
+        recorded["call"] = EndpointCall(
+            task=task, user=task.user, key=key, key_name=key.name, client_task_uuid=client_uuid,
+            session=caller.session, output_type=checked.output_type,
+        )
+        return [recorded["call"]]
+
     async def before_start(started: Task) -> None:
         if started.feature == FEATURE:
             remember_call(recorded["call"])  # its results are handed on without reading it again
@@ -167,7 +178,7 @@ async def start(caller: Caller, task: dict[str, Any], task_type: str, client_uui
             user=key.user, feature=output.feature or FEATURE, task_type=task_type, params=checked.params,
             number_results=checked.number_results, estimated_cost=estimated, delivery=delivery,
             record_with=record, read_ahead=partial(keys.read_ahead, key.pk), before_start=before_start,
-            model_defaults=defaults,
+            quick=Quick(condition=quick_condition, rows=quick_rows), model_defaults=defaults,
         )
     except Refused as refused:
         _note_refusal(key.pk)

@@ -80,6 +80,35 @@ def insert(rows: Sequence[Model]) -> None:
         row._state.adding, row._state.db = False, database.alias
 
 
+def insert_select(row: Model, *, where: str = "", where_params: Sequence[Any] = (), source: str = "",
+                  computed: dict[str, tuple[str, list[Any]]] | None = None) -> tuple[str, list[Any]]:
+    """A new row's INSERT, as `insert` writes it, but as `INSERT … SELECT`: written only if `where`
+    holds (a condition on the database as the statement finds it, its own values `where_params`), or
+    once for each row of `source` (a name the statement's WITH gives, "FROM source"). `computed`:
+    columns the database fills, by field name, each an expression and its values. The statement
+    (built once for each model and shape) and its values; nothing is sent (for a message of
+    statements, see lib.loop_database)."""
+    model = type(row)
+    database = connections[DEFAULT_DB_ALIAS]
+    computed = computed or {}
+    key = ("insert select", model, tuple((name, expression) for name, (expression, _) in computed.items()),
+           where, source, database.vendor)
+    if key not in _STATEMENTS:
+        fields = model._meta.concrete_fields
+        columns = ", ".join(database.ops.quote_name(field.column) for field in fields)
+        values = ", ".join(computed[field.name][0] if field.name in computed else "%s" for field in fields)
+        _STATEMENTS[key] = (f"INSERT INTO {database.ops.quote_name(model._meta.db_table)} ({columns}) SELECT {values}"
+                            + (f" FROM {source}" if source else "") + (f" WHERE {where}" if where else ""))
+    params: list[Any] = []
+    for field in model._meta.concrete_fields:
+        if field.name in computed:
+            params.extend(computed[field.name][1])
+        else:
+            params.append(field.get_db_prep_save(field.pre_save(row, True), database))
+    params.extend(where_params)
+    return _STATEMENTS[key], params
+
+
 def read_one(model: type[Model], statement: Callable[[str], str], params: list[Any]) -> Model | None:
     """The first row a hand-written SELECT finds, as a `model` instance (None: no row).
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from runware_web.accounts.models import Role, Team, User
 from runware_web.lib import sql
 from runware_web.lib.money import ZERO, usd
 from runware_web.money import reports
+from runware_web.money.models import Charge
 from runware_web.money.reports import BudgetUse
 from runware_web.upstream.errors import Refused
 from runware_web.upstream.models import Task
@@ -115,6 +117,104 @@ def lock_members(user_ids: list[int], *, then: Callable[[], None] | None = None)
         )
         for user_id, team_id, capped, team_capped, count, has_team_rules in rows
     }
+
+
+def quick_lock(user_ids: list[int]) -> list[tuple[str, list[Any]]]:
+    """The statements locking members, then their teams that have a budget, as lock_members locks
+    them (the same order), for a message that weighs their tasks in SQL (quick_condition)."""
+    members = [sql.value(User, "pk", user_id) for user_id in sorted(set(user_ids))]
+    user, team = sql.table(User), sql.table(Team)
+    lock = sql.placeholders(len(members))
+    return [
+        (f"SELECT 1 FROM {user} WHERE {sql.column(User)} IN ({lock}) ORDER BY {sql.column(User)} FOR UPDATE", members),
+        (f"SELECT 1 FROM {team} WHERE {sql.column(Team)} IN (SELECT {sql.column(User, 'team')} FROM {user} "
+         f"WHERE {sql.column(User)} IN ({lock})) AND {sql.column(Team, 'monthly_budget')} IS NOT NULL "
+         f"ORDER BY {sql.column(Team)} FOR UPDATE", members),
+    ]
+
+
+def quick_condition(user_id: int, estimate: Decimal, model: str) -> tuple[str, list[Any]]:
+    """An SQL condition that holds only if `admit_many` would admit this task of the member now,
+    with its values: for a message that writes the task only if it holds (runner.quick), sent once
+    the member (and their team, if it has a budget) is locked (quick_lock), after the tasks the
+    message wrote before it, which it counts as reserving their estimates.
+
+    The same checks as admit_many's, read afresh: the team's model rules (its allow-list and its
+    cap on one task), the member's rate limit, and the member's and the team's budgets for their
+    periods (the ledger's exact sums, and what running tasks still reserve, reckoned never less
+    than `reports.still_reserved` does). PostgreSQL only. Its text is built once; it runs for every
+    task a script starts.
+
+    Sound, not complete: a task it does not admit is weighed the full way, which admits or refuses
+    it with its reasons (a budget it would meet to the last quantum, an allow-list written with
+    unusual separators)."""
+    limit = settings.RATE_LIMIT_PER_MINUTE
+    default, starts = settings.DEFAULT_USER_BUDGET, reports.period_starts()
+    params: list[Any] = [user_id, default, *starts, estimate, default, *starts, estimate, estimate,
+                         _allowing_entries(model)]
+    if limit:
+        params += [timezone.now() - timedelta(minutes=1), limit]
+    return sql.built(("quick member", bool(limit)), partial(_quick_member_condition, counting=bool(limit))), params
+
+
+def _quick_member_condition(*, counting: bool) -> str:
+    """quick_condition's text (its values in the order it gives them)."""
+    member, team = "quick_member", "quick_team"
+    budget = f"COALESCE({member}.{sql.column(User, 'monthly_budget')}, %s)"
+    team_budget = f"{team}.{sql.column(Team, 'monthly_budget')}"
+    cap = f"{team}.{sql.column(Team, 'max_task_cost')}"
+    allowed = f"{team}.{sql.column(Team, 'allowed_models')}"
+    condition = (
+        f"EXISTS (SELECT 1 FROM {sql.table(User)} {member} LEFT JOIN {sql.table(Team)} {team} "
+        f"ON {team}.{sql.column(Team)} = {member}.{sql.column(User, 'team')} "
+        f"WHERE {member}.{sql.column(User)} = %s "
+        f"AND ({budget} IS NULL OR {_committed_sql(member, User, 'user')} + %s <= {budget}) "
+        f"AND ({team}.{sql.column(Team)} IS NULL OR (({team_budget} IS NULL "
+        f"OR {_committed_sql(team, Team, 'team')} + %s <= {team_budget}) "
+        f"AND ({cap} IS NULL OR %s <= {cap}) "
+        f"AND ({allowed} = '' OR EXISTS (SELECT 1 FROM regexp_split_to_table({allowed}, '[,\\r\\n]') quick_entry "
+        f"WHERE lower(regexp_replace(quick_entry, '^\\s+|\\s+$', '', 'g')) = ANY(%s)))))"
+    )
+    if counting:
+        started = "quick_started"
+        condition += (
+            f" AND (SELECT COUNT(*) FROM {sql.table(Task)} {started} WHERE {started}.{sql.column(Task, 'user')} = "
+            f"{member}.{sql.column(User)} AND {started}.{sql.column(Task, 'created_at')} >= %s) < %s"
+        )
+    return condition + ")"
+
+
+def _committed_sql(owner: str, model: type[User] | type[Team], field: str) -> str:
+    """What a member's or team's budget has committed in its period, in SQL (`BudgetUse.committed`:
+    the ledger's exact sum since the period began, and what their running tasks still reserve).
+    `owner` is the table alias of their row, whose `budget_period` picks the period; its values
+    are `reports.period_starts()`."""
+    charge, reserving = "quick_charge", "quick_reserving"
+    start = reports.period_start_sql(f"{owner}.{sql.column(model, 'budget_period')}")
+    spent = (
+        f"(SELECT COALESCE(SUM({charge}.{sql.column(Charge, 'amount')}), 0) FROM {sql.table(Charge)} {charge} "
+        f"WHERE {charge}.{sql.column(Charge, field)} = {owner}.{sql.column(model)} "
+        f"AND {charge}.{sql.column(Charge, 'created_at')} >= {start})"
+    )
+    running = (
+        f"(SELECT COALESCE(SUM({reports.still_reserved_sql(reserving)}), 0) FROM {sql.table(Task)} {reserving} "
+        f"WHERE {reserving}.{sql.column(Task, field)} = {owner}.{sql.column(model)} "
+        f"AND {reports.reserving_sql(reserving)})"
+    )
+    return f"({spent} + {running})"
+
+
+def _allowing_entries(model: str) -> list[str]:
+    """Every allow-list entry that lets members use `model` (`accounts.models.rule_allows`): the
+    AIR itself, each family it belongs to ("runware:", "runware:101@"), its bare source ("runware")."""
+    model = model.lower()
+    entries = {model}
+    for end, character in enumerate(model):
+        if character in ":@":
+            entries.add(model[:end + 1])
+        if character == ":" and ":" not in model[:end]:
+            entries.add(model[:end])
+    return sorted(entries)
 
 
 def _lock_statement(members: int, *, counting: bool) -> str:

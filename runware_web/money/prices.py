@@ -219,6 +219,7 @@ def estimate(
     input_size: Size | None = None,
     learned: Learned | None = None,
     catalogue: CataloguePrice | None = None,
+    read_recent: bool = True,
 ) -> Decimal:
     """The expected cost of a whole task (all its results) in USD: what admission reserves.
 
@@ -227,9 +228,15 @@ def estimate(
     knows it (an upscale's price follows it). `learned`, when given, keeps what recent tasks said
     per model and shape, so that estimating many similar tasks reads them once. `catalogue` is the
     model's price in Runware's catalogue (`upstream.content.model_pricing`), when looked up.
+    `read_recent=False`: never read the database; raises NotLearned when `learned` does not hold
+    what recent tasks of the kind cost (for a caller that must not wait on the database).
     """
     return quote(task_type, params, number_results, defaults=defaults, input_size=input_size,
-                 learned=learned, catalogue=catalogue).amount
+                 learned=learned, catalogue=catalogue, read_recent=read_recent).amount
+
+
+class NotLearned(LookupError):
+    """What recent tasks of a kind cost is not in memory, and the caller may not read it."""
 
 
 def quote(
@@ -242,6 +249,7 @@ def quote(
     learned: Learned | None = None,
     catalogue: CataloguePrice | None = None,
     input_seconds: float | None = None,
+    read_recent: bool = True,
 ) -> Estimate:
     """`estimate()`, with what it rests on: Runware's catalogue, recent charges, or the table.
     `input_seconds` is the length of a tool's input video (`inputs.video`), which its price follows."""
@@ -262,6 +270,8 @@ def quote(
     key = (task_type, _model(params), _shape(task_type, params, input_size))
     if learned is not None and key in learned:
         recent = learned[key]
+    elif not read_recent:
+        raise NotLearned(key)
     else:
         recent = recent_price(task_type, params, input_size, defaults=defaults)
         if learned is not None:

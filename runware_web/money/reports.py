@@ -187,6 +187,41 @@ def still_reserved(estimate: Decimal, cost: Decimal, results: int, received: int
     return max(estimate - cost, share, ZERO)
 
 
+def period_starts(now: datetime | None = None) -> list[datetime]:
+    """When the current day, week and month began (`period_start`): the values of `period_start_sql`."""
+    day = timezone.localdate(now)
+    return [budget_period(kind, day).start for kind in ("day", "week", "month")]
+
+
+def period_start_sql(period: str) -> str:
+    """When the budget period named by an SQL expression (a `budget_period` column) began, in SQL:
+    one of three values, `period_starts()`; a month for anything else, as `budget_period` says."""
+    return (f"CASE {period} WHEN 'day' THEN CAST(%s AS timestamp with time zone) "
+            "WHEN 'week' THEN CAST(%s AS timestamp with time zone) ELSE CAST(%s AS timestamp with time zone) END")
+
+
+def still_reserved_sql(task: str) -> str:
+    """`still_reserved` of a task row (table alias `task`), in SQL (PostgreSQL), never less than
+    it: the estimate's share of each result not yet charged is rounded up, and one quantum more,
+    as the Decimal division above may round up by as much."""
+    estimate, cost = f"{task}.{_column('estimated_cost')}", f"{task}.{_column('cost')}"
+    results, received = f"{task}.{_column('number_results')}", f"{task}.{_column('results_received')}"
+    scale = 10 ** -SHARE_QUANTUM.as_tuple().exponent
+    share = (f"CEIL({estimate} * GREATEST({results} - {received}, 0) * {scale} / GREATEST({results}, 1)) / {scale} "
+             f"+ {SHARE_QUANTUM:f}")
+    return f"GREATEST({estimate} - {cost}, {share}, 0)"
+
+
+def reserving_sql(task: str) -> str:
+    """Whether a task row (table alias `task`) still reserves part of a budget, in SQL (`reserved`'s filter)."""
+    statuses = ", ".join(f"'{status}'" for status in (Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.CANCELLED))
+    return f"{task}.{_column('status')} IN ({statuses}) AND {task}.{_column('finished_at')} IS NULL"
+
+
+def _column(field: str) -> str:
+    return connection.ops.quote_name(Task._meta.get_field(field).column)
+
+
 def user_budget(user: User) -> Decimal | None:
     return user.monthly_budget if user.monthly_budget is not None else settings.DEFAULT_USER_BUDGET
 

@@ -12,6 +12,7 @@ The modules, in the order a task meets them:
 - service.py   `runner`, the process-wide object: submit, start, wait, cancel, recover_orphans,
                ensure_started, shutdown; each leads to one of the modules below
 - submit.py    submit (admission, the row, the feature's before_start, start), wait, cancel
+- quick.py     the one-message admission from the event loop (PostgreSQL), tried first where it can be
 - admit.py     the admission write: budgets checked and Task rows written, in one group commit
 - batching.py  the group commit: the runner's small writes, coalesced into one transaction
 - state.py     the runner's state per event loop (its tasks, writes, database thread) and per task
@@ -37,6 +38,7 @@ from runware_web.runner.detached import detached
 from runware_web.runner.handlers import Handler
 from runware_web.runner.outcomes import parse_cost
 from runware_web.runner.publish import publish
+from runware_web.runner.quick import Quick
 from runware_web.runner.service import Runner, runner
 
-__all__ = ["Handler", "Runner", "detached", "parse_cost", "publish", "runner"]
+__all__ = ["Handler", "Quick", "Runner", "detached", "parse_cost", "publish", "runner"]

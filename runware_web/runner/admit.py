@@ -67,7 +67,7 @@ def admit_and_create_many(
             # A member whose team has a budget counts what teammates were just admitted: written first.
             sql.insert(unwritten)
             unwritten = []
-        tasks = [_new_task(requests[index], learned, now, team_id=locked[user_id].team_id) for index in indexes]
+        tasks = [new_task(requests[index], learned, now, team_id=locked[user_id].team_id) for index in indexes]
         refusals = admit_many(
             user=requests[indexes[0]]["user"], estimates=[task.estimated_cost for task in tasks],
             member=locked[user_id], models=[task.model for task in tasks],
@@ -83,18 +83,21 @@ def admit_and_create_many(
     return outcomes  # type: ignore[return-value]
 
 
-def _new_task(request: dict[str, Any], learned: Learned, now: datetime, *, team_id: int | None) -> Task:
+def new_task(request: dict[str, Any], learned: Learned, now: datetime, *, team_id: int | None,
+             read_recent: bool = True) -> Task:
     """The task's row, of the member's team as admission just read it (a script's socket holds its
-    member's object from when it authenticated)."""
+    member's object from when it authenticated). `read_recent=False`: raises prices.NotLearned
+    rather than read what recent tasks cost."""
     fields = dict(request)
     user, estimated_cost = fields.pop("user"), fields.pop("estimated_cost")
     defaults = fields.pop("model_defaults", None)  # looked up by submit, before this transaction
     catalogue = fields.pop("catalogue_price", None)  # likewise
     fields.pop("record_with", None)
     fields.pop("read_ahead", None)
+    fields.pop("quick", None)
     if estimated_cost is None:
         estimated_cost = estimate(fields["task_type"], fields["params"], fields["number_results"],
-                                  defaults=defaults, learned=learned, catalogue=catalogue)
+                                  defaults=defaults, learned=learned, catalogue=catalogue, read_recent=read_recent)
     return Task(
         user=user,
         team_id=team_id,

@@ -13,6 +13,7 @@ from typing import Any
 from runware_web.accounts.models import User
 from runware_web.money import alerts
 from runware_web.runner import execute, shutdown, state, submit, workers
+from runware_web.runner.quick import Quick
 from runware_web.upstream.models import Task
 from runware_web.upstream.models_catalogue import ModelDefaults
 
@@ -48,6 +49,7 @@ class Runner:
         before_start: Callable[[Task], Awaitable[Any]] | None = None,
         record_with: Callable[[Task], None] | None = None,
         read_ahead: Callable[[], None] | None = None,
+        quick: Quick | None = None,
         model_defaults: ModelDefaults | None = None,
     ) -> Task:
         """Admit, record and start a task. Raises `Refused` when the budget or rate limit says no.
@@ -60,7 +62,9 @@ class Runner:
         many tasks); should it raise (Refused, say), neither its rows nor the task's are kept, and
         submit raises it. `read_ahead()`, in the same transaction once the member's lock is sent,
         sends the reads `record_with` will need (lib.sql.send_read), so that they cost no round trip
-        of their own and see what the lock's last holder committed.
+        of their own and see what the lock's last holder committed. `quick` (a `runner.Quick`): the
+        same checks and rows as SQL, for the admission in one message from the event loop, tried
+        first on PostgreSQL (quick.py); a task it does not admit is weighed as above.
 
         `params` are Runware's own parameters; the runner adds taskType, taskUUID, includeCost
         and deliveryMethod. `delivery` is "sync" (results pushed as they are ready), "async"
@@ -73,7 +77,7 @@ class Runner:
         return await submit.submit(
             user=user, feature=feature, task_type=task_type, params=params, number_results=number_results,
             estimated_cost=estimated_cost, delivery=delivery, before_start=before_start, record_with=record_with,
-            read_ahead=read_ahead, model_defaults=model_defaults,
+            read_ahead=read_ahead, quick=quick, model_defaults=model_defaults,
         )
 
     def start(self, task: Task) -> None:

@@ -36,6 +36,8 @@ async def shutdown(grace: float | None = None) -> None:
         await _stop_tasks(ending, settings.RUNWARE_SHUTDOWN_GRACE if grace is None else grace)
         await _cancel(list(ending.background))
         state.forget()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ending.quick.close(), timeout=CLOSE_TIMEOUT)
         for writes, thread in ((ending.admissions, ending.admitting), (ending.writes, ending.database)):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writes.close(), timeout=CLOSE_TIMEOUT)

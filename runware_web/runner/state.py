@@ -19,6 +19,7 @@ from typing import Any
 from runware_web.money.prices import PriceMemory
 from runware_web.runner.admit import admit_and_create_many
 from runware_web.runner.batching import BatchFunction, GroupCommit
+from runware_web.runner.quick import QuickAdmissions
 
 PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
 
@@ -53,6 +54,8 @@ class LoopState:
     )
     admissions: GroupCommit = field(init=False)
     admit: BatchFunction = field(init=False)  # admit_and_create_many, with this loop's memory of prices
+    # The one-message admission, tried first for the tasks that can take it (PostgreSQL: quick.py).
+    quick: QuickAdmissions = field(init=False)
     started: bool = False
 
     def __post_init__(self) -> None:
@@ -60,7 +63,9 @@ class LoopState:
         # six (admission reads rows and inserts, and counts no updated rows: lib.sql.pipelined_transaction).
         self.admissions = GroupCommit(executor=self.admitting, pipelined=True)
         self.writes = GroupCommit(executor=self.database, yields_to=self.admissions)
-        self.admit = partial(admit_and_create_many, prices=PriceMemory(PRICE_MEMORY_SECONDS))
+        prices = PriceMemory(PRICE_MEMORY_SECONDS)
+        self.admit = partial(admit_and_create_many, prices=prices)
+        self.quick = QuickAdmissions(prices)
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = weakref.WeakKeyDictionary()

@@ -18,6 +18,7 @@ from runware_web.money.prices import uses_catalogue_price, uses_model_defaults
 from runware_web.runner import state
 from runware_web.runner.deliver import end_many
 from runware_web.runner.execute import start
+from runware_web.runner.quick import Quick
 from runware_web.runner.workers import WORKER_ID
 from runware_web.upstream.content import model_pricing
 from runware_web.upstream.errors import UpstreamError
@@ -42,6 +43,7 @@ async def submit(
     before_start: Callable[[Task], Awaitable[Any]] | None = None,
     record_with: Callable[[Task], None] | None = None,
     read_ahead: Callable[[], None] | None = None,
+    quick: Quick | None = None,
     model_defaults: ModelDefaults | None = None,
 ) -> Task:
     """Admit, record and start a task (see Runner.submit). Raises `Refused`.
@@ -49,6 +51,9 @@ async def submit(
     Without an estimate, admission prices the task with its model's defaults and its catalogue
     price, looked up here (cached; an upstream call at most each) so that the admission's
     transaction waits on nothing.
+
+    `quick`: the feature's checks and rows as SQL, for the one-message admission (quick.py), which
+    is tried first; `record_with` and `read_ahead` are still needed, for the full one.
     """
     defaults, catalogue = model_defaults, None
     if estimated_cost is None and defaults is None and uses_model_defaults(task_type):
@@ -68,9 +73,12 @@ async def submit(
         "delivery": delivery,
         "record_with": record_with,
         "read_ahead": read_ahead,
+        "quick": quick,
     }
     runner = state.current()
-    task = await runner.admissions(runner.admit, request)
+    task = await runner.quick.admit(request) if runner.quick.takes(request) else None
+    if task is None:
+        task = await runner.admissions(runner.admit, request)
     if before_start is not None:
         try:
             await before_start(task)
