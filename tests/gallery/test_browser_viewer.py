@@ -117,6 +117,11 @@ def test_deleting_in_the_viewer_removes_the_tile_and_shows_the_next(new_page):
     expect(page.locator(".gallery-tile")).to_have_count(2)
 
 
+COUNT_MESSAGES = (
+    'document.addEventListener("htmx:wsAfterMessage", () => { window.socketMessages = (window.socketMessages || 0) + 1; });'
+)
+
+
 def test_a_studio_result_opens_in_the_viewer(new_page):
     alice = make_user("alice")
     task = make_task(alice, prompt="a lighthouse at dusk, oil painting")
@@ -130,6 +135,7 @@ def test_a_studio_result_opens_in_the_viewer(new_page):
             created_at=now + timedelta(seconds=n),
         )
     page = new_page(viewport=DESKTOP)
+    page.context.add_init_script(COUNT_MESSAGES)
     log_in(page, "alice")
     page.goto(f"/studio/g/{task.pk}/")
 
@@ -137,6 +143,9 @@ def test_a_studio_result_opens_in_the_viewer(new_page):
         "link", name="a lighthouse at dusk, oil painting"
     )
     expect(results).to_have_count(2)
+    # The page's socket shows the generation's card again as it connects: a click while that swaps the
+    # links in is lost (the press on the old link, the release on the new one). Clicked after.
+    page.wait_for_function("() => window.socketMessages >= 1")
     results.nth(1).click()
     viewer = page.get_by_role("dialog", name="Image viewer")
     expect(viewer.get_by_text("2 of 2")).to_be_visible()
