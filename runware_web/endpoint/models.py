@@ -22,7 +22,7 @@ from runware_web.accounts.models import User
 from runware_web.lib import sql
 from runware_web.lib.money import COST
 from runware_web.money.models import Charge
-from runware_web.money.reports import SHARE_QUANTUM, period_start_sql, reserving_sql, still_reserved_sql
+from runware_web.money.reports import SHARE_QUANTUM, committed_sql
 from runware_web.upstream.models import Task
 
 
@@ -103,24 +103,17 @@ def _quick_key_condition(*, counting: bool) -> str:
 
 
 def _committed_sql(key: str) -> str:
-    """What a key's budget has committed in its period, in SQL (keys.key_use's `committed`): its
-    tasks' ledger rows since the period began, and what its running tasks still reserve. `key` is
-    the table alias of its row, whose `budget_period` picks the period (its values: key_period_starts)."""
-    charge, call, reserving = "quick_key_charge", "quick_key_call", "quick_key_reserving"
-    calls = f"{sql.table(EndpointCall)} {call}"
-    by_key = f"{call}.{sql.column(EndpointCall, 'key')} = {key}.{sql.column(ApiKey)}"
-    start = period_start_sql(f"{key}.{sql.column(ApiKey, 'budget_period')}")
-    spent = (
-        f"(SELECT COALESCE(SUM({charge}.{sql.column(Charge, 'amount')}), 0) FROM {sql.table(Charge)} {charge} "
-        f"INNER JOIN {calls} ON {call}.{sql.column(EndpointCall, 'task')} = {charge}.{sql.column(Charge, 'task')} "
-        f"WHERE {by_key} AND {charge}.{sql.column(Charge, 'created_at')} >= {start})"
+    """What a key's budget has committed in its period (money.reports.committed_sql; keys.key_use's
+    `committed`): the ledger rows and running tasks of its calls. `key` is the table alias of its
+    row, whose `budget_period` picks the period (its values: key_period_starts)."""
+    call = "quick_key_call"
+    by_key = f"WHERE {call}.{sql.column(EndpointCall, 'key')} = {key}.{sql.column(ApiKey)}"
+    calls = f"INNER JOIN {sql.table(EndpointCall)} {call} ON {call}.{sql.column(EndpointCall, 'task')}"
+    return committed_sql(
+        f"{key}.{sql.column(ApiKey, 'budget_period')}",
+        charges=f"{calls} = budget_charge.{sql.column(Charge, 'task')} {by_key}",
+        tasks=f"{calls} = budget_task.{sql.column(Task)} {by_key}",
     )
-    running = (
-        f"(SELECT COALESCE(SUM({still_reserved_sql(reserving)}), 0) FROM {sql.table(Task)} {reserving} "
-        f"INNER JOIN {calls} ON {call}.{sql.column(EndpointCall, 'task')} = {reserving}.{sql.column(Task)} "
-        f"WHERE {by_key} AND {reserving_sql(reserving)})"
-    )
-    return f"({spent} + {running})"
 
 
 def _usable_statement(columns: str) -> str:

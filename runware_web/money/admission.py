@@ -185,23 +185,14 @@ def _quick_member_condition(*, counting: bool) -> str:
 
 
 def _committed_sql(owner: str, model: type[User] | type[Team], field: str) -> str:
-    """What a member's or team's budget has committed in its period, in SQL (`BudgetUse.committed`:
-    the ledger's exact sum since the period began, and what their running tasks still reserve).
+    """What a member's or team's budget has committed in its period (`reports.committed_sql`).
     `owner` is the table alias of their row, whose `budget_period` picks the period; its values
     are `reports.period_starts()`."""
-    charge, reserving = "quick_charge", "quick_reserving"
-    start = reports.period_start_sql(f"{owner}.{sql.column(model, 'budget_period')}")
-    spent = (
-        f"(SELECT COALESCE(SUM({charge}.{sql.column(Charge, 'amount')}), 0) FROM {sql.table(Charge)} {charge} "
-        f"WHERE {charge}.{sql.column(Charge, field)} = {owner}.{sql.column(model)} "
-        f"AND {charge}.{sql.column(Charge, 'created_at')} >= {start})"
+    return reports.committed_sql(
+        f"{owner}.{sql.column(model, 'budget_period')}",
+        charges=f"WHERE budget_charge.{sql.column(Charge, field)} = {owner}.{sql.column(model)}",
+        tasks=f"WHERE budget_task.{sql.column(Task, field)} = {owner}.{sql.column(model)}",
     )
-    running = (
-        f"(SELECT COALESCE(SUM({reports.still_reserved_sql(reserving)}), 0) FROM {sql.table(Task)} {reserving} "
-        f"WHERE {reserving}.{sql.column(Task, field)} = {owner}.{sql.column(model)} "
-        f"AND {reports.reserving_sql(reserving)})"
-    )
-    return f"({spent} + {running})"
 
 
 def _allowing_entries(model: str) -> list[str]:

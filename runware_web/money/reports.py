@@ -218,6 +218,25 @@ def reserving_sql(task: str) -> str:
     return f"{task}.{_column('status')} IN ({statuses}) AND {task}.{_column('finished_at')} IS NULL"
 
 
+def committed_sql(period: str, *, charges: str, tasks: str) -> str:
+    """What a budget has committed in its period, in SQL (PostgreSQL): `BudgetUse.committed`, the
+    ledger's exact sum since the period began and what running tasks still reserve (never less than
+    `still_reserved` reckons). `period` names the budget's period (an SQL expression; its values are
+    `period_start_sql`'s). `charges` and `tasks` say whose: what follows the ledger's table (alias
+    `budget_charge`) and the tasks' (alias `budget_task`) in each sum's FROM, joins and a WHERE."""
+    amount = connection.ops.quote_name(Charge._meta.get_field("amount").column)
+    created = connection.ops.quote_name(Charge._meta.get_field("created_at").column)
+    spent = (
+        f"(SELECT COALESCE(SUM(budget_charge.{amount}), 0) FROM {connection.ops.quote_name(Charge._meta.db_table)} "
+        f"budget_charge {charges} AND budget_charge.{created} >= {period_start_sql(period)})"
+    )
+    running = (
+        f"(SELECT COALESCE(SUM({still_reserved_sql('budget_task')}), 0) FROM "
+        f"{connection.ops.quote_name(Task._meta.db_table)} budget_task {tasks} AND {reserving_sql('budget_task')})"
+    )
+    return f"({spent} + {running})"
+
+
 def _column(field: str) -> str:
     return connection.ops.quote_name(Task._meta.get_field(field).column)
 
