@@ -22,7 +22,7 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 
@@ -37,6 +37,17 @@ MAX_BATCH = 200  # items per trip: keeps every statement well under the database
 BatchFunction = Callable[[list[Any]], Sequence[Any]]
 AfterHook = Callable[[list[Any], Sequence[Any]], Awaitable[None]]
 _Queued = tuple[BatchFunction, Any, asyncio.Future[Any]]
+#: How long the writes that give way to others (GroupCommit's `yields_to`) wait for them at most.
+YIELD_SECONDS = 0.05
+
+
+class InFlight(Protocol):
+    """Writes that others give way to: whether one is in flight, and a wait until none is."""
+
+    def busy(self) -> bool: ...
+
+    async def quiet(self, longest: float | None = None) -> None:
+        """Wait until none is in flight, `longest` seconds at most (None: YIELD_SECONDS)."""
 
 
 class GroupCommit:
@@ -48,7 +59,7 @@ class GroupCommit:
     belongs to one event loop.
     """
 
-    def __init__(self, *, executor: Executor, yields_to: GroupCommit | None = None, pipelined: bool = False) -> None:
+    def __init__(self, *, executor: Executor, yields_to: InFlight | None = None, pipelined: bool = False) -> None:
         self.executor = executor
         self.yields_to = yields_to
         self.pipelined = pipelined  # its trips in lib.sql.pipelined_transaction (see there who may)
@@ -71,7 +82,7 @@ class GroupCommit:
         if self.writer is None:
             # The first trip goes to the database thread now, not a turn of the loop later, unless
             # it must wait for the writes it yields to.
-            first = self._send() if self.yields_to is None or self.yields_to.writer is None else None
+            first = self._send() if self.yields_to is None or not self.yields_to.busy() else None
             # A fresh context: the writer outlives whichever request or task queued first.
             self.writer = loop.create_task(self._write(first), context=contextvars.Context())
         # A caller cancelled meanwhile cancels only its wait: its items are written all the same (the
@@ -142,10 +153,13 @@ class GroupCommit:
                 except Exception:
                     log.exception("After writing a batch of %s", write_many.__name__)
 
-    async def quiet(self, longest: float = 0.05) -> None:
-        """Wait until this group commit has nothing in flight, `longest` seconds at most."""
+    def busy(self) -> bool:
+        return self.writer is not None
+
+    async def quiet(self, longest: float | None = None) -> None:
+        """Wait until this group commit has nothing in flight, `longest` seconds at most (InFlight)."""
         if self.writer is not None:
-            await asyncio.wait({self.writer}, timeout=longest)
+            await asyncio.wait({self.writer}, timeout=YIELD_SECONDS if longest is None else longest)
 
     async def close(self) -> None:
         """Finish what is queued (for shutdown)."""

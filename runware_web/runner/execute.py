@@ -30,8 +30,8 @@ from runware_web.upstream.client import connected_client, upstream_session
 from runware_web.upstream.errors import from_sdk
 from runware_web.upstream.models import Task
 
-#: See _pump.
-IO_TURN_SECONDS = 1e-6
+#: How long the book-keeping of results waits before it starts, for what they set off (see _pump).
+GRACE_SECONDS = 0.005
 _Queue = asyncio.Queue[tuple[str, dict[str, Any]] | None]
 _NEW_SESSION = ("session", {})  # queued when Runware grants a new session: the task's was forgotten
 
@@ -134,11 +134,14 @@ async def _pump(
     call.add_done_callback(lambda _: queue.put_nowait(None))
     while True:
         entries = [await queue.get()]
-        # One turn of the loop's I/O first: a result a feature handed on as it arrived (on_arrival)
-        # sits in its socket's buffer until the loop polls, and the book-keeping below (the charge,
-        # the fetch, the store) would otherwise run before it is sent. A timer's callback runs after
-        # the I/O of the turn it falls due in, so this lets the frame out, then goes on.
-        await asyncio.sleep(IO_TURN_SECONDS)
+        # The book-keeping below (the charge, the fetch, the store) is nobody's wait: it gives way.
+        # First to the loop's I/O: a result a feature handed on as it arrived (on_arrival) sits in
+        # its socket's buffer until the loop polls (a timer's callback runs after the I/O of the
+        # turn it falls due in). Then, for a moment, to what the result sets off: a script sends
+        # its next task the moment its last result arrives, and that task waits on its admission
+        # before anything is sent; once it is in flight, the charge's write waits for it (the
+        # runner's writes give way to admissions: state.LoopState.admitting_now).
+        await asyncio.sleep(GRACE_SECONDS)
         while not queue.empty() and entries[-1] is not None:
             entries.append(queue.get_nowait())
         results: list[dict[str, Any]] = []

@@ -17,8 +17,9 @@ from functools import partial
 from typing import Any
 
 from runware_web.money.prices import PriceMemory
+from runware_web.runner import batching
 from runware_web.runner.admit import admit_and_create_many
-from runware_web.runner.batching import BatchFunction, GroupCommit
+from runware_web.runner.batching import BatchFunction, GroupCommit, InFlight
 from runware_web.runner.quick import QuickAdmissions
 
 PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
@@ -32,6 +33,23 @@ class Run:
     seen: set[str | int] = field(default_factory=set)  # the result keys handed to the feature (and charged)
     charged: set[str] = field(default_factory=set)  # keys an earlier owner already put in the ledger
     future: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class Together:
+    """Several kinds of writes in flight as one (batching.InFlight): the admissions, which the
+    runner's book-keeping of results gives way to."""
+
+    parts: tuple[InFlight, ...]
+
+    def busy(self) -> bool:
+        return any(part.busy() for part in self.parts)
+
+    async def quiet(self, longest: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + (batching.YIELD_SECONDS if longest is None else longest)
+        for part in self.parts:
+            await part.quiet(max(0.0, until - loop.time()))
 
 
 @dataclass
@@ -56,16 +74,19 @@ class LoopState:
     admit: BatchFunction = field(init=False)  # admit_and_create_many, with this loop's memory of prices
     # The one-message admission, tried first for the tasks that can take it (PostgreSQL: quick.py).
     quick: QuickAdmissions = field(init=False)
+    # Both admissions: the runner's writes, and its book-keeping of results, give way to them.
+    admitting_now: Together = field(init=False)
     started: bool = False
 
     def __post_init__(self) -> None:
         # Pipelined: on PostgreSQL, a script's task waits on two round trips before it is sent, not
         # six (admission reads rows and inserts, and counts no updated rows: lib.sql.pipelined_transaction).
         self.admissions = GroupCommit(executor=self.admitting, pipelined=True)
-        self.writes = GroupCommit(executor=self.database, yields_to=self.admissions)
         prices = PriceMemory(PRICE_MEMORY_SECONDS)
         self.admit = partial(admit_and_create_many, prices=prices)
         self.quick = QuickAdmissions(prices)
+        self.admitting_now = Together((self.admissions, self.quick))
+        self.writes = GroupCommit(executor=self.database, yields_to=self.admitting_now)
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = weakref.WeakKeyDictionary()

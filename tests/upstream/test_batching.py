@@ -10,7 +10,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import IntegrityError, connections
 
+from runware_web.runner import batching, state
 from runware_web.runner.batching import GroupCommit
+from runware_web.runner.state import Together
 from runware_web.upstream.models import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,10 +119,11 @@ async def test_a_write_the_database_refuses_fails_only_its_own_caller_within_its
     assert await database_sync_to_async(stored_workers)() == {"first", "good", "fine"}
 
 
-async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_trip():
+async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_trip(monkeypatch):
     """A member's task waits on its admission before anything is sent: the book-keeping of results
     (charges, ends) gives way to it, so that the two do not take the database and the interpreter
     from each other. They wait for that one trip, not for ever."""
+    monkeypatch.setattr(batching, "YIELD_SECONDS", 30.0)  # as long as this admission takes, here
     admitting, database = ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)
     admissions = GroupCommit(executor=admitting)
     writes = GroupCommit(executor=database, yields_to=admissions)
@@ -130,12 +133,13 @@ async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_t
         admitted = asyncio.ensure_future(admissions(admission, "admission"))
         await asyncio.get_running_loop().run_in_executor(None, admission.started.wait, 10)
         charged = asyncio.ensure_future(writes(charges, "charge"))
-        waited = await asyncio.wait({charged}, timeout=0.02)
+        waited = await asyncio.wait({charged}, timeout=0.3)
         assert charged in waited[1] and not charges.trips, "a charge was written during the admission"
         admission.hold.set()
         assert await admitted == "stored admission"
         assert await charged == "stored charge"
 
+        monkeypatch.setattr(batching, "YIELD_SECONDS", 0.05)  # as the runner has it
         admission.hold.clear()  # an admission that never ends holds the writes up only so long
         admission.started.clear()
         stuck = asyncio.ensure_future(admissions(admission, "stuck"))
@@ -148,6 +152,51 @@ async def test_the_runners_writes_wait_for_an_admission_in_flight_before_their_t
         admission.hold.set()
         stopped(admitting)
         stopped(database)
+
+
+async def test_the_runners_writes_give_way_to_the_one_message_admission_too(upstream, monkeypatch):
+    """A script's task may be in the one-message admission (runner.quick) rather than the full one's
+    trip: the runner's writes wait for that message all the same."""
+    monkeypatch.setattr(batching, "YIELD_SECONDS", 30.0)
+    runner = state.current()
+    charges = Recorder()
+    answered = asyncio.Event()
+    runner.quick.writer = asyncio.ensure_future(answered.wait())  # a message out, its answer not in yet
+    try:
+        charged = asyncio.ensure_future(runner.writes(charges, "charge"))
+        waited = await asyncio.wait({charged}, timeout=0.3)
+        assert charged in waited[1] and not charges.trips, "a charge was written while the message was out"
+        answered.set()
+        await runner.quick.writer
+        runner.quick.writer = None  # as its writer leaves it
+        assert await charged == "stored charge"
+    finally:
+        answered.set()
+        runner.quick.writer = None
+
+
+async def test_several_kinds_in_flight_are_waited_for_together_within_one_bound():
+    """What the runner's writes give way to is busy while either admission is, and waited for no
+    longer than the bound, whichever is stuck."""
+    first, second = (
+        GroupCommit(executor=ThreadPoolExecutor(max_workers=1)),
+        GroupCommit(executor=ThreadPoolExecutor(max_workers=1)),
+    )
+    together = Together((first, second))
+    assert not together.busy()
+    stuck = asyncio.Event()
+    second.writer = asyncio.ensure_future(stuck.wait())
+    try:
+        assert together.busy()
+        await asyncio.wait_for(together.quiet(0.05), timeout=5)  # the bound, though one never ends
+        assert not second.writer.done()
+    finally:
+        stuck.set()
+        await second.writer
+        second.writer = None
+    assert not together.busy()
+    for kind in (first, second):
+        kind.executor.shutdown(wait=True)
 
 
 async def test_a_lone_write_reaches_the_database_thread_without_waiting_for_a_turn_of_the_loop(writes):

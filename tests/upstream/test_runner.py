@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from runware_web.lib.groups import user_group
 from runware_web.money.models import Charge
-from runware_web.runner import Handler, state
+from runware_web.runner import Handler, batching, state
 from runware_web.runner.handlers import handler_for
 from runware_web.runner.outcomes import result_key
 from runware_web.upstream.errors import UpstreamError
@@ -141,6 +142,54 @@ async def test_a_task_its_feature_could_not_record_ends_unsent_and_unbilled(upst
     assert (task.status, task.error_code) == (Task.Status.FAILED, "aborted")
     assert "Nothing was billed" in task.error_message and task.finished_at is not None
     assert probe.results == [] and await charges_of(task) == []
+
+
+async def test_a_results_book_keeping_waits_for_the_next_task_it_sets_off(upstream, probe, monkeypatch):
+    """A script sends its next task the moment a result reaches it, and that task waits on its
+    admission before anything is sent: the result's charge and file wait a moment for the task to
+    come (here 2 ms after the result was handed on), then for its admission."""
+    monkeypatch.setattr(batching, "YIELD_SECONDS", 30.0)  # as long as this admission takes, here
+    alice = await acreate_user("alice")
+    loop = asyncio.get_running_loop()
+    admitting, release = threading.Event(), threading.Event()
+    admitted: list[asyncio.Future] = []
+    stored = asyncio.Event()
+
+    def next_task(items: list) -> list:  # its admission, in the admissions' thread, held until released
+        admitting.set()
+        release.wait(30)
+        return ["admitted"] * len(items)
+
+    def handed_on(task, item) -> None:  # the script has its result: its next task follows
+        loop.call_later(
+            0.002,
+            lambda: admitted.append(asyncio.ensure_future(state.current().admissions(next_task, "next"))),
+        )
+
+    saved = probe.on_result
+
+    async def on_result(task, item):
+        stored.set()
+        return await saved(task, item)
+
+    monkeypatch.setattr(probe, "on_arrival", handed_on)
+    monkeypatch.setattr(probe, "on_result", on_result)
+    try:
+        task = await upstream.submit(
+            user=alice, feature="probe", task_type="imageInference", params=image_params()
+        )
+        assert await loop.run_in_executor(None, admitting.wait, 30)
+        storing = asyncio.ensure_future(stored.wait())
+        done, _ = await asyncio.wait({storing}, timeout=0.3)
+        storing.cancel()
+        assert not done and await charges_of(task) == [], (
+            "the result was charged and stored during the admission"
+        )
+    finally:
+        release.set()
+    assert await admitted[0] == "admitted"
+    await upstream.wait(task.pk)
+    assert len(probe.results) == 1 and len(await charges_of(task)) == 1
 
 
 async def test_every_tab_of_the_member_is_told_as_results_arrive(upstream, probe):
