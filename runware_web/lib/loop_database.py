@@ -3,8 +3,8 @@
 Django's database calls run in threads: each hands its work to a thread and its outcome back, and
 on a busy worker each of those hand-offs waits its turn for the interpreter. The one message of
 statements that admits a script's tasks (runner.quick) is sent from the loop itself, over this
-connection, with psycopg's asynchronous driver: the loop goes on with other work while PostgreSQL
-answers.
+connection (psycopg's asynchronous one; the message itself goes over its libpq connection, in
+libpq's non-blocking mode): the loop goes on with other work while PostgreSQL answers.
 
 One message at a time (its caller queues the rest); values quoted on the client, as Django's own
 cursors bind them, with Django's adapters. Each statement with values is prepared the first time
@@ -17,6 +17,7 @@ is closed and a new one made for the next message.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,8 @@ class LoopDatabase:
         the connection is closed, whatever it had done (see `outcome_known`)."""
         import psycopg
         import psycopg.adapt
+        import psycopg.errors
+        import psycopg.pq
         import psycopg.sql
 
         if self.raw is None or self.raw.closed:
@@ -71,13 +74,16 @@ class LoopDatabase:
                 texts.append(statement.encode(encoding) % values)
             rows_of.append(True)
         try:
-            cursor = self.raw.cursor()
-            await cursor.execute(b"; ".join(texts))
+            results = await self._sent(b"; ".join(texts))
+            failed = next((result for result in results if result.status == psycopg.pq.ExecStatus.FATAL_ERROR), None)
+            if failed is not None:  # PostgreSQL ran none of the statements after it
+                raise psycopg.errors.error_from_result(failed, encoding=encoding)
             rows = []
-            for wanted in rows_of:
+            transform = psycopg.adapt.Transformer(self.raw)
+            for wanted, result in zip(rows_of, results, strict=True):
                 if wanted:
-                    rows.append(await cursor.fetchall() if cursor.description is not None else [])
-                cursor.nextset()
+                    transform.set_pgresult(result)
+                    rows.append(transform.load_rows(0, result.ntuples, tuple) if result.ntuples else [])
         except BaseException as error:
             if getattr(error, "sqlstate", None) in POOLED:
                 self.prepares = False
@@ -85,6 +91,40 @@ class LoopDatabase:
             raise
         self.prepared.update(preparing)
         return rows
+
+    async def _sent(self, message: bytes) -> list[Any]:
+        """The message sent, and its statements' results (libpq's) once they are all in: over
+        libpq's non-blocking calls (psycopg.pq), the loop told of the socket once each way, rather
+        than through a cursor, whose layers cost more on the client than the rest of the message
+        for a message of several results."""
+        loop = asyncio.get_running_loop()
+        pgconn = self.raw.pgconn
+        socket = pgconn.socket
+        pgconn.send_query(message)
+        while pgconn.flush():  # more to send than the socket took: wait until it takes more
+            await _ready(loop.add_writer, loop.remove_writer, socket)
+        results: list[Any] = []
+        answered: asyncio.Future[list[Any]] = loop.create_future()
+
+        def readable() -> None:
+            if answered.done():
+                return
+            try:
+                pgconn.consume_input()
+                while not pgconn.is_busy():
+                    result = pgconn.get_result()
+                    if result is None:  # the last statement's answer is in
+                        answered.set_result(results)
+                        return
+                    results.append(result)
+            except Exception as error:  # the connection failed
+                answered.set_exception(error)
+
+        loop.add_reader(socket, readable)
+        try:
+            return await answered
+        finally:
+            loop.remove_reader(socket)
 
     async def close(self) -> None:
         raw, self.raw = self.raw, None
@@ -96,6 +136,16 @@ CONNECT_TIMEOUT_SECONDS = 5
 #: What PostgreSQL says of a prepared statement unknown (or known already) on the connection: a
 #: pooler handed the transaction another server connection.
 POOLED = frozenset({"26000", "42P05"})
+
+
+async def _ready(add: Any, remove: Any, socket: int) -> None:
+    """Wait until the loop says the socket is ready (`add`: its add_writer or add_reader)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    add(socket, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        remove(socket)
 
 
 def _numbered(statement: str) -> str:

@@ -123,14 +123,18 @@ def quick_lock(user_ids: list[int]) -> list[tuple[str, list[Any]]]:
     """The statements locking members, then their teams that have a budget, as lock_members locks
     them (the same order), for a message that weighs their tasks in SQL (quick_condition)."""
     members = [sql.value(User, "pk", user_id) for user_id in sorted(set(user_ids))]
-    user, team = sql.table(User), sql.table(Team)
-    lock = sql.placeholders(len(members))
-    return [
-        (f"SELECT 1 FROM {user} WHERE {sql.column(User)} IN ({lock}) ORDER BY {sql.column(User)} FOR UPDATE", members),
-        (f"SELECT 1 FROM {team} WHERE {sql.column(Team)} IN (SELECT {sql.column(User, 'team')} FROM {user} "
-         f"WHERE {sql.column(User)} IN ({lock})) AND {sql.column(Team, 'monthly_budget')} IS NOT NULL "
-         f"ORDER BY {sql.column(Team)} FOR UPDATE", members),
-    ]
+    return [(sql.built(("quick lock", kind, len(members)), partial(_quick_lock_statement, kind, len(members))), members)
+            for kind in ("members", "teams")]
+
+
+def _quick_lock_statement(kind: str, count: int) -> str:
+    """quick_lock's statements' text (its members', then their teams'), for `count` members."""
+    user, team, lock = sql.table(User), sql.table(Team), sql.placeholders(count)
+    if kind == "members":
+        return f"SELECT 1 FROM {user} WHERE {sql.column(User)} IN ({lock}) ORDER BY {sql.column(User)} FOR UPDATE"
+    return (f"SELECT 1 FROM {team} WHERE {sql.column(Team)} IN (SELECT {sql.column(User, 'team')} FROM {user} "
+            f"WHERE {sql.column(User)} IN ({lock})) AND {sql.column(Team, 'monthly_budget')} IS NOT NULL "
+            f"ORDER BY {sql.column(Team)} FOR UPDATE")
 
 
 def quick_condition(user_id: int, estimate: Decimal, model: str) -> tuple[str, list[Any]]:

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -187,18 +188,29 @@ def _statement(task: Task, rows: list[Model], member: tuple[str, list[Any]],
                feature: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
     """One task's statement: its row written if both conditions hold, then the feature's rows for
     each task row written; it returns the task's team (one row) if it was written, nothing if not."""
-    team = sql.column(Task, "team")
     insert, params = sql.insert_select(
         task, where=f"{member[0]} AND {feature[0]}", where_params=[*member[1], *feature[1]],
-        computed={"team": (f"(SELECT {sql.column(User, 'team')} FROM {sql.table(User)} WHERE {sql.column(User)} = %s)",
-                           [sql.value(User, "pk", task.user_id)])},
+        computed={"team": (sql.built(("quick team",), _members_team), [sql.value(User, "pk", task.user_id)])},
     )
-    parts = [f"quick_task AS ({insert} RETURNING {team})"]
-    for number, row in enumerate(rows):
+    inserts = [insert]
+    for row in rows:
         row_insert, row_params = sql.insert_select(row, source="quick_task")
-        parts.append(f"quick_row_{number} AS ({row_insert} RETURNING 1)")
+        inserts.append(row_insert)
         params += row_params
-    return f"WITH {', '.join(parts)} SELECT {team} FROM quick_task", params
+    return sql.built(("quick statement", *inserts), partial(_statement_text, inserts)), params
+
+
+def _members_team() -> str:
+    """The task's team: the member's, as the database has it when it writes the row."""
+    return f"(SELECT {sql.column(User, 'team')} FROM {sql.table(User)} WHERE {sql.column(User)} = %s)"
+
+
+def _statement_text(inserts: list[str]) -> str:
+    """_statement's text, built once for each shape: the task's insert, then each of its rows'."""
+    team = sql.column(Task, "team")
+    parts = [f"quick_task AS ({inserts[0]} RETURNING {team})"]
+    parts += [f"quick_row_{number} AS ({insert} RETURNING 1)" for number, insert in enumerate(inserts[1:])]
+    return f"WITH {', '.join(parts)} SELECT {team} FROM quick_task"
 
 
 NOT_WRITTEN = object()  # a task the message did not write (its team, when it did, may be None)
