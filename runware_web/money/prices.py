@@ -29,7 +29,8 @@ import binascii
 import io
 import math
 import time
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
@@ -207,7 +208,7 @@ class Recent:
     samples: int
 
 
-Learned = dict[tuple, Recent | None]
+Learned = MutableMapping[tuple, Recent | None]
 
 
 def estimate(
@@ -313,14 +314,24 @@ class PriceMemory:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._learned: Learned = {}
+        self._learned: dict[tuple, Recent | None] = {}
+        self._before: dict[tuple, Recent | None] = {}  # what the period before learned
         self._since = time.monotonic()
 
     def current(self) -> Learned:
         now = time.monotonic()
-        if now - self._since > self.seconds:
+        if now - self._since > self.seconds:  # the period before is kept only if it just ended
+            self._before = self._learned if now - self._since <= 2 * self.seconds else {}
             self._learned, self._since = {}, now
         return self._learned
+
+    def lately(self) -> Learned:
+        """What this period learned, else the period before: for a caller that may not read the
+        database (runner.quick, with read_recent=False). With `current()` alone, each time the
+        memory starts again such a caller finds no price until a caller that may read has read it,
+        and each of its tasks meanwhile goes the way that reads (the full admission). What it
+        learns goes into this period's."""
+        return ChainMap(self.current(), self._before)
 
 
 # ---------------------------------------------------------------------------- the catalogue

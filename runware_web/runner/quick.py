@@ -129,7 +129,7 @@ class QuickAdmissions:
         its caller raises: when the message's connection failed and whether it was committed could
         not be found out, the task may have been written, and weighed again it could be twice."""
         now = timezone.now()
-        learned = self.prices.current()
+        learned = self.prices.lately()  # never read here: what the full way learned lately
         written: list[tuple[int, Task, list[Model]]] = []  # each offered task: its request's place, its rows
         statements: list[tuple[str, list[Any]]] = []
         for index, request in enumerate(requests):

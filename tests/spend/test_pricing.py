@@ -113,6 +113,33 @@ def test_admission_reuses_what_it_learned_for_a_few_seconds_then_learns_again(mo
 
 
 @pytest.mark.django_db
+def test_a_caller_that_may_not_read_keeps_the_last_periods_price_until_the_next_is_learned(monkeypatch):
+    """The one-message admission never reads the database: when the memory starts again, it prices a
+    task with what the period before learned, rather than sending it the full way. What reads the
+    database (the full admission) learns afresh, and from then on both use the new price."""
+    now = [1000.0]
+    monkeypatch.setattr(pricing.time, "monotonic", lambda: now[0])
+    memory = pricing.PriceMemory(seconds=10)
+    alice = make_user("alice")
+    with pytest.raises(pricing.NotLearned):
+        pricing.estimate("imageInference", IMAGE, 1, learned=memory.lately(), read_recent=False)
+    first = add_charge(alice, "0.0031")
+    Task.objects.filter(pk=first.task_id).update(params=IMAGE)
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.current()) == Decimal("0.0031")
+    dearer = add_charge(alice, "0.0042")
+    Task.objects.filter(pk=dearer.task_id).update(params=IMAGE)
+
+    now[0] += 11  # the memory starts again: nothing read this period yet
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.lately(), read_recent=False) == Decimal("0.0031")
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.current()) == Decimal("0.0042")
+    assert pricing.estimate("imageInference", IMAGE, 1, learned=memory.lately(), read_recent=False) == Decimal("0.0042")
+
+    now[0] += 22  # two periods on, nothing learned since: not a price that old
+    with pytest.raises(pricing.NotLearned):
+        pricing.estimate("imageInference", IMAGE, 1, learned=memory.lately(), read_recent=False)
+
+
+@pytest.mark.django_db
 def test_an_unknown_task_type_still_reserves_something():
     assert pricing.estimate("videoInference", {"model": "klingai:5@3"}, 1) > 0
 
