@@ -17,10 +17,12 @@ goes, as it grows, to the request reading it (streams.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import uuid
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,7 +34,7 @@ from runware_web.endpoint import protocol, streams
 from runware_web.endpoint.models import EndpointCall, TextOutput
 from runware_web.endpoint.outputs import ENVELOPE, RUN_TASK_TYPES, Output
 from runware_web.media.store import has_output, result_bytes, save_image
-from runware_web.runner import Handler, parse_cost
+from runware_web.runner import Handler, parse_cost, runner
 from runware_web.upstream.errors import UpstreamError
 from runware_web.upstream.models import Task
 
@@ -186,6 +188,7 @@ class _Storer:
                 for entry, outcome in zip(trip, outcomes, strict=True):
                     if outcome is None:
                         entry[5].set_result(None)
+                        _tell_stored(entry[4])
                     else:
                         entry[5].set_exception(outcome)
                 trip = []
@@ -206,6 +209,43 @@ async def _store_handed_on(task: Task, item: dict[str, Any], data: bytes, output
     if storer is None:
         storer = _storers[loop] = _Storer()
     await storer.store(task, item, data, output, image_id)
+
+
+#: Who waits for an image handed on to be stored (image id → their futures): a script fetching
+#: its result's URL at once (views.media), told as soon as this worker has stored it.
+_awaited: dict[uuid.UUID, set[asyncio.Future[None]]] = {}
+
+
+@contextlib.contextmanager
+def awaiting_storage(image_id: uuid.UUID) -> Iterator[asyncio.Future[None]]:
+    """While the block runs: a future set once this worker stores the image (set from whichever
+    loop stores it), and the task that handed it on hurried (runner.hurry: its book-keeping starts
+    at once). An image another worker stores is not told of here: its waiter looks again itself."""
+    loop = asyncio.get_running_loop()
+    stored: asyncio.Future[None] = loop.create_future()
+    _awaited.setdefault(image_id, set()).add(stored)
+    for task_id, handed_on in list(_handed_on.items()):
+        if image_id in handed_on:
+            runner.hurry(task_id)
+    try:
+        yield stored
+    finally:
+        waiting = _awaited.get(image_id)
+        if waiting is not None:
+            waiting.discard(stored)
+            if not waiting:
+                del _awaited[image_id]
+
+
+def _tell_stored(image_id: uuid.UUID) -> None:
+    for stored in _awaited.pop(image_id, ()):
+        with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits any more
+            stored.get_loop().call_soon_threadsafe(_settle, stored)
+
+
+def _settle(stored: asyncio.Future[None]) -> None:
+    if not stored.done():
+        stored.set_result(None)
 
 
 def _save_all(images: list[tuple[Task, dict[str, Any], bytes, Output, uuid.UUID]]) -> list[Exception | None]:

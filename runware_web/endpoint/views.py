@@ -32,7 +32,7 @@ from django.views.decorators.http import require_POST, require_safe
 from runware.errors import derive_code
 
 from runware_web.accounts.http import AuthenticatedHttpRequest
-from runware_web.endpoint import keys, protocol, services, streams
+from runware_web.endpoint import handlers, keys, protocol, services, streams
 from runware_web.endpoint.forms import KeyForm
 from runware_web.endpoint.models import EndpointCall
 from runware_web.lib.streaming import StreamedFileResponse
@@ -199,11 +199,15 @@ async def media(request: HttpRequest, token: str, ext: str) -> HttpResponse:
     except (signing.BadSignature, ValueError):
         raise Http404("No such image, or its link has expired.") from None
     find = database_sync_to_async(_image_row, thread_sensitive=False)
-    deadline = asyncio.get_running_loop().time() + MEDIA_WAIT_SECONDS
-    image = await find(image_id)
-    while image is None and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(MEDIA_POLL_SECONDS)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + MEDIA_WAIT_SECONDS
+    # Told the moment this worker stores it; looked for again every MEDIA_POLL_SECONDS all the
+    # same, for an image another worker stores.
+    with handlers.awaiting_storage(image_id) as stored:
         image = await find(image_id)
+        while image is None and loop.time() < deadline:
+            await asyncio.wait({stored}, timeout=min(MEDIA_POLL_SECONDS, max(0.0, deadline - loop.time())))
+            image = await find(image_id)
     if image is None or image.deleted_at is not None:
         raise Http404("No such image, or its link has expired.")
     handle = await database_sync_to_async(image.file.open, thread_sensitive=False)("rb")

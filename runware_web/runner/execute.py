@@ -32,6 +32,7 @@ from runware_web.upstream.models import Task
 
 #: How long the book-keeping of results waits before it starts, for what they set off (see _pump).
 GRACE_SECONDS = 0.005
+IO_TURN_SECONDS = 1e-6  # a timer's: its callback runs after the I/O of the turn it falls due in
 _Queue = asyncio.Queue[tuple[str, dict[str, Any]] | None]
 _NEW_SESSION = ("session", {})  # queued when Runware grants a new session: the task's was forgotten
 
@@ -114,6 +115,37 @@ def _nothing() -> None:
     pass
 
 
+async def _grace(run: state.Run) -> None:
+    """The moment a result's book-keeping gives way (see _pump): GRACE_SECONDS, unless someone is
+    waiting for what it stores (hurry)."""
+    if run.hurried:
+        await asyncio.sleep(IO_TURN_SECONDS)  # the loop's I/O first all the same
+        return
+    loop = asyncio.get_running_loop()
+    run.waking = loop.create_future()
+    timer = loop.call_later(GRACE_SECONDS, _wake, run)
+    try:
+        await run.waking
+    finally:
+        timer.cancel()
+        run.waking = None
+
+
+def _wake(run: state.Run) -> None:
+    if run.waking is not None and not run.waking.done():
+        run.waking.set_result(None)
+
+
+def hurry(task_id: Any) -> None:
+    """Someone waits for what a task running here stores (a script fetching a result's file): its
+    results' book-keeping starts without its moment's wait, now and for the rest of the task."""
+    here = state.peek()
+    run = here.runs.get(str(task_id)) if here is not None else None
+    if run is not None:
+        run.hurried = True
+        _wake(run)
+
+
 async def _abandon(call: asyncio.Future[Any]) -> None:
     """Stop the SDK's call and wait until it has let go of the task (its getResponse answers
     come to whoever asks next for the same taskUUID)."""
@@ -141,7 +173,7 @@ async def _pump(
         # its next task the moment its last result arrives, and that task waits on its admission
         # before anything is sent; once it is in flight, the charge's write waits for it (the
         # runner's writes give way to admissions: state.LoopState.admitting_now).
-        await asyncio.sleep(GRACE_SECONDS)
+        await _grace(run)
         while not queue.empty() and entries[-1] is not None:
             entries.append(queue.get_nowait())
         results: list[dict[str, Any]] = []

@@ -84,6 +84,11 @@ class Runner:
         """Run a task already admitted (and claimed by this worker) in the background of this process."""
         execute.start(task)
 
+    def hurry(self, task_id: Any) -> None:
+        """Someone waits for what a task running in this process stores (a script fetching its
+        result's file): its results' book-keeping starts at once, not after a moment."""
+        execute.hurry(task_id)
+
     async def wait(self, task_id: Any) -> None:
         """Wait until a task started in this process has ended (for tests and benchmarks)."""
         await submit.wait(task_id)

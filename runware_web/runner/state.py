@@ -33,6 +33,9 @@ class Run:
     seen: set[str | int] = field(default_factory=set)  # the result keys handed to the feature (and charged)
     charged: set[str] = field(default_factory=set)  # keys an earlier owner already put in the ledger
     future: asyncio.Task[None] | None = None
+    # Someone waits for what this task's results store (execute.hurry): their book-keeping starts at once.
+    hurried: bool = False
+    waking: asyncio.Future[None] | None = None  # set while the book-keeping waits its moment
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from runware_web.endpoint.models import EndpointCall
 from runware_web.media.models import Image
 from runware_web.media.store import save_image
 from runware_web.money.models import Charge
+from runware_web.runner import execute
 from runware_web.upstream.models import Task
 from tests.endpoint.helpers import amember_with_key, eventually, image_task, sdk
 
@@ -132,3 +133,49 @@ async def test_a_result_for_a_socket_on_another_worker_goes_through_the_channel_
     message = {"type": "endpoint.result", "items": [{"taskType": "imageInference"}]}
     await handlers._push(call, message)
     assert await asyncio.wait_for(layer.receive(channel), 10) == message
+
+
+async def test_a_script_fetching_its_image_at_once_gets_it_as_soon_as_it_is_stored(live_server_url, held_stores, monkeypatch):
+    """The script asks for its result's URL before the file is stored: the answer comes the moment
+    the worker has stored it, not at the URL's next look for it (here 20 s away)."""
+    monkeypatch.setattr(views, "MEDIA_POLL_SECONDS", 20.0)
+    monkeypatch.setattr(views, "MEDIA_WAIT_SECONDS", 60.0)
+    _, _, plaintext = await amember_with_key()
+    async with sdk(live_server_url, plaintext) as client:
+        [result] = await asyncio.wait_for(client.run(image_task()), 20)
+    async with aiohttp.ClientSession() as session:
+        fetch = asyncio.ensure_future(session.get(result["imageURL"]))
+        await until_awaited(image_id_of(result))  # the URL is waiting for the file
+        held_stores.set()
+        async with await asyncio.wait_for(fetch, 10) as response:
+            assert response.status == 200 and await response.read() == await stored_bytes(image_id_of(result))
+
+
+async def test_a_script_waiting_for_its_image_has_it_stored_without_the_book_keepings_wait(live_server_url, monkeypatch):
+    """A result's book-keeping waits a moment for the script's next task (runner.execute); a script
+    fetching the result's file is not kept waiting by that moment (here 30 s)."""
+    monkeypatch.setattr(execute, "GRACE_SECONDS", 30.0)
+    _, _, plaintext = await amember_with_key()
+    async with sdk(live_server_url, plaintext) as client:
+        [result] = await asyncio.wait_for(client.run(image_task()), 20)
+        async with aiohttp.ClientSession() as session, await asyncio.wait_for(
+                session.get(result["imageURL"]), 10) as response:
+            assert response.status == 200 and response.headers["Content-Type"].startswith("image/")
+            assert await response.read() == await stored_bytes(image_id_of(result))
+
+
+def image_id_of(result: dict) -> uuid.UUID:
+    return uuid.UUID(result["imageUUID"])
+
+
+async def until_awaited(image_id: uuid.UUID, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while image_id not in handlers._awaited:
+        assert time.monotonic() < deadline, "nobody waited for the image"
+        await asyncio.sleep(0.02)
+
+
+@database_sync_to_async
+def stored_bytes(image_id: uuid.UUID) -> bytes:
+    with Image.objects.get(pk=image_id).file.open("rb") as handle:
+        return handle.read()
