@@ -102,7 +102,7 @@ class LoopDatabase:
         socket = pgconn.socket
         pgconn.send_query(message)
         while pgconn.flush():  # more to send than the socket took: wait until it takes more
-            await _ready(loop.add_writer, loop.remove_writer, socket)
+            await _writable(socket)
         results: list[Any] = []
         answered: asyncio.Future[list[Any]] = loop.create_future()
 
@@ -138,14 +138,15 @@ CONNECT_TIMEOUT_SECONDS = 5
 POOLED = frozenset({"26000", "42P05"})
 
 
-async def _ready(add: Any, remove: Any, socket: int) -> None:
-    """Wait until the loop says the socket is ready (`add`: its add_writer or add_reader)."""
-    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    add(socket, lambda: ready.done() or ready.set_result(None))
+async def _writable(socket: int) -> None:
+    """Wait until the loop says the socket takes more."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    loop.add_writer(socket, lambda: ready.done() or ready.set_result(None))
     try:
         await ready
     finally:
-        remove(socket)
+        loop.remove_writer(socket)
 
 
 def _numbered(statement: str) -> str:

@@ -22,6 +22,7 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -50,7 +51,36 @@ class InFlight(Protocol):
         """Wait until none is in flight, `longest` seconds at most (None: YIELD_SECONDS)."""
 
 
-class GroupCommit:
+class Writer:
+    """InFlight for writes that one task of its own sends (`writer`, None while none is out)."""
+
+    writer: asyncio.Task[None] | None = None
+
+    def busy(self) -> bool:
+        return self.writer is not None
+
+    async def quiet(self, longest: float | None = None) -> None:
+        if self.writer is not None:
+            await asyncio.wait({self.writer}, timeout=YIELD_SECONDS if longest is None else longest)
+
+
+@dataclass(frozen=True)
+class Together:
+    """Several kinds of writes in flight as one (InFlight), waited for within one bound."""
+
+    parts: tuple[InFlight, ...]
+
+    def busy(self) -> bool:
+        return any(part.busy() for part in self.parts)
+
+    async def quiet(self, longest: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + (YIELD_SECONDS if longest is None else longest)
+        for part in self.parts:
+            await part.quiet(max(0.0, until - loop.time()))
+
+
+class GroupCommit(Writer):
     """`await writes(write_many, item)` queues `item` for `write_many(items) -> outcomes` and returns
     its outcome once the trip that carried it is committed.
 
@@ -152,14 +182,6 @@ class GroupCommit:
                     await after([item for item, _ in kind], [outcome for _, outcome in kind])
                 except Exception:
                     log.exception("After writing a batch of %s", write_many.__name__)
-
-    def busy(self) -> bool:
-        return self.writer is not None
-
-    async def quiet(self, longest: float | None = None) -> None:
-        """Wait until this group commit has nothing in flight, `longest` seconds at most (InFlight)."""
-        if self.writer is not None:
-            await asyncio.wait({self.writer}, timeout=YIELD_SECONDS if longest is None else longest)
 
     async def close(self) -> None:
         """Finish what is queued (for shutdown)."""

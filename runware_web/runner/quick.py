@@ -42,8 +42,8 @@ from runware_web.lib.loop_database import LoopDatabase, outcome_known
 from runware_web.lib.reconnect import reconnecting
 from runware_web.money.admission import quick_condition, quick_lock
 from runware_web.money.prices import NotLearned, PriceMemory
-from runware_web.runner import batching
 from runware_web.runner.admit import new_task
+from runware_web.runner.batching import Writer
 from runware_web.upstream.models import Task
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Quick:
     rows: Callable[[Task], list[Model]]
 
 
-class QuickAdmissions:
+class QuickAdmissions(Writer):
     """`await admit(request)`: the task admitted and written in one message, or None (weigh it the
     full way). Tasks offered while a message is out go together in the next. One per event loop."""
 
@@ -86,14 +86,6 @@ class QuickAdmissions:
             # Its own task, which no caller's cancellation reaches: a message half sent is not left unread.
             self.writer = loop.create_task(self._write(), context=contextvars.Context())
         return await future
-
-    def busy(self) -> bool:
-        return self.writer is not None
-
-    async def quiet(self, longest: float | None = None) -> None:
-        """Wait until no message is out, `longest` seconds at most (batching.InFlight)."""
-        if self.writer is not None:
-            await asyncio.wait({self.writer}, timeout=batching.YIELD_SECONDS if longest is None else longest)
 
     async def close(self) -> None:
         if self.writer is not None:

@@ -17,9 +17,8 @@ from functools import partial
 from typing import Any
 
 from runware_web.money.prices import PriceMemory
-from runware_web.runner import batching
 from runware_web.runner.admit import admit_and_create_many
-from runware_web.runner.batching import BatchFunction, GroupCommit, InFlight
+from runware_web.runner.batching import BatchFunction, GroupCommit, Together
 from runware_web.runner.quick import QuickAdmissions
 
 PRICE_MEMORY_SECONDS = 10.0  # how long admission's price estimates reuse what recent tasks cost
@@ -36,23 +35,6 @@ class Run:
     # Someone waits for what this task's results store (execute.hurry): their book-keeping starts at once.
     hurried: bool = False
     waking: asyncio.Future[None] | None = None  # set while the book-keeping waits its moment
-
-
-@dataclass(frozen=True)
-class Together:
-    """Several kinds of writes in flight as one (batching.InFlight): the admissions, which the
-    runner's book-keeping of results gives way to."""
-
-    parts: tuple[InFlight, ...]
-
-    def busy(self) -> bool:
-        return any(part.busy() for part in self.parts)
-
-    async def quiet(self, longest: float | None = None) -> None:
-        loop = asyncio.get_running_loop()
-        until = loop.time() + (batching.YIELD_SECONDS if longest is None else longest)
-        for part in self.parts:
-            await part.quiet(max(0.0, until - loop.time()))
 
 
 @dataclass

@@ -11,8 +11,7 @@ from channels.db import database_sync_to_async
 from django.db import IntegrityError, connections
 
 from runware_web.runner import batching, state
-from runware_web.runner.batching import GroupCommit
-from runware_web.runner.state import Together
+from runware_web.runner.batching import GroupCommit, Together
 from runware_web.upstream.models import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
