@@ -161,6 +161,8 @@ def test_empty_the_trash_after_confirming_in_a_dialog(page):
     log_in(page, "alice")
     page.goto("/gallery/trash/")
     expect(page.get_by_role("button", name=re.compile("Restore.*old sketch"))).to_be_visible()
+    # Its thumbnail loaded first: asked for once it is gone, it would be a 404 the page never shows.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Empty trash").click()
     expect(page.get_by_text("1 image deleted for good.")).to_be_visible()
